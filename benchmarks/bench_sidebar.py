@@ -17,8 +17,8 @@ paced) into the kimi-lab sidebar of a real `jupyter lab` on 127.0.0.1. Measured 
       machine's clock; the drift between the two clocks over a few seconds is negligible);
     * Playwright: `time.monotonic()` here when `wait_for_function` (rAF polling of a flag the
       MutationObserver sets) returns; an upper bound, as it adds the CDP round trip.
-  Also reported: when the Markdown rendering of the final answer (after the `result` message)
-  shows the sentinel.
+  Also reported: when the answer is fully rendered as Markdown (the sidebar renders it in
+  sections while it streams and sets `data-rendered` on the answer once the last one is in).
 
     .venv/bin/python benchmarks/bench_sidebar.py [--runs 3] [--delay 0.0005]
 """
@@ -67,28 +67,20 @@ INSTALL = """(sentinel) => {
         const turns = root.querySelectorAll('.kimi-turn');
         const last = turns[turns.length - 1];
         if (!last) { return; }
-        if (w.__bench.seen === null) {
-            const plain = last.querySelector('.kimi-answer-plain');
-            if (plain && !plain.hidden && plain.textContent.includes(sentinel)) {
-                w.__bench.seen = now();
-                w.__bench.seenPerf = performance.now();
-                requestAnimationFrame(() => { w.__bench.painted = now(); });
-            }
+        const answer = last.querySelector('.kimi-answer');
+        if (!answer) { return; }
+        if (w.__bench.seen === null && answer.textContent.includes(sentinel)) {
+            w.__bench.seen = now();
+            w.__bench.seenPerf = performance.now();
+            requestAnimationFrame(() => { w.__bench.painted = now(); });
         }
-        if (w.__bench.rendered === null) {
-            const md = last.querySelector('.kimi-answer-rendered');
-            if (md && !md.hidden && md.textContent.includes(sentinel)) {
-                w.__bench.rendered = now();
-                if (w.__bench.seen === null) {  // the result came in the same frame as the last chunk
-                    w.__bench.seen = w.__bench.rendered;
-                    w.__bench.seenPerf = performance.now();
-                    requestAnimationFrame(() => { w.__bench.painted = now(); });
-                }
-            }
+        if (w.__bench.rendered === null && answer.hasAttribute('data-rendered')
+                && answer.textContent.includes(sentinel)) {
+            w.__bench.rendered = now();
         }
     });
     w.__benchMO.observe(root, {childList: true, subtree: true, characterData: true, attributes: true,
-                               attributeFilter: ['hidden']});
+                               attributeFilter: ['data-rendered']});
 }"""
 
 

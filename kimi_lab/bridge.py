@@ -58,7 +58,7 @@ def register_comm_target(shell: Any) -> bool:
 def _open(comm: Any, msg: dict[str, Any]) -> None:
     bridge = Bridge(comm.send)
     comm.on_msg(bridge.handle)
-    comm.on_close(lambda msg: [ask.stop(gone=True) for ask in list(bridge.asks.values())])
+    comm.on_close(lambda msg: bridge.close())
 
 
 def _one_line(exc: BaseException) -> str:
@@ -160,10 +160,12 @@ def _on_main_thread(tool: Any, default_timeout: float) -> Any:
 
 
 class _Ask:
-    """One `ask`: runs the turn in a worker thread and sends its events, batched, in order."""
+    """One `ask`: runs the turn in a worker thread and sends its events, batched, in order, to
+    every frontend attached to it (the one that asked, and any that reopened the chat since:
+    a reloaded page follows the answer live)."""
 
     def __init__(self, send: Callable[[dict[str, Any]], None], request_id: str, chat: str, prompt: str) -> None:
-        self.send, self.request_id, self.chat, self.prompt = send, request_id, chat, prompt
+        self.sinks, self.request_id, self.chat, self.prompt = [send], request_id, chat, prompt
         self.turn: Any = None
         self.log: list[dict[str, Any]] = []  # what was sent so far, deltas joined (history of a running ask)
         self.stopped, self.gone = threading.Event(), threading.Event()
@@ -171,7 +173,7 @@ class _Ask:
         self._buffer: list[dict[str, Any]] = []
         self._timer: threading.Timer | None = None
         self._tool_id = ""
-        self._approvals: dict[str, tuple[threading.Event, list[str]]] = {}
+        self._approvals: dict[str, tuple[threading.Event, list[str], dict[str, Any]]] = {}
 
     def run(self, options: dict[str, Any]) -> None:
         """The worker: prepare, stream, answer with `result` (or `error` if it never started)."""
@@ -236,19 +238,44 @@ class _Ask:
                 self._send({"type": "events", "request_id": self.request_id, "events": _jsonable(_joined(events))})
 
     def _send(self, message: dict[str, Any]) -> None:
-        try:
-            self.send(message)
-        except Exception:  # the frontend went away: the turn still finishes and is kept
-            pass
+        for sink in list(self.sinks):
+            try:
+                sink(message)
+            except Exception:  # that frontend went away: the turn still finishes and is kept
+                pass
+
+    def attach(self, send: Callable[[dict[str, Any]], None], history: Callable[[dict[str, Any]], None]) -> None:
+        """Follow this ask from another frontend: `history(turn so far)` is called under the lock
+        that orders the ask's messages, so the new frontend misses nothing and gets nothing twice;
+        then its pending approvals are asked again there."""
+        with self._lock:
+            self._flush()  # the log holds the unsent batch too: send it first, or it would arrive twice
+            history({"prompt": self.prompt, "request_id": self.request_id, "events": _joined(self.log),
+                     "result": None})
+            if send not in self.sinks:
+                self.sinks.append(send)
+            self.gone.clear()
+            for _, _, message in list(self._approvals.values()):
+                send(message)
+
+    def detach(self, send: Callable[[dict[str, Any]], None]) -> None:
+        """A frontend closed its comm; with none left, pending approvals are answered "no"."""
+        with self._lock:
+            if send in self.sinks:
+                self.sinks.remove(send)
+            if self.sinks:
+                return
+        self.stop(gone=True)
 
     def approve(self, tool: Any, arguments: dict[str, Any]) -> str:
         """The ToolRunner's approver: ask the frontend, wait (bounded) for its `approve`."""
         call_id, answered, box = self._tool_id, threading.Event(), []
-        self._approvals[call_id] = (answered, box)
+        message = {"type": "approval", "request_id": self.request_id, "call_id": call_id, "name": tool.name,
+                   "arguments": _jsonable(arguments)}
         with self._lock:
+            self._approvals[call_id] = (answered, box, message)
             self._flush()
-            self._send({"type": "approval", "request_id": self.request_id, "call_id": call_id,
-                        "name": tool.name, "arguments": _jsonable(arguments)})
+            self._send(message)
         if not (self.stopped.is_set() or self.gone.is_set()):
             answered.wait(APPROVAL_SECONDS)
         self._approvals.pop(call_id, None)
@@ -266,7 +293,7 @@ class _Ask:
         (self.gone if gone else self.stopped).set()
         if self.turn is not None and not gone:
             self.turn.request.cancel.set()
-        for answered, _ in list(self._approvals.values()):
+        for answered, _, _ in list(self._approvals.values()):
             answered.set()
 
 
@@ -280,6 +307,11 @@ class Bridge:
     def send(self, message: dict[str, Any]) -> None:
         with self._send_lock:
             self._raw_send(message)
+
+    def close(self) -> None:
+        """The comm closed: detach from every ask this frontend started or followed."""
+        for ask in list(self.asks.values()):
+            ask.detach(self.send)
 
     def handle(self, msg: dict[str, Any]) -> None:
         """The comm's on_msg callback: every failure becomes a one-line `error` reply."""
@@ -352,10 +384,13 @@ class Bridge:
         turns = [{"prompt": r.prompt, "events": _events_of(r), "result": result_dict(r)} for r in results]
         with _busy_lock:
             running = _busy.get(conv.name)
-        if running is not None and not any(running.turn is not None and r is running.turn.result for r in results):
-            with running._lock:
-                turns.append({"prompt": running.prompt, "events": _joined(running.log), "result": None})
-        self._reply(request_id, "history", chat=conv.name, turns=turns)
+        if running is None or any(running.turn is not None and r is running.turn.result for r in results):
+            self._reply(request_id, "history", chat=conv.name, turns=turns)
+            return
+        # Still streaming: this frontend follows it from here on (stop and approve work too).
+        self.asks.setdefault(running.request_id, running)
+        running.attach(self.send, lambda turn: self._reply(request_id, "history", chat=conv.name,
+                                                           turns=[*turns, turn]))
 
     def _chats(self, request_id: str, data: dict[str, Any]) -> None:
         with _busy_lock:

@@ -178,6 +178,41 @@ def test_stop_during_an_approval_answers_no(fe: Frontend, server: LoopbackServer
     assert fe.execute("print('stopped_var' in globals())") == "False\n"
 
 
+def test_a_reopened_view_follows_the_running_answer(fe: Frontend, server: LoopbackServer) -> None:
+    server.clear()
+    server.script(Reply(content="word " * 300, chunk_chars=5, delay=0.01))
+    rid = fe.send("ask", chat="follow", prompt="A long story")
+    fe.reply(rid, "events")
+    fe.open()  # a reloaded page: a new comm (the old one is never closed)
+    history = fe.request("history", chat="follow")
+    turn = history["turns"][-1]
+    assert turn["request_id"] == rid and turn["result"] is None and turn["prompt"] == "A long story"
+    result = fe.reply(rid, "result")["result"]  # it reaches the new comm
+    so_far = text_of([{"type": "events", "events": turn["events"]}], "content")
+    assert so_far and so_far + text_of(fe.replies(rid), "content") == result["content"] == "word " * 300, \
+        "the history and the live events join up: nothing missed, nothing twice"
+
+
+def test_a_reopened_view_answers_the_pending_approval_and_can_stop(fe: Frontend, server: LoopbackServer) -> None:
+    server.clear()
+    call = ToolCall("run_python", json.dumps({"code": "followed_var = 7"}))
+    server.script(Reply(reasoning="Run it.", tool_calls=[call]), Reply(content="word " * 300, chunk_chars=5,
+                                                                         delay=0.01))
+    rid = fe.send("ask", chat="follow-approval", prompt="Set it", options={"tools": "+code"})
+    asked = fe.reply(rid, "approval")
+    fe.open()
+    assert fe.request("history", chat="follow-approval")["turns"][-1]["request_id"] == rid
+    again = fe.reply(rid, "approval")  # asked again on the new comm
+    assert again["call_id"] == asked["call_id"] and again["arguments"] == {"code": "followed_var = 7"}
+    fe.send("approve", request_id=rid, call_id=again["call_id"], answer="yes")
+    fe.reply(rid, "events")
+    fe.wait(lambda: text_of(fe.replies(rid), "content"))
+    fe.send("stop", request_id=rid)  # from the view that did not start it
+    result = fe.reply(rid, "result")["result"]
+    assert result["tool_calls"][0]["error"] is None and result["finish_reason"] == "cancelled"
+    assert fe.execute("print(followed_var)") == "7\n"
+
+
 def test_prompt_variables_are_read_between_cells(fe: Frontend, server: LoopbackServer) -> None:
     server.clear()
     fe.execute("answer_var = 'forty-two'")

@@ -1,22 +1,36 @@
 /**
- * The answer column: plain text while it streams (cheap to update every frame), then Markdown
- * rendered with JupyterLab's rendermime (code highlighting included) once the result is in,
- * with a "copy to new cell" action on every code block.
+ * The answer column: Markdown rendered with JupyterLab's rendermime (code highlighting
+ * included) section by section while the answer streams, with a "copy to new cell" action on
+ * every code block.
+ *
+ * Why sections: rendering a 20,000-token answer as one document at the end is one ~170 ms
+ * main-thread task. Instead the text is cut at block boundaries (see cuts.ts); each finished
+ * section is shown as plain text at once and swapped for its rendering, one section per task.
+ * The unfinished tail is plain text appended per frame, so the newest text is never held back.
  */
 
 import type { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 
-import { h, setText, streamText } from './dom';
+import { MarkdownCuts } from './cuts';
+import { h, streamText } from './dom';
 
 /** Inserts code as a new cell in the bound notebook; false when there is none. */
 export type InsertCode = (code: string) => boolean;
+
+/** Sections are grouped up to about this many characters when more than one is ready at once. */
+const SECTION_CHARS = 3000;
+
+interface Section {
+  text: string;
+  node: HTMLElement;
+}
 
 export class AnswerView {
   constructor(
     private readonly rendermime: IRenderMimeRegistry,
     private readonly insertCode: InsertCode
   ) {
-    this.node = h('div', { className: 'kimi-answer' }, this._plain, this._rendered);
+    this.node = h('div', { className: 'kimi-answer' }, this._tail);
   }
 
   readonly node: HTMLDivElement;
@@ -25,45 +39,111 @@ export class AnswerView {
     if (text === this._text && done === this._done) {
       return;
     }
+    if (!text.startsWith(this._text.slice(0, this._committed))) {
+      this._reset();
+    }
     this._text = text;
     this._done = done;
-    if (!done) {
-      this._plain.hidden = false;
-      this._rendered.hidden = true;
-      streamText(this._plain, text);
-      return;
-    }
-    void this._render(text);
+    this._cuts.scan(text);
+    this._advance();
   }
 
   dispose(): void {
     this._disposed = true;
-    this._renderer?.dispose();
-    this._renderer = null;
+    this._reset();
   }
 
-  private async _render(text: string): Promise<void> {
-    const token = ++this._renderToken;
+  /** Commit what is ready into sections, show the rest as the tail, render what is queued. */
+  private _advance(): void {
+    const text = this._text;
+    const end = this._done ? text.length : this._busy ? -1 : this._cuts.lastCut(this._committed, text.length);
+    if (end > this._committed) {
+      this._commit(end);
+    }
+    streamText(this._tail, text.slice(this._committed));
+    if (!this._busy && this._queue.length) {
+      void this._pump(this._generation);
+    }
+    this._markRendered();
+  }
+
+  /** Cut [committed, end) into sections of about SECTION_CHARS at the known cuts. */
+  private _commit(end: number): void {
+    let start = this._committed;
+    for (const cut of this._cuts.cuts) {
+      if (cut > start && cut < end && cut - start >= SECTION_CHARS) {
+        this._addSection(start, cut);
+        start = cut;
+      }
+    }
+    this._addSection(start, end);
+    this._committed = end;
+  }
+
+  private _addSection(start: number, end: number): void {
+    const text = this._text.slice(start, end);
+    const node = h('div', { className: 'kimi-answer-section kimi-mod-pending', text });
+    this._tail.before(node);
+    this._queue.push({ text, node });
+  }
+
+  /** Render queued sections in order, one per task, so no task renders the whole answer. */
+  private async _pump(generation: number): Promise<void> {
+    this._busy = true;
+    while (this._queue.length && generation === this._generation) {
+      await this._render(this._queue.shift() as Section, generation);
+      if (this._queue.length) {
+        await nextTask();
+      }
+    }
+    if (generation === this._generation) {
+      this._busy = false;
+      this._advance(); // sections that became ready while this one rendered
+    }
+  }
+
+  private async _render(section: Section, generation: number): Promise<void> {
+    if (!section.text.trim()) {
+      section.node.classList.remove('kimi-mod-pending');
+      return;
+    }
     const renderer = this.rendermime.createRenderer('text/markdown');
-    const model = this.rendermime.createModel({ data: { 'text/markdown': text }, trusted: false });
+    const model = this.rendermime.createModel({ data: { 'text/markdown': section.text }, trusted: false });
     try {
       await renderer.renderModel(model);
     } catch (error) {
       console.warn('kimi-lab: could not render the answer as Markdown', error);
-      setText(this._plain, text);
+      renderer.dispose();
+      section.node.classList.remove('kimi-mod-pending'); // the plain text stays
       return;
     }
-    if (this._disposed || token !== this._renderToken) {
+    if (this._disposed || generation !== this._generation) {
       renderer.dispose();
       return;
     }
-    this._renderer?.dispose();
-    this._renderer = renderer;
-    this._rendered.replaceChildren(renderer.node);
+    this._renderers.push(renderer);
+    const rendered = h('div', { className: 'kimi-answer-section kimi-answer-rendered' }, renderer.node);
     this._addCopyButtons(renderer.node);
-    this._rendered.hidden = false;
-    this._plain.hidden = true;
-    setText(this._plain, '');
+    section.node.replaceWith(rendered);
+  }
+
+  /** `data-rendered` says the finished answer is fully rendered (tests and benchmarks wait on it). */
+  private _markRendered(): void {
+    const rendered = this._done && this._committed === this._text.length && !this._busy && !this._queue.length;
+    this.node.toggleAttribute('data-rendered', rendered);
+  }
+
+  private _reset(): void {
+    this._generation++;
+    this._renderers.forEach(r => r.dispose());
+    this._renderers = [];
+    this._queue = [];
+    this._busy = false;
+    this._committed = 0;
+    this._text = '';
+    this._cuts = new MarkdownCuts();
+    this._tail.replaceChildren();
+    this.node.replaceChildren(this._tail);
   }
 
   private _addCopyButtons(root: HTMLElement): void {
@@ -90,8 +170,16 @@ export class AnswerView {
   private _text = '';
   private _done = false;
   private _disposed = false;
-  private _renderToken = 0;
-  private _renderer: { dispose(): void } | null = null;
-  private readonly _plain = h('div', { className: 'kimi-answer-plain' });
-  private readonly _rendered = h('div', { className: 'kimi-answer-rendered' });
+  private _committed = 0;
+  private _busy = false;
+  private _generation = 0;
+  private _cuts = new MarkdownCuts();
+  private _queue: Section[] = [];
+  private _renderers: { dispose(): void }[] = [];
+  private readonly _tail = h('div', { className: 'kimi-answer-plain' });
+}
+
+/** Resolve in a new task (not a microtask), so the browser can paint and handle input between. */
+function nextTask(): Promise<void> {
+  return new Promise(resolve => setTimeout(resolve, 0));
 }

@@ -3,39 +3,11 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 
 vi.mock('../src/icon', () => ({ kimiIcon: undefined }));
 
-import type { IRenderMimeRegistry } from '@jupyterlab/rendermime';
-
 import { KimiClient } from '../src/client';
 import { KimiPanel } from '../src/panel';
 import { FakeKernel, asKernel, type Data } from './fakeKernel';
+import { fakeRendermime } from './fakeRendermime';
 import { Widget } from '@lumino/widgets';
-
-/** A rendermime stand-in: Markdown code fences become <pre>, the rest a paragraph. */
-function fakeRendermime(): IRenderMimeRegistry {
-  return {
-    createModel: (options: { data: Record<string, string> }) => options,
-    createRenderer: () => {
-      const node = document.createElement('div');
-      return {
-        node,
-        dispose: () => undefined,
-        renderModel: async (model: { data: Record<string, string> }) => {
-          const md = model.data['text/markdown'];
-          const fence = /```\w*\n([\s\S]*?)```/.exec(md);
-          node.innerHTML = '';
-          const p = document.createElement('p');
-          p.textContent = md.replace(/```[\s\S]*?```/, '').trim();
-          node.append(p);
-          if (fence) {
-            const pre = document.createElement('pre');
-            pre.textContent = fence[1];
-            node.append(pre);
-          }
-        }
-      };
-    }
-  } as unknown as IRenderMimeRegistry;
-}
 
 const tick = () => new Promise(resolve => setTimeout(resolve, 0));
 
