@@ -36,7 +36,7 @@ BOUNDARIES = frozenset({"tool_start", "tool_end", "status", "done", "error"})
 ASK_OPTIONS = frozenset({"provider", "model", "tools", "max_tokens", "temperature", "top_p", "reasoning",
                          "system", "new", "seed", "max_rounds"})  # no base_url: the key must not go elsewhere
 ANSWERS = frozenset({"yes", "no", "always"})
-REQUESTS = ("hello", "ask", "stop", "approve", "history", "chats", "providers", "export")
+REQUESTS = ("hello", "ask", "stop", "approve", "history", "chats", "transcripts", "providers", "export")
 
 _busy: dict[str, _Ask] = {}  # chat name -> its running ask, across comms (conversations are per kernel)
 _busy_lock = threading.Lock()
@@ -379,24 +379,53 @@ class Bridge:
         self._find(data).answer(str(data.get("call_id")), data["answer"])
 
     def _history(self, request_id: str, data: dict[str, Any]) -> None:
-        conv = conversations.get(_chat(data))
+        chat = _chat(data)
+        restored = 0
+        # A chat this kernel never saw (a fresh kernel, a restart) comes back from the transcripts
+        # file; `reopen: true` reloads it from there on request.
+        if data.get("reopen") or not conversations.has(chat):
+            with _busy_lock:
+                if chat in _busy:
+                    raise BridgeError(f"chat {chat!r} is answering: wait for it or stop it, then reopen it")
+            from .reopen import reopen
+
+            restored = reopen(chat)[1]
+        conv = conversations.get(chat)
         results = list(conv.results)
         turns = [{"prompt": r.prompt, "events": _events_of(r), "result": result_dict(r)} for r in results]
         with _busy_lock:
             running = _busy.get(conv.name)
         if running is None or any(running.turn is not None and r is running.turn.result for r in results):
-            self._reply(request_id, "history", chat=conv.name, turns=turns)
+            self._reply(request_id, "history", chat=conv.name, turns=turns, restored=restored)
             return
         # Still streaming: this frontend follows it from here on (stop and approve work too).
         self.asks.setdefault(running.request_id, running)
         running.attach(self.send, lambda turn: self._reply(request_id, "history", chat=conv.name,
-                                                           turns=[*turns, turn]))
+                                                           turns=[*turns, turn], restored=restored))
 
     def _chats(self, request_id: str, data: dict[str, Any]) -> None:
         with _busy_lock:
             busy = set(_busy)
         self._reply(request_id, "chats", chats=[{"name": n, "turns": len(conversations.get(n).results),
                                                  "busy": n in busy} for n in conversations.names()])
+
+    def _transcripts(self, request_id: str, data: dict[str, Any]) -> None:
+        """Every chat that can be reopened: recorded ones (any kernel), then this kernel's others."""
+        from .reopen import open_store
+
+        store = open_store()
+        with _busy_lock:
+            busy = set(_busy)
+        loaded = {n for n in conversations.names() if conversations.get(n).results}
+        chats = [{"name": c.name, "turns": c.turns, "last_activity": c.last_activity, "tokens": c.tokens,
+                  "cost": c.cost, "loaded": c.name in loaded, "busy": c.name in busy}
+                 for c in (store.chats() if store is not None else [])]
+        listed = {c["name"] for c in chats}
+        for name in sorted(loaded - listed):
+            conv = conversations.get(name)
+            chats.append({"name": name, "turns": len(conv.results), "last_activity": 0, "tokens": conv.usage.total,
+                          "cost": conv.cost or None, "loaded": True, "busy": name in busy})
+        self._reply(request_id, "transcripts", enabled=store is not None, chats=chats)
 
     def _providers(self, request_id: str, data: dict[str, Any]) -> None:
 
@@ -411,9 +440,18 @@ class Bridge:
                     fallback_key_set=bool(os.environ.get(ENV_API_KEY)))
 
     def _export(self, request_id: str, data: dict[str, Any]) -> None:
-        conv = conversations.get(_chat(data))
+        """The chat as Markdown: every recorded turn (across kernels), else this kernel's turns."""
+        from .reopen import open_store
+
+        chat = _chat(data)
+        store = open_store()
+        if store is not None and store.turns(chat):
+            self._reply(request_id, "export", chat=chat, markdown=store.export_markdown(chat), source="transcripts")
+            return
+        conv = conversations.get(chat)
         parts = [f"## {i}. You\n\n{r.prompt}\n\n## Kimi\n\n{markdown(r)}" for i, r in enumerate(conv.results, 1)]
-        self._reply(request_id, "export", chat=conv.name, markdown="\n\n---\n\n".join(parts))
+        self._reply(request_id, "export", chat=conv.name, markdown=f"# {conv.name}\n\n" + "\n\n---\n\n".join(parts),
+                    source="memory")
 
 
 def _chat(data: dict[str, Any]) -> str:

@@ -98,6 +98,11 @@ class _Registry:
                 conv = self._by_name[name] = Conversation(name)
             return conv
 
+    def has(self, name: str) -> bool:
+        """Whether chat `name` was used in this kernel (even if reset since)."""
+        with self._lock:
+            return name in self._by_name
+
     def names(self) -> list[str]:
         with self._lock:
             return list(self._by_name)

@@ -132,23 +132,13 @@ def export(name: str | None) -> Any:
 
 def reopen(name: str | None) -> str:
     """Load a recorded chat back into this kernel's memory so the conversation can go on."""
-    from .conversation import Message
-    from .transcripts import recorder
+    from .reopen import open_store
+    from .reopen import reopen as reopen_chat
 
-    rec = recorder()
-    if rec is None or rec.store is None:
+    store = open_store()
+    if store is None:
         return "transcripts are off, so there is nothing to reopen"
-    rec.flush()
-    conv = conversations.get(name)
-    records = rec.store.turns(conv.name)
-    if not records:
+    conv, n = reopen_chat(name, store)
+    if not n:
         return f"no recorded turns for chat {conv.name!r}"
-    with conv.lock:
-        conv.messages.clear()
-        for record in records:
-            summary = record.summary or {}
-            content = summary.get("content") or "".join(
-                getattr(e, "text", "") for e in record.events if getattr(e, "type", "") == "content")
-            conv.messages.append(Message("user", record.prompt))
-            conv.messages.append(Message("assistant", content, partial=record.interrupted))
-    return f"reopened chat {conv.name!r}: {len(records)} turn(s) from the transcripts file"
+    return f"reopened chat {conv.name!r}: {n} turn(s) from the transcripts file (%kimi history {conv.name} shows them)"

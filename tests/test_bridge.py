@@ -313,3 +313,36 @@ def test_restart_then_load_ext_registers_the_target_again(fe: Frontend) -> None:
     fe.execute("%load_ext kimi_lab")
     fe.open()
     assert fe.request("hello")["protocol"] == 1
+
+
+def test_after_a_restart_the_chat_comes_back_from_the_transcripts(fe: Frontend, server: LoopbackServer) -> None:
+    """Runs after the restart above: the kernel's memory is empty, the transcripts file is not."""
+    listed = {c["name"]: c for c in fe.request("transcripts")["chats"]}
+    assert listed["hist"]["turns"] == 2 and listed["hist"]["loaded"] is False
+    history = fe.request("history", chat="hist")
+    assert history["restored"] == 2
+    assert [t["prompt"] for t in history["turns"]] == ["first question", "second question"]
+    assert history["turns"][1]["result"]["content"] == "Echo: second question"
+    assert fe.request("history", chat="hist")["restored"] == 0, "reopened once, then kept in memory"
+    assert {c["name"]: c for c in fe.request("transcripts")["chats"]}["hist"]["loaded"] is True
+    server.clear()
+    fe.reply(fe.send("ask", chat="hist", prompt="third question"), "result")
+    sent = [m["content"] for m in server.chat_requests[-1].body["messages"] if m["role"] in ("user", "assistant")]
+    assert sent == ["first question", "Echo: first question", "second question", "Echo: second question",
+                    "third question"], "the conversation goes on from the reopened turns"
+    exported = fe.request("export", chat="hist")
+    assert exported["source"] == "transcripts"
+    assert [q in exported["markdown"] for q in ("first question", "third question")] == [True, True]
+
+
+def test_reopen_on_request_and_not_while_answering(fe: Frontend, server: LoopbackServer) -> None:
+    fe.execute("from kimi_lab.conversation import conversations\nconversations.reset('hist')")
+    assert fe.request("history", chat="hist")["turns"] == [], "a reset chat is not reopened by itself"
+    assert len(fe.request("history", chat="hist", reopen=True)["turns"]) == 3
+    server.script(Reply(content="slow " * 300, chunk_chars=5, delay=0.01))
+    rid = fe.send("ask", chat="hist", prompt="go on")
+    fe.reply(rid, "events")
+    refused = fe.request("history", chat="hist", reopen=True)
+    assert refused["type"] == "error" and "answering" in refused["message"]
+    fe.send("stop", request_id=rid)
+    fe.reply(rid, "result")

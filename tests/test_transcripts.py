@@ -40,3 +40,35 @@ def test_transcripts_can_be_switched_off(kimi):
     kimi.config.transcripts = True
     rec = recorder()
     assert rec is not None and rec.flush() and rec.store.turns("rec-c") == []
+
+
+def test_a_reopened_turn_keeps_its_reasoning_tools_usage_and_interruption(kimi, tmp_path):
+    from kimi_lab import events as ev
+    from kimi_lab.reopen import INTERRUPTED, reopen
+    from kimi_lab.result import Result
+    from kimi_lab.store import TranscriptStore
+
+    with TranscriptStore(tmp_path / "t.sqlite3") as store:
+        done = store.start_turn("rec-d", "What is in df?", model="kimi-k2-thinking", provider="moonshot")
+        for event in (ev.ReasoningDelta("Look at it first."), ev.ToolStart("c1", "describe_variable", '{"name": "df"}'),
+                      ev.ToolEnd("c1", "describe_variable", "ok", "df: 3 rows", 0.25), ev.ReasoningDelta("Now answer."),
+                      ev.ContentDelta("It has 3 rows."), ev.UsageEvent(ev.TokenUsage(100, 20, 0, 5))):
+            store.append(done, event)
+        store.end_turn(done, Result(content="It has 3 rows.", reasoning="Look at it first.Now answer.",
+                                    usage=ev.TokenUsage(100, 20, 0, 5), cost=0.001, finish_reason="stop"))
+        crashed = store.start_turn("rec-d", "And the mean?", model="kimi-k2-thinking", provider="moonshot")
+        store.append(crashed, ev.ToolStart("c2", "evaluate", '{"expression": "df.x.mean()"}'))
+        store.append(crashed, ev.ContentDelta("The mean is"))  # then the kernel died
+        conv, n = reopen("rec-d", store)
+    assert n == 2
+    first, second = conv.results
+    assert [s.kind for s in first.steps] == ["reasoning", "tool", "reasoning"]
+    assert first.steps[1].status == "ok" and first.steps[1].preview == "df: 3 rows"
+    assert first.tool_calls[0].arguments == {"name": "df"} and first.tool_calls[0].duration == 0.25
+    assert first.content == "It has 3 rows." and first.usage.total == 120 and first.cost == 0.001
+    assert second.finish_reason == "interrupted" and second.error == INTERRUPTED
+    assert second.steps[0].status == "interrupted" and second.content == "The mean is"
+    assert conv.messages[-1].partial and conv.messages[-1].content == "The mean is"
+    shown = kimi.run("%kimi history rec-d").text()
+    assert "What is in df?" in shown and "It has 3 rows." in shown and "And the mean?" in shown
+    conversations.reset("rec-d")
