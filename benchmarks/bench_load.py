@@ -1,7 +1,7 @@
 """`%load_ext kimi_lab` cost in a fresh IPython, side by side with `import IPython` alone.
 
 Target: under 50 ms added, and none of openai, pandas, numpy, llama_cpp, huggingface_hub,
-ipywidgets imported. Each sample is a fresh interpreter; the median of the runs is reported.
+ipywidgets (or anywidget) imported. Each sample is a fresh interpreter; the median of the runs is reported.
 
     .venv/bin/python benchmarks/bench_load.py [--runs 9]
 """
@@ -14,7 +14,7 @@ import statistics
 import subprocess
 import sys
 
-HEAVY = ("openai", "pandas", "numpy", "llama_cpp", "huggingface_hub", "ipywidgets")
+HEAVY = ("openai", "pandas", "numpy", "llama_cpp", "huggingface_hub", "ipywidgets", "anywidget")
 
 PROBE = f"""
 import json, sys, time

@@ -19,6 +19,9 @@ from .result import Step, ToolCall
 __all__ = ["ChatPanel", "chat"]
 
 TOOL_CHOICES = ("auto", "data", "none", "+code")
+PLACEHOLDER = "Ask Kimi… ({name} puts in a notebook variable)"
+NO_ANYWIDGET = "Enter-to-send needs anywidget: pip install anywidget (Send button works)"
+_hinted = False  # the hint above shows in the first panel only, not in every one
 
 
 class _TurnView:
@@ -82,8 +85,9 @@ def _escape(text: str) -> str:
 
 
 class ChatPanel:
-    """Message history, input, Send / Stop, provider / model / tools choice, live answers with
-    their reasoning beside them, approval buttons, and the conversation's tokens and cost."""
+    """Message history, input (Enter sends, Shift+Enter newline), Send / Stop, provider / model /
+    tools choice, live answers with their reasoning beside them, approval buttons, and the
+    conversation's tokens and cost."""
 
     def __init__(self, chat: str = "default", *, provider: str | None = None, model: str | None = None,
                  tools: str = "auto", reasoning: bool = True) -> None:
@@ -107,18 +111,35 @@ class ChatPanel:
         self.model = widgets.Text(value=model or "", placeholder="the provider's default", description="model")
         self.tools = widgets.Dropdown(options=TOOL_CHOICES, value=tools, description="tools")
         self.history = widgets.VBox()
-        self.input = widgets.Textarea(placeholder="Ask Kimi… ({name} puts in a notebook variable)",
-                                      layout=widgets.Layout(width="100%"))
+        self.input, hint = _input_box(widgets)
+        if hasattr(self.input, "on_submit"):
+            self.input.on_submit(self._on_enter)
         self.send_button = widgets.Button(description="Send", button_style="primary", icon="paper-plane")
         self.stop_button = widgets.Button(description="Stop", icon="stop", disabled=True)
         self.footer = widgets.HTML()
-        self.notice = widgets.HTML()
+        self.notice = widgets.HTML(f"<small>{_escape(hint)}</small>" if hint else "")
         self.send_button.on_click(lambda _: self.send())
         self.stop_button.on_click(lambda _: self.stop())
         header = widgets.HBox([self.provider, self.model, self.tools])
         controls = widgets.HBox([self.send_button, self.stop_button])
         self.widget = widgets.VBox([header, self.history, self.notice, self.input, controls, self.footer])
+        self._show_earlier_turns()
         self._update_footer()
+
+    def _show_earlier_turns(self) -> None:
+        """The chat's turns so far (from `%%kimi --chat`, another panel, or `%kimi reopen`)."""
+        from .bridge import result_dict
+        from .conversation import conversations
+
+        conv = conversations.get(self.chat)
+        with conv.lock:
+            results = list(conv.results)
+        views = []
+        for result in results:
+            view = _TurnView(self._w, result.prompt, self.reasoning)
+            view.finish(result_dict(result))
+            views.append(view.box)
+        self.history.children = tuple(views)
 
     def _ipython_display_(self) -> None:
         from IPython.display import display
@@ -150,6 +171,11 @@ class ChatPanel:
         self._handle({"type": "ask", "request_id": self.request_id, "chat": self.chat, "prompt": text,
                       "options": options})
         return self.request_id
+
+    def _on_enter(self, text: str) -> None:
+        if self.send(text) is None and text.strip():  # busy: the text stays in the box
+            self.notice.value = ("<small>Kimi is still answering: your text stays in the box; press Enter again "
+                                 "when the answer is done, or Stop it.</small>")
 
     def stop(self) -> None:
         if self.request_id is not None and not self.idle.is_set():
@@ -213,8 +239,22 @@ class ChatPanel:
 
         conv = conversations.get(self.chat)
         u = conv.usage
-        self.footer.value = (f"<small>chat <b>{_escape(self.chat)}</b> · {len(conv.results)} answers · "
+        n = len(conv.results)
+        self.footer.value = (f"<small>chat <b>{_escape(self.chat)}</b> · {n} answer{'' if n == 1 else 's'} · "
                              f"{u.prompt:,} in / {u.completion:,} out tokens · {format_cost(conv.cost)}</small>")
+
+
+def _input_box(widgets: Any) -> tuple[Any, str]:
+    """The input box (Enter sends) and a one-time hint to show when anywidget is missing."""
+    global _hinted
+    layout = widgets.Layout(width="100%")
+    try:
+        from ._chat_input import ChatInput
+    except ImportError:
+        hint = "" if _hinted else NO_ANYWIDGET
+        _hinted = True
+        return widgets.Textarea(placeholder=PLACEHOLDER, layout=layout), hint
+    return ChatInput(placeholder=PLACEHOLDER, layout=layout), ""
 
 
 def chat(name: str = "default", **options: Any) -> ChatPanel:

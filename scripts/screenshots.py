@@ -1,39 +1,56 @@
-"""Take the README screenshots of `%%kimi` in a real JupyterLab session (headless Chromium).
+"""Take the README screenshots in a real JupyterLab session (headless Chromium).
 
-Starts a scripted loopback model server and `jupyter lab` on 127.0.0.1, runs a two-cell
-notebook in Chromium through Playwright, and saves the live (mid-stream) and final renderings.
-Needs `pip install playwright`, a system Chromium at /usr/bin/chromium (no `playwright install`) and,
-for the 💭 summary, an emoji font (Debian: `apt-get install chromium fonts-noto-color-emoji`).
+Starts a scripted loopback model server and `jupyter lab` on 127.0.0.1 (tests_browser/_lab.py,
+the browser tests' harness, with this checkout's sidebar build) and drives two notebooks in
+Chromium through Playwright:
 
-Usage: .venv/bin/python scripts/screenshots.py [--out docs/screenshots]
+- `%%kimi` in a cell: the live (mid-stream) and final renderings, kimi-cell-live.png and
+  kimi-cell-final.png;
+- the kimi-lab sidebar (sidebar.png): a small pandas DataFrame defined and run in the notebook,
+  the sidebar opened 600 px wide and asked about it; the scripted model reasons, calls the
+  `evaluate` tool (the value on its card is computed by the notebook's real kernel) and answers
+  in Markdown with a code block and its "Copy to new cell" action.
+
+Needs `pip install playwright`, a system Chromium at /usr/bin/chromium or $KIMI_LAB_CHROMIUM
+(no `playwright install`) and, for the 💭 summary, an emoji font
+(Debian: `apt-get install chromium fonts-noto-color-emoji`); the sidebar is built with npm
+when kimi_lab/labextension/ has no build.
+
+Usage: .venv/bin/python scripts/screenshots.py [--out docs/screenshots] [--only cell|sidebar]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import secrets
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 from typing import NoReturn
 
-import nbformat
-from playwright.sync_api import Error as PlaywrightError
-from playwright.sync_api import Page, sync_playwright
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
-
-from kimi_lab.testing import LoopbackServer, Reply
-
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-quic"]
+sys.path.insert(0, str(ROOT))  # tests_browser, when run as a script
+
+from playwright.sync_api import Error as PlaywrightError  # noqa: E402
+from playwright.sync_api import Page, sync_playwright  # noqa: E402
+from playwright.sync_api import TimeoutError as PlaywrightTimeout  # noqa: E402
+
+from kimi_lab.testing import Reply, ToolCall  # noqa: E402
+from tests_browser._lab import CHROMIUM, CHROMIUM_ARGS, Lab, LabError, running_lab  # noqa: E402
+from tests_browser._page import (  # noqa: E402
+    SIDEBAR,
+    ask,
+    collapse_left_sidebar,
+    dismiss_overlays,
+    open_lab,
+    open_sidebar,
+    run_cell,
+    wait_connected,
+    wait_turns_done,
+    widen_sidebar,
+)
+
 NOTEBOOK = "rolling-average.ipynb"
 QUESTION = "How do I compute a 7-day rolling average of daily sales in pandas when some days are missing?"
 REASONING = """\
@@ -64,43 +81,49 @@ avg7 = daily.rolling("7D", min_periods=4).mean()  # needs 4+ observed days
 Each value is the mean of the observed days in the window, $\bar{x} = \frac{1}{n}\sum x_i$, with $n \le 7$.
 If missing days mean the shop was closed, use `asfreq("D", fill_value=0)` so they count as zero sales."""
 
+# The sidebar screenshot: a small DataFrame in the notebook, one question about it.
+SIDEBAR_NOTEBOOK = "regional-sales.ipynb"
+SIDEBAR_WIDTH = 600
+FRAME = """\
+import pandas as pd
+df = pd.DataFrame({
+    "region": ["north", "south", "east", "west"] * 2,
+    "month": ["Jan"] * 4 + ["Feb"] * 4,
+    "revenue": [1200, 950, 1430, 780, 1310, 1020, 1390, 860],
+})
+df"""
+SIDEBAR_QUESTION = "Which region brought in the most revenue in df, over both months?"
+# What the model asks the kernel to evaluate: only the live frame knows the value.
+EXPRESSION = "df.groupby('region')['revenue'].sum().sort_values(ascending=False).to_dict()"
+SIDEBAR_REASONING = (
+    "df is live in the kernel: compute, don't guess. Sum revenue by region, largest first."
+)
+SIDEBAR_REASONING_2 = "{top} leads. Its share of the total says how clear the lead is; add a reusable snippet."
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+
+def totals() -> dict[str, int]:
+    """EXPRESSION computed here from the same FRAME (the screenshot must show the kernel's)."""
+    namespace: dict[str, object] = {}
+    exec(FRAME, namespace)
+    return eval(EXPRESSION, namespace)  # type: ignore[no-any-return]
+
+
+def sidebar_answer(total: dict[str, int]) -> str:
+    (top, most), (second, runner_up), *_ = total.items()
+    share = most / sum(total.values())
+    return f"""**{top.capitalize()}**, with **{most:,}** in revenue over January and February:
+{share:.0%} of the total, ahead of {second} ({runner_up:,}).
+
+Each region's share of the total:
+
+```python
+t = df.groupby("region").revenue.sum()
+(t / t.sum()).round(2)
+```"""
 
 
 def fail(message: str) -> NoReturn:
     raise SystemExit(f"screenshots: {message}")
-
-
-def wait_for_lab(url: str, proc: subprocess.Popen[bytes], deadline_s: float = 60.0) -> None:
-    """Bounded poll of /api/status until the server answers."""
-    deadline = time.monotonic() + deadline_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            fail(f"jupyter lab exited early with code {proc.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as resp:
-                if resp.status == 200:
-                    return
-        except OSError:
-            pass
-        try:  # paces the poll, and returns at once if jupyter lab dies
-            proc.wait(timeout=0.25)
-        except subprocess.TimeoutExpired:
-            pass
-    fail(f"jupyter lab did not answer {url} within {deadline_s:.0f} s")
-
-
-def dismiss_overlays(page: Page) -> None:
-    """Close toasts and dialogs that may cover the notebook."""
-    for name in ("No", "Dismiss", "Close"):
-        for button in page.locator(".Toastify__toast").get_by_role("button", name=name).all():
-            button.click()
-    if page.locator(".jp-Dialog").count():
-        page.keyboard.press("Escape")
 
 
 def shoot(page: Page, path: Path) -> None:
@@ -114,18 +137,10 @@ def shoot(page: Page, path: Path) -> None:
     print(f"wrote {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
 
 
-def drive(page: Page, url: str, out: Path) -> None:
+def drive_cell(page: Page, url: str, out: Path) -> None:
     page.set_default_timeout(30_000)
-    page.goto(url)
-    # The toolbar says "idle" before any kernel exists; the status bar names the kernel once it is up.
-    page.wait_for_function(
-        """() => [...document.querySelectorAll('.jp-StatusBar-TextItem')]
-                 .some(e => /^(?!No Kernel).+ \\| Idle$/.test(e.textContent.trim()))""",
-        timeout=60_000,
-    )
-    current = page.locator(".jp-SideBar.jp-mod-left .lm-TabBar-tab.lm-mod-current")
-    if current.count():
-        current.click()  # collapse the file browser to give the notebook the full width
+    open_lab(page, url)  # until the notebook's kernel is up and idle
+    collapse_left_sidebar(page)  # give the notebook the full width
     dismiss_overlays(page)
     page.get_by_role("menuitem", name="Run", exact=True).click()
     page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
@@ -153,70 +168,74 @@ def drive(page: Page, url: str, out: Path) -> None:
     shoot(page, out / "kimi-cell-final.png")
 
 
+def drive_sidebar(page: Page, lab: Lab, out: Path) -> None:
+    page.set_default_timeout(30_000)
+    open_lab(page, lab.notebook_url(SIDEBAR_NOTEBOOK))
+    collapse_left_sidebar(page)
+    if "1430" not in run_cell(page, 0):
+        fail("the DataFrame cell did not show the frame")
+    total = totals()
+    lab.server.clear()
+    lab.server.script(
+        Reply(reasoning=SIDEBAR_REASONING, tool_calls=[ToolCall("evaluate", json.dumps({"expression": EXPRESSION}))]),
+        Reply(reasoning=SIDEBAR_REASONING_2.format(top=next(iter(total)).capitalize()), content=sidebar_answer(total),
+              chunk_chars=12),
+    )
+    sidebar = open_sidebar(page)
+    wait_connected(sidebar)  # and so its history is loaded before the question goes out
+    widen_sidebar(page, SIDEBAR_WIDTH)
+    ask(page, SIDEBAR_QUESTION)
+    wait_turns_done(page, 1)
+    turn = sidebar.locator(".kimi-turn").last
+    turn.locator(".kimi-answer[data-rendered]").wait_for(timeout=30_000)
+    card = turn.locator(".kimi-tool").first
+    if card.get_attribute("data-status") != "ok" or repr(total) not in card.locator(".kimi-tool-preview").inner_text():
+        fail(f"the evaluate card does not show the kernel's {total!r}: {card.inner_text()!r}")
+    turn.locator(".kimi-copy-cell", has_text="Copy to new cell").wait_for(timeout=10_000)
+    if sidebar.locator(".kimi-chat-error").is_visible():
+        fail(f"the sidebar shows an error: {sidebar.locator('.kimi-chat-error').inner_text()!r}")
+    page.locator(f"{SIDEBAR} .kimi-input-box").blur()
+    page.mouse.move(1, 1)  # off the split handle and the buttons: no hover state in the picture
+    page.wait_for_function("() => document.fonts.status === 'loaded'", timeout=10_000)
+    dismiss_overlays(page)
+    path = out / "sidebar.png"
+    page.screenshot(path=str(path))
+    print(f"wrote {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots", help="output folder")
-    out: Path = parser.parse_args().out.resolve()
+    parser.add_argument("--only", choices=("cell", "sidebar"), help="take only these screenshots")
+    args = parser.parse_args()
+    out: Path = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
-    token = secrets.token_hex(16)
-    server = LoopbackServer(api_key="sk-loopback-" + secrets.token_hex(8))
-    lab: subprocess.Popen[bytes] | None = None
     started = time.monotonic()
+    notebooks = {NOTEBOOK: ["%load_ext kimi_lab", f"%%kimi\n{QUESTION}"], SIDEBAR_NOTEBOOK: [FRAME]}
     with tempfile.TemporaryDirectory(prefix="kimi-lab-shots-") as tmp:
-        root, log_path = Path(tmp) / "root", Path(tmp) / "lab.log"
-        root.mkdir()
-        # Isolated JupyterLab user settings: no news prompt, no update check, no saved layout.
-        notify = Path(tmp) / "settings" / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
-        notify.parent.mkdir(parents=True)
-        notify.write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
-        cells = [nbformat.v4.new_code_cell("%load_ext kimi_lab"), nbformat.v4.new_code_cell(f"%%kimi\n{QUESTION}")]
-        nb = nbformat.v4.new_notebook(cells=cells)
-        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
-        nbformat.write(nb, str(root / NOTEBOOK))
         try:
-            if not Path(CHROMIUM).exists():
-                fail(f"{CHROMIUM} not found: apt-get install -y chromium fonts-noto-color-emoji")
-            server.start()
-            server.script(Reply(reasoning=REASONING, content=ANSWER, chunk_chars=6, delay=0.02))
-            port = free_port()
-            env = {**os.environ, "KIMI_LAB_BASE_URL": server.base_url, "KIMI_LAB_API_KEY": server.api_key or "",
-                   "KIMI_LAB_PROVIDER": "moonshot",  # footer shows Moonshot list prices, not a $0 custom URL
-                   "JUPYTERLAB_SETTINGS_DIR": str(Path(tmp) / "settings"),
-                   "JUPYTERLAB_WORKSPACES_DIR": str(Path(tmp) / "workspaces"),
-                   "JUPYTER_RUNTIME_DIR": str(Path(tmp) / "runtime")}
-            root_flag = ["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []
-            with log_path.open("wb") as log:
-                lab = subprocess.Popen(
-                    [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
-                     f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}", *root_flag],
-                    env=env, stdout=log, stderr=subprocess.STDOUT,
-                )
-            wait_for_lab(f"http://127.0.0.1:{port}/api/status?token={token}", lab)
-            with sync_playwright() as pw:
+            with running_lab(Path(tmp), notebooks, sidebar=args.only != "cell") as lab, sync_playwright() as pw:
                 browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
                 try:
-                    page = browser.new_page(viewport={"width": 1400, "height": 900}, device_scale_factor=1)
-                    drive(page, f"http://127.0.0.1:{port}/lab/tree/{NOTEBOOK}?token={token}", out)
+                    if args.only != "sidebar":
+                        lab.server.script(Reply(reasoning=REASONING, content=ANSWER, chunk_chars=6, delay=0.02))
+                        page = browser.new_page(viewport={"width": 1400, "height": 900}, device_scale_factor=1)
+                        drive_cell(page, lab.notebook_url(NOTEBOOK), out)
+                        page.close()
+                    if args.only != "cell":
+                        page = browser.new_page(viewport={"width": 1440, "height": 640}, device_scale_factor=1)
+                        drive_sidebar(page, lab, out)
+                        page.close()
                 except PlaywrightError as exc:
+                    sys.stderr.write(lab.log_tail())
                     what = "timed out" if isinstance(exc, PlaywrightTimeout) else "browser step failed"
                     fail(f"{what}: {str(exc).splitlines()[0]} (jupyter lab log above)")
                 finally:
                     browser.close()
-        except SystemExit:
-            if log_path.exists():
-                sys.stderr.write(log_path.read_text(errors="replace")[-3000:])
-            raise
-        finally:
-            if lab is not None:
-                lab.terminate()
-                try:
-                    lab.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    lab.kill()
-            server.stop()
+        except LabError as exc:
+            fail(str(exc))
     print(f"done in {time.monotonic() - started:.1f} s")
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -34,7 +34,7 @@ def test_ask_streams_and_renders_the_answer_and_shares_the_chat(kimi):
     assert "Forty-two." in turn.answer.outputs[0]["data"]["text/markdown"]
     assert "Thought for" in turn.answer.outputs[0]["data"]["text/markdown"]
     assert 1 <= turn.redraws < 40, "batched, not one redraw per token"
-    assert "1 answers" in panel.footer.value and "in /" in panel.footer.value
+    assert "1 answer ·" in panel.footer.value and "in /" in panel.footer.value
     # The magic sees the panel's conversation.
     kimi.run("%kimi --chat panel-a --tools none and then?")
     assert [m["content"][:10] for m in chat_messages(kimi.server.chat_requests[-1])][:1] == ["What is th"]
@@ -83,3 +83,15 @@ def test_errors_show_one_line_and_the_panel_recovers(kimi, monkeypatch):
     assert panel.wait(10)
     assert "no provider is set up" in panel.notice.value
     assert not panel.send_button.disabled
+
+
+def test_a_panel_opens_on_the_chat_so_far(kimi):
+    kimi.server.script(Reply(reasoning="Recall.", content="Asked from a cell."))
+    assert kimi.run("%kimi --chat panel-earlier --tools none first, from a cell").error is None
+    panel = ChatPanel("panel-earlier")
+    assert len(panel.history.children) == 1
+    shown = panel.history.children[0]
+    assert "first, from a cell" in shown.children[0].value
+    assert "Asked from a cell." in shown.children[3].outputs[0]["data"]["text/markdown"]
+    assert "1 answer ·" in panel.footer.value
+    conversations.reset("panel-earlier")

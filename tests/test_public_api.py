@@ -7,7 +7,7 @@ import sys
 
 import kimi_lab
 
-HEAVY = ("openai", "pandas", "numpy", "llama_cpp", "huggingface_hub", "ipywidgets")
+HEAVY = ("openai", "pandas", "numpy", "llama_cpp", "huggingface_hub", "ipywidgets", "anywidget")
 
 
 def test_every_exported_name_resolves():

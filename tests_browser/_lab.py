@@ -1,11 +1,14 @@
 """A real `jupyter lab` on 127.0.0.1 with the kimi-lab sidebar, a scripted loopback model
-server, and headless Chromium through Playwright. Shared by tests_browser/ and
-benchmarks/bench_sidebar.py (adapted from scripts/screenshots.py).
+server, and headless Chromium through Playwright. Shared by tests_browser/,
+benchmarks/bench_sidebar.py and scripts/screenshots.py.
 
-The sidebar must be visible to that JupyterLab. If `jupyter labextension list` (this venv)
-does not show `kimi-lab`, the prebuilt extension in kimi_lab/labextension/ is used through
-`--LabApp.extra_labextensions_path` (a temp folder holding a `kimi-lab` symlink to it), after
-building it with npm when its package.json is missing.
+The sidebar must be visible to that JupyterLab, and it is this checkout's build: the prebuilt
+extension in kimi_lab/labextension/ (what `npm run build` in labextension/ writes) is put first on
+the extension path through `--LabApp.extra_labextensions_path` (a temp folder holding a
+`kimi-lab` symlink to it), so it wins over a copy installed in the environment. (`pip install -e .`
+copies the build into <venv>/share/jupyter/labextensions/kimi-lab once; that copy is stale after
+the next npm build.) Without a build in the checkout, an installed extension is used as is, and
+with neither, it is built with npm.
 """
 
 from __future__ import annotations
@@ -76,10 +79,10 @@ def build_extension() -> None:
 
 
 def lab_extension_args(tmp: Path) -> list[str]:
-    """Extra `jupyter lab` arguments that make the sidebar available (none when installed)."""
-    if extension_installed():
-        return []
+    """Extra `jupyter lab` arguments that load this checkout's sidebar build (see the module doc)."""
     if not (PREBUILT / "package.json").is_file():
+        if extension_installed():
+            return []
         build_extension()
     extra = tmp / "labextensions"
     extra.mkdir(parents=True, exist_ok=True)
@@ -131,8 +134,12 @@ def _wait_for_lab(url: str, proc: subprocess.Popen[bytes], log_path: Path, deadl
 
 
 @contextmanager
-def running_lab(tmp: Path, notebooks: dict[str, list[str]]) -> Iterator[Lab]:
-    """Loopback model server + `jupyter lab` on 127.0.0.1, isolated settings, given notebooks."""
+def running_lab(tmp: Path, notebooks: dict[str, list[str]], sidebar: bool = True) -> Iterator[Lab]:
+    """Loopback model server + `jupyter lab` on 127.0.0.1, isolated settings, given notebooks.
+
+    `sidebar=False` skips making the kimi-lab extension available (no npm build when it is not
+    installed): for pages that only need `%%kimi` cells.
+    """
     if not Path(CHROMIUM).exists():
         raise LabError(f"{CHROMIUM} not found: apt-get install -y chromium fonts-noto-color-emoji")
     root, log_path = tmp / "root", tmp / "lab.log"
@@ -142,7 +149,7 @@ def running_lab(tmp: Path, notebooks: dict[str, list[str]]) -> Iterator[Lab]:
     notify.write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
     for name, cells in notebooks.items():
         write_notebook(root / name, cells)
-    ext_args = lab_extension_args(tmp)
+    ext_args = lab_extension_args(tmp) if sidebar else []
     server = LoopbackServer(api_key="sk-loopback-" + secrets.token_hex(8))
     server.start()
     token, port = secrets.token_hex(16), free_port()

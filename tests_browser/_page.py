@@ -33,6 +33,13 @@ def wait_kernel_idle(page: Page, timeout: float = 30_000) -> None:
     page.wait_for_function(KERNEL_IDLE, timeout=timeout)
 
 
+def collapse_left_sidebar(page: Page) -> None:
+    """Close the left side panel (the file browser) to give the main area its width."""
+    current = page.locator(".jp-SideBar.jp-mod-left .lm-TabBar-tab.lm-mod-current")
+    if current.count():
+        current.first.click()
+
+
 def cell(page: Page, index: int) -> Locator:
     return page.locator(".jp-Notebook .jp-Cell").nth(index)
 
@@ -130,10 +137,9 @@ def shoot(page: Page, path: Path, locator: Locator | None = None) -> Path:
 
 def widen_sidebar(page: Page, width: int = 520) -> None:
     """Collapse the left sidebar and drag the main/right split handle so the kimi-lab sidebar is
-    about `width` px wide (the default right panel is narrow for its two columns)."""
-    current = page.locator(".jp-SideBar.jp-mod-left .lm-TabBar-tab.lm-mod-current")
-    if current.count():
-        current.first.click()
+    about `width` px wide (the default right panel is narrow for its two columns; 300 px is its
+    narrowest)."""
+    collapse_left_sidebar(page)
     box = page.locator(SIDEBAR).bounding_box()
     handles = page.locator("#jp-main-split-panel > .lm-SplitPanel-handle:not(.lm-mod-hidden)")
     if box is None or handles.count() == 0:
@@ -148,6 +154,65 @@ def widen_sidebar(page: Page, width: int = 520) -> None:
     page.mouse.move(target, y, steps=5)
     page.mouse.up()
     page.wait_for_function(
-        f"(w) => document.querySelector('{SIDEBAR}').getBoundingClientRect().width >= w - 40", arg=width,
-        timeout=5_000,
+        f"(w) => Math.abs(document.querySelector('{SIDEBAR}').getBoundingClientRect().width - w) <= 40",
+        arg=width, timeout=5_000,
     )
+
+
+def overflowing(container: Locator, selector: str) -> list[str]:
+    """The `selector` elements inside `container` that stick out of it or whose own content
+    spills out of them (their text and boxes, in px)."""
+    return container.evaluate(
+        """(c, sel) => {
+            const box = c.getBoundingClientRect();
+            return [...c.querySelectorAll(sel)].filter(e => {
+                const r = e.getBoundingClientRect();
+                return r.left < box.left - 0.5 || r.right > box.right + 0.5 || r.bottom > box.bottom + 0.5
+                    || e.scrollWidth > e.clientWidth + 1 || e.scrollHeight > e.clientHeight + 1;
+            }).map(e => {
+                const r = e.getBoundingClientRect();
+                return `${e.textContent}: ${r.left}-${r.right} x ${r.top}-${r.bottom} in ${box.left}-${box.right}`
+                    + ` x ${box.top}-${box.bottom}, content ${e.scrollWidth}x${e.scrollHeight}`;
+            });
+        }""",
+        selector,
+    )
+
+
+def wait_connected(sidebar: Locator, timeout: float = 30_000) -> None:
+    """Until the connection row names kimi_lab (the kernel answered `hello`) and no Retry is
+    offered. Ask only after this: a question sent while the sidebar is still connecting can race
+    its history load."""
+    sidebar.locator(".kimi-connection-text", has_text="kimi_lab ").wait_for(timeout=timeout)
+    assert sidebar.get_by_role("button", name="Retry").count() == 0
+
+
+def columns_stacked(turn: Locator) -> bool:
+    """Whether the turn's reasoning sits above its answer (a narrow sidebar, under ~480 px)
+    rather than beside it (the two-column layout of a wider one)."""
+    return bool(turn.evaluate(
+        """t => {
+            const r = t.querySelector('.kimi-columns > .kimi-reasoning').getBoundingClientRect();
+            const a = t.querySelector('.kimi-columns > .kimi-answer').getBoundingClientRect();
+            if (r.width === 0) throw new Error('the turn has no reasoning column');
+            return a.top >= r.bottom - 0.5 && Math.abs(a.width - r.width) <= 1;
+        }"""
+    ))
+
+
+def looks_disabled(button: Locator) -> bool:
+    """A disabled button that also looks it: a not-allowed cursor, dimmed, and not the colours
+    of the same button enabled (an idle Stop must not look like a live red jp-mod-warn button)."""
+    return bool(button.evaluate(
+        """b => {
+            const enabled = b.cloneNode(true);
+            enabled.disabled = false;
+            enabled.style.display = 'none';  // out of the layout; its colours still compute
+            b.after(enabled);
+            const on = getComputedStyle(enabled), off = getComputedStyle(b);
+            const differs = on.backgroundColor !== off.backgroundColor || on.color !== off.color;
+            enabled.remove();
+            const styled = b.classList.contains('jp-mod-styled');  // minimal ones are only dimmed
+            return b.disabled && off.cursor === 'not-allowed' && Number(off.opacity) < 1 && (differs || !styled);
+        }"""
+    ))

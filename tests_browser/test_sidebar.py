@@ -1,8 +1,10 @@
 """The `%%kimi` cell and the kimi-lab sidebar in a real JupyterLab (headless Chromium).
 
 Steps of one session, in file order: the magic streams and shows its cost; the sidebar asks
-about a live DataFrame (evaluate tool); run_python asks for approval (Deny, then Allow); a page
-reload restores the sidebar's conversation from the kernel. Screenshots: artifacts/screenshots/.
+about a live DataFrame (evaluate tool); run_python asks for approval in a 300 px sidebar (Deny,
+then Allow); a page reload restores the sidebar's conversation from the kernel; a reload in the
+middle of an answer follows it live and can stop it; the shortcut. Screenshots:
+artifacts/screenshots/.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from playwright.sync_api import Page
+from playwright.sync_api import Locator, Page
 
 from kimi_lab.testing import Reply, ToolCall
 
@@ -20,6 +22,7 @@ from ._page import (
     ask,
     cell,
     open_sidebar,
+    overflowing,
     run_cell,
     start_cell,
     turns,
@@ -52,6 +55,13 @@ ANSWER = (
 Q_FRAME = "Which region has the largest revenue in `sales`, averaged over a week?"
 Q_DENY = "Set kimi_denied to 41 in my notebook."
 Q_ALLOW = "Store the total units of sales in kimi_allowed."
+DENIAL = "the user declined this call"  # kimi_lab/tools/runner.py, sent as preview and as error
+
+
+def assert_connected(sidebar: Locator) -> None:
+    """The connection row names kimi_lab and offers no Retry (that is for a failed connection)."""
+    sidebar.locator(".kimi-connection-text", has_text="kimi_lab ").wait_for(timeout=30_000)
+    assert sidebar.get_by_role("button", name="Retry").count() == 0
 
 
 def test_1_kimi_cell_streams_and_shows_cost(page: Page, lab: Lab, screenshots: Path) -> None:
@@ -91,6 +101,7 @@ def test_2_sidebar_evaluates_live_dataframe(page: Page, lab: Lab, screenshots: P
               content="The top region's weekly revenue is in the tool result."),
     )
     sidebar = open_sidebar(page)
+    assert_connected(sidebar)
     ask(page, Q_FRAME)
     wait_turns_done(page, 1)
     page.screenshot(path=str(screenshots / "browser-2-sidebar-default-width.png"))
@@ -113,6 +124,7 @@ def test_3_run_python_deny_then_allow(page: Page, lab: Lab, screenshots: Path) -
     sidebar = page.locator(SIDEBAR)
     if not sidebar.is_visible():
         open_sidebar(page)
+    widen_sidebar(page, 300)  # the narrowest sidebar: the approval buttons must still fit
     n = turns(page).count()
     lab.server.clear()
     lab.server.script(
@@ -126,12 +138,18 @@ def test_3_run_python_deny_then_allow(page: Page, lab: Lab, screenshots: Path) -
     pending.wait_for(timeout=30_000)
     assert pending.locator(".kimi-tool-name").inner_text() == "run_python"
     assert "kimi_denied = 41" in pending.locator(".kimi-tool-args").inner_text()
+    buttons = pending.locator(".kimi-tool-buttons button")
+    assert buttons.all_inner_texts() == ["Allow", "Deny", "Always allow"]
+    assert overflowing(pending, ".kimi-tool-head > span, .kimi-tool-buttons button") == []
     page.screenshot(path=str(screenshots / "browser-3-approval-pending.png"))
     pending.get_by_role("button", name="Deny").click()
     wait_turns_done(page, n + 1)
     denied = turns(page).nth(n).locator(".kimi-tool").first
     assert denied.get_attribute("data-status") == "denied", denied.inner_text()
     assert denied.locator(".kimi-tool-status").inner_text() == "denied"
+    assert denied.inner_text().count(DENIAL) == 1, denied.inner_text()
+    assert denied.locator(".kimi-tool-buttons button").count() == 0
+    assert overflowing(denied, ".kimi-tool-head > span") == []
     page.screenshot(path=str(screenshots / "browser-3-approval-denied.png"))
     wait_kernel_idle(page)
     assert "after deny: None" in run_cell(page, CELL_CHECK_DENY)
@@ -145,6 +163,7 @@ def test_3_run_python_deny_then_allow(page: Page, lab: Lab, screenshots: Path) -
     ask(page, Q_ALLOW)
     pending = turns(page).nth(n + 1).locator('.kimi-tool[data-status="pending"]')
     pending.wait_for(timeout=30_000)
+    assert overflowing(pending, ".kimi-tool-buttons button") == []
     pending.get_by_role("button", name="Allow", exact=True).click()
     wait_turns_done(page, n + 2)
     allowed = turns(page).nth(n + 1).locator(".kimi-tool").first
@@ -168,6 +187,7 @@ def test_4_reload_restores_conversation(page: Page, lab: Lab, screenshots: Path)
     if not sidebar.is_visible():
         open_sidebar(page)
     wait_turns_done(page, len(asked))
+    assert_connected(sidebar)
     restored = [p.inner_text() for p in sidebar.locator(".kimi-prompt").all()]
     assert restored == asked
     if Q_FRAME in asked:
@@ -175,12 +195,49 @@ def test_4_reload_restores_conversation(page: Page, lab: Lab, screenshots: Path)
         assert card.locator(".kimi-tool-name").inner_text() == "evaluate"
         assert expected_value() in card.locator(".kimi-tool-preview").inner_text()
     if Q_DENY in asked:
-        status = turns(page).nth(asked.index(Q_DENY)).locator(".kimi-tool").first.get_attribute("data-status")
-        assert status == "denied"
+        denied = turns(page).nth(asked.index(Q_DENY)).locator(".kimi-tool").first
+        assert denied.get_attribute("data-status") == "denied"
+        assert denied.inner_text().count(DENIAL) == 1, denied.inner_text()
     page.screenshot(path=str(screenshots / "browser-4-reload.png"))
 
 
-def test_5_shortcut_opens_sidebar(page: Page) -> None:
+def test_5_reload_while_answering_follows_the_answer_live(page: Page, lab: Lab, screenshots: Path) -> None:
+    """A page reloaded mid-answer shows the answer so far, keeps streaming it, and can stop it."""
+    sidebar = page.locator(SIDEBAR)
+    if not sidebar.is_visible():
+        open_sidebar(page)
+    n = turns(page).count()
+    lab.server.clear()
+    # 2,000 chunks at 10 ms: ~20 s if nobody stops it; the test stops it after the reload.
+    lab.server.script(Reply(reasoning="A long story, then.", content="part " * 2000 + "LIVE-END", chunk_chars=5,
+                            delay=0.01))
+    ask(page, "Tell me a very long story.")
+    answer = turns(page).nth(n).locator(".kimi-answer")
+    page.wait_for_function("(el) => el.textContent.includes('part part')", arg=answer.element_handle(),
+                           timeout=30_000)
+    page.reload()
+    wait_kernel_idle(page, 60_000)
+    if not sidebar.is_visible():
+        open_sidebar(page)
+    turn = turns(page).nth(n)
+    turn.wait_for(timeout=30_000)
+    assert "kimi-mod-running" in (turn.get_attribute("class") or ""), "restored while still running"
+    stop = sidebar.get_by_role("button", name="Stop")
+    page.wait_for_function("(b) => !b.disabled", arg=stop.element_handle(), timeout=15_000)
+    # It grows here, in the reloaded page, while the server is still sending.
+    restored = len(turn.locator(".kimi-answer").inner_text())
+    page.wait_for_function("([el, n]) => el.textContent.length > n + 200",
+                           arg=[turn.locator(".kimi-answer").element_handle(), restored], timeout=30_000)
+    assert lab.server.chat_requests[-1].finished is None, "the stream was still going"
+    page.screenshot(path=str(screenshots / "browser-5-reload-live.png"))
+    stop.click()
+    wait_turns_done(page, n + 1)
+    text = turn.locator(".kimi-answer").inner_text()
+    assert text.startswith("part part") and "LIVE-END" not in text
+    assert "cancelled" in turn.locator(".kimi-turn-footer").inner_text()
+
+
+def test_6_shortcut_opens_sidebar(page: Page) -> None:
     """Accel Alt K (Accel Shift K is JupyterLab's own table-of-contents shortcut)."""
     close = page.locator(".jp-SideBar.jp-mod-right .lm-TabBar-tab.lm-mod-current")
     if close.count():

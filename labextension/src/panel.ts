@@ -66,7 +66,7 @@ export class KimiPanel extends Widget {
 
     this.node.append(
       h('div', { className: 'kimi-header' }, this._bound, this._providers),
-      h('div', { className: 'kimi-connection' }, this._connection, this._retry),
+      this._connectionRow,
       this._messages,
       h('div', { className: 'kimi-chat-error' }, this._chatError, this._errorClose),
       h('div', { className: 'kimi-input' }, this._input, h('div', { className: 'kimi-buttons' }, this._send, this._stop)),
@@ -299,7 +299,8 @@ export class KimiPanel extends Widget {
 
   /**
    * An answer restored from history that is still running was started on another comm (before
-   * a page reload, say): its events do not come here, so poll the history until it is done.
+   * a page reload, say). The kernel attaches this comm to it and says so with the turn's
+   * `request_id`; a kernel with an older kimi_lab does not, so its turn is polled until done.
    */
   private _followRestored(client: KimiClient, chat: string): void {
     const state = this._states.get(chat);
@@ -397,7 +398,14 @@ export class KimiPanel extends Widget {
     }
     setText(this._connection, text);
     this._connection.classList.toggle('kimi-mod-error', failed);
-    this._retry.hidden = !failed;
+    // In the row only when connecting failed or the comm is gone: `hidden` alone would not hide
+    // it, since JupyterLab's `.jp-Button { display: inline-flex }` overrides the attribute.
+    const shown = this._retry.parentNode === this._connectionRow;
+    if (failed && !shown) {
+      this._connectionRow.append(this._retry);
+    } else if (!failed && shown) {
+      this._retry.remove();
+    }
   }
 
   private _renderProviders(): void {
@@ -524,7 +532,12 @@ export class KimiPanel extends Widget {
   private readonly _bound = h('div', { className: 'kimi-bound' });
   private readonly _providers = h('select', { className: 'kimi-providers jp-mod-styled', attrs: { title: 'Provider and model' } });
   private readonly _connection = h('span', { className: 'kimi-connection-text' });
-  private readonly _retry = h('button', { className: 'jp-Button jp-mod-minimal', text: 'Retry', attrs: { type: 'button' } });
+  private readonly _retry = h('button', {
+    className: 'jp-Button jp-mod-minimal kimi-retry',
+    text: 'Retry',
+    attrs: { type: 'button', title: 'Connect to the kernel again' }
+  });
+  private readonly _connectionRow = h('div', { className: 'kimi-connection' }, this._connection);
   private readonly _messages = h('div', { className: 'kimi-messages' });
   private readonly _empty = h('div', { className: 'kimi-empty', text: 'Ask about this notebook: the model runs in its kernel, with its variables at hand.' });
   private readonly _chatError = h('span');

@@ -16,6 +16,30 @@ const STATUS_LABEL: Record<string, string> = {
   timeout: 'timed out'
 };
 
+/**
+ * The card's detail text: the error and the preview, each shown once. For a call that did not
+ * run or failed (denied, error, timeout) the kernel sends the same text as both the tool_end
+ * `preview` (cut at 400 characters, ending in "…") and the result's `error`.
+ */
+export function detailText(error: string | null, preview: string): string {
+  const e = (error ?? '').trim();
+  const p = preview.trim();
+  if (!e || p === e) {
+    return p;
+  }
+  if (!p) {
+    return e;
+  }
+  const stem = p.endsWith('…') ? p.slice(0, -1) : p;
+  if (e.startsWith(stem)) {
+    return e; // the preview is (a cut of) the error
+  }
+  if (p.includes(e)) {
+    return p;
+  }
+  return `${e}\n${p}`;
+}
+
 export class ToolCardView {
   constructor(private readonly onApprove: ApproveHandler) {
     this.node = h(
@@ -42,25 +66,25 @@ export class ToolCardView {
     setText(this._duration, formatSeconds(card.duration));
     setText(this._args, prettyArguments(card.arguments));
     this._args.hidden = !card.arguments;
-    const preview = card.error ? `${card.error}\n${card.preview}`.trim() : card.preview;
+    const preview = detailText(card.error, card.preview);
     setText(this._preview, preview);
     this._preview.hidden = !preview;
     this._buttons.replaceChildren();
     if (pending) {
       this._buttons.append(
-        this._button('Allow', 'yes', 'jp-mod-accept'),
-        this._button('Deny', 'no', 'jp-mod-reject'),
-        this._button('Always allow', 'always', '')
+        this._button('Allow', 'yes', 'jp-mod-accept', 'Run this call once'),
+        this._button('Deny', 'no', 'jp-mod-warn', 'Do not run this call'),
+        this._button('Always allow', 'always', 'kimi-tool-always', `Allow ${card.name || 'this tool'} for the rest of this session`)
       );
     }
     this._buttons.hidden = !pending;
   }
 
-  private _button(label: string, answer: ApprovalAnswer, mod: string): HTMLButtonElement {
+  private _button(label: string, answer: ApprovalAnswer, mod: string, title: string): HTMLButtonElement {
     const button = h('button', {
-      className: `jp-Button jp-mod-styled ${mod}`.trim(),
+      className: `jp-Button jp-mod-styled kimi-tool-button ${mod}`,
       text: label,
-      attrs: { type: 'button', title: answer === 'always' ? 'Allow this tool for the rest of the session' : label }
+      attrs: { type: 'button', title }
     });
     button.addEventListener('click', () => {
       if (this._card) {

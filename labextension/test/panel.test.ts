@@ -6,32 +6,11 @@ vi.mock('../src/icon', () => ({ kimiIcon: undefined }));
 import { KimiClient } from '../src/client';
 import { KimiPanel } from '../src/panel';
 import { FakeKernel, asKernel, type Data } from './fakeKernel';
-import { fakeRendermime } from './fakeRendermime';
+import { fakeRendermime, flushFrames, pendingFrames, stubFrames, tick } from './harness';
 import { Widget } from '@lumino/widgets';
 
-const tick = () => new Promise(resolve => setTimeout(resolve, 0));
-
-let frames: FrameRequestCallback[] = [];
-function flushFrames(): number {
-  const n = frames.length;
-  const run = frames;
-  frames = [];
-  run.forEach(cb => cb(0));
-  return n;
-}
-
-beforeEach(() => {
-  frames = [];
-  vi.stubGlobal('requestAnimationFrame', (cb: FrameRequestCallback) => {
-    frames.push(cb);
-    return frames.length;
-  });
-  vi.stubGlobal('cancelAnimationFrame', () => undefined);
-});
-
-afterEach(() => {
-  vi.unstubAllGlobals();
-});
+beforeEach(stubFrames);
+afterEach(() => vi.unstubAllGlobals());
 
 async function setup() {
   const kernel = new FakeKernel({ loaded: true });
@@ -89,7 +68,7 @@ describe('KimiPanel', () => {
       kernel.emit({ type: 'event', request_id: rid, event: { type: i % 2 ? 'content' : 'reasoning', text: 'x' } });
     }
     expect(panel.state?.turns[0].answer.length).toBe(1000);
-    expect(frames.length).toBe(1);
+    expect(pendingFrames()).toBe(1);
     expect(panel.node.querySelector('.kimi-answer-plain')?.textContent).not.toContain('x');
     flushFrames();
     expect(panel.node.querySelector('.kimi-answer-plain')?.textContent).toBe('x'.repeat(1000));

@@ -1,0 +1,116 @@
+"""`kimi_lab.chat()` in a real JupyterLab: Shift+Enter is a newline, Enter sends.
+
+Runs in a notebook of its own (opened from the path, then closed and its kernel shut down), so
+the session's page is back on browser-test.ipynb, as test_sidebar.py expects, when it is done.
+Screenshot: artifacts/screenshots/chat-panel.png.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Locator, Page
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+from kimi_lab.testing import Reply
+
+from ._lab import Lab, write_notebook
+from ._page import wait_kernel_idle
+
+PANEL_NOTEBOOK = "chat-panel.ipynb"
+PANEL_CELL = 'import kimi_lab\nkimi_lab.chat("panel-browser")'
+LINE_1, LINE_2 = "What is two plus two?", "Answer in one word."
+ANSWER = "Four. PANEL-ANSWER"
+
+
+def open_from_path(page: Page, path: str) -> None:
+    """File > Open from Path…, through the command palette (no page reload)."""
+    page.locator(".jp-Notebook").first.click(position={"x": 5, "y": 5})
+    page.keyboard.press("Escape")
+    page.keyboard.press("Control+Shift+C")
+    search = page.locator(".jp-ModalCommandPalette .lm-CommandPalette-input")
+    search.wait_for(state="visible", timeout=10_000)
+    search.fill("Open from Path")
+    page.locator(".jp-ModalCommandPalette .lm-CommandPalette-item", has_text="Open from Path").first.click()
+    dialog = page.locator(".jp-Dialog")
+    dialog.locator("input").fill(path)
+    dialog.get_by_role("button", name="Open").click()
+    dialog.wait_for(state="detached", timeout=10_000)
+
+
+def close_notebook(page: Page, lab: Lab, name: str) -> None:
+    """Close its tab without saving, then shut its kernel down over the REST API."""
+    tab = page.locator("#jp-main-dock-panel .lm-TabBar-tab", has_text=name)
+    tab.locator(".lm-TabBar-tabCloseIcon").click()
+    dialog = page.locator(".jp-Dialog")
+    try:
+        dialog.wait_for(state="visible", timeout=3_000)  # "Save your work" for a changed notebook
+    except PlaywrightTimeout:
+        pass
+    else:
+        dialog.get_by_role("button", name="Discard").click()
+    tab.wait_for(state="detached", timeout=10_000)
+    api = f"{lab.url}api/sessions"
+    with urllib.request.urlopen(f"{api}?token={lab.token}", timeout=10) as resp:
+        sessions = json.load(resp)
+    for session in sessions:
+        if session.get("path") == name:
+            req = urllib.request.Request(f"{api}/{session['id']}?token={lab.token}", method="DELETE")
+            urllib.request.urlopen(req, timeout=10).close()
+
+
+@pytest.fixture
+def panel_notebook(page: Page, lab: Lab) -> Iterator[Locator]:
+    write_notebook(lab.root / PANEL_NOTEBOOK, [PANEL_CELL])
+    open_from_path(page, PANEL_NOTEBOOK)
+    notebook = page.locator(".jp-NotebookPanel", has_text="panel-browser")
+    notebook.wait_for(state="visible", timeout=30_000)
+    try:
+        yield notebook
+    finally:
+        close_notebook(page, lab, PANEL_NOTEBOOK)
+        page.locator(".jp-NotebookPanel").nth(1).wait_for(state="detached", timeout=10_000)
+        page.locator(".jp-NotebookPanel").first.wait_for(state="visible", timeout=10_000)
+        wait_kernel_idle(page, 60_000)
+
+
+def test_chat_panel_enter_sends_shift_enter_newline(page: Page, lab: Lab, panel_notebook: Locator,
+                                                   screenshots: Path) -> None:
+    notebook = panel_notebook
+    wait_kernel_idle(page, 60_000)
+    prompt = notebook.locator(".jp-Cell").first.locator(".jp-InputPrompt")
+    prompt.click()
+    page.keyboard.press("Escape")
+    prompt.click()
+    page.keyboard.press("Shift+Enter")
+    box = notebook.locator("textarea.kimi-chat-input")
+    box.wait_for(state="visible", timeout=60_000)  # kimi_lab imported and the widget rendered
+    page.wait_for_function("(e) => /\\[\\d+\\]/.test(e.textContent)", arg=prompt.element_handle(),
+                           timeout=30_000)
+    count = prompt.inner_text().strip()
+    lab.server.clear()
+    lab.server.script(Reply(reasoning="Two plus two is four.", content=ANSWER))
+
+    box.click()
+    page.keyboard.type(LINE_1)
+    page.keyboard.press("Shift+Enter")
+    assert box.input_value() == LINE_1 + "\n", "Shift+Enter adds a newline"
+    page.keyboard.type(LINE_2)
+    assert notebook.get_by_text("You:").count() == 0, "nothing was sent yet"
+    assert prompt.inner_text().strip() == count, "Shift+Enter in the box did not run the cell"
+    page.keyboard.press("Enter")
+
+    notebook.locator(".jp-RenderedMarkdown").get_by_text(ANSWER, exact=True).wait_for(timeout=30_000)
+    page.wait_for_function("(e) => e.value === ''", arg=box.element_handle(), timeout=10_000)
+    assert notebook.get_by_text("You:").count() == 1
+    assert prompt.inner_text().strip() == count, "Enter in the box did not run the cell"
+    requests = lab.server.chat_requests
+    assert len(requests) == 1, [r.body for r in requests]
+    user = [m for m in requests[0].body["messages"] if m["role"] == "user"]
+    assert user[-1]["content"] == f"{LINE_1}\n{LINE_2}"
+    assert lab.server.pending_replies == 0
+    notebook.screenshot(path=str(screenshots / "chat-panel.png"))
