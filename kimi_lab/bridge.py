@@ -40,6 +40,7 @@ REQUESTS = ("hello", "ask", "stop", "approve", "history", "chats", "transcripts"
 
 _busy: dict[str, _Ask] = {}  # chat name -> its running ask, across comms (conversations are per kernel)
 _busy_lock = threading.Lock()
+_reopen_lock = threading.Lock()  # a `history` and an `ask` arriving together reopen a chat once
 
 
 class BridgeError(Exception):
@@ -354,6 +355,7 @@ class Bridge:
             raise BridgeError(f"unknown options {unknown}; allowed: {', '.join(sorted(ASK_OPTIONS))}")
         if request_id in self.asks:
             raise BridgeError(f"request_id {request_id!r} was already used on this comm")
+        _reopen_unseen(chat)  # asked before the view loaded the history: go on from the recorded chat
         ask = _Ask(self.send, request_id, chat, prompt)
         with _busy_lock:
             if chat in _busy:
@@ -380,16 +382,15 @@ class Bridge:
 
     def _history(self, request_id: str, data: dict[str, Any]) -> None:
         chat = _chat(data)
-        restored = 0
-        # A chat this kernel never saw (a fresh kernel, a restart) comes back from the transcripts
-        # file; `reopen: true` reloads it from there on request.
-        if data.get("reopen") or not conversations.has(chat):
+        if data.get("reopen"):
             with _busy_lock:
                 if chat in _busy:
                     raise BridgeError(f"chat {chat!r} is answering: wait for it or stop it, then reopen it")
             from .reopen import reopen
 
             restored = reopen(chat)[1]
+        else:
+            restored = _reopen_unseen(chat)
         conv = conversations.get(chat)
         results = list(conv.results)
         turns = [{"prompt": r.prompt, "events": _events_of(r), "result": result_dict(r)} for r in results]
@@ -452,6 +453,17 @@ class Bridge:
         parts = [f"## {i}. You\n\n{r.prompt}\n\n## Kimi\n\n{markdown(r)}" for i, r in enumerate(conv.results, 1)]
         self._reply(request_id, "export", chat=conv.name, markdown=f"# {conv.name}\n\n" + "\n\n---\n\n".join(parts),
                     source="memory")
+
+
+def _reopen_unseen(chat: str) -> int:
+    """A chat this kernel never saw (a fresh kernel, a restart) comes back from the transcripts
+    file, once: how many turns came back."""
+    with _reopen_lock:
+        if conversations.has(chat):
+            return 0
+        from .reopen import reopen
+
+        return reopen(chat)[1]
 
 
 def _chat(data: dict[str, Any]) -> str:

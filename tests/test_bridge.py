@@ -346,3 +346,14 @@ def test_reopen_on_request_and_not_while_answering(fe: Frontend, server: Loopbac
     assert refused["type"] == "error" and "answering" in refused["message"]
     fe.send("stop", request_id=rid)
     fe.reply(rid, "result")
+
+
+def test_an_ask_before_the_history_goes_on_from_the_recorded_chat(fe: Frontend, server: LoopbackServer) -> None:
+    """After the restart, a question sent before the view loaded the history (no `history` yet)."""
+    server.clear()
+    rid = fe.send("ask", chat="follow", prompt="and then?")
+    history = fe.request("history", chat="follow")  # arrives while it answers: no error
+    assert history["type"] == "history" and history["turns"][0]["prompt"] == "A long story"
+    fe.reply(rid, "result")
+    sent = [m["content"] for m in server.chat_requests[-1].body["messages"] if m["role"] == "user"]
+    assert sent == ["A long story", "and then?"]

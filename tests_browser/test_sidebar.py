@@ -21,6 +21,8 @@ from ._page import (
     SIDEBAR,
     ask,
     cell,
+    columns_stacked,
+    looks_disabled,
     open_sidebar,
     overflowing,
     run_cell,
@@ -104,8 +106,10 @@ def test_2_sidebar_evaluates_live_dataframe(page: Page, lab: Lab, screenshots: P
     assert_connected(sidebar)
     ask(page, Q_FRAME)
     wait_turns_done(page, 1)
+    assert looks_disabled(sidebar.get_by_role("button", name="Stop")), "an idle Stop looks disabled"
     page.screenshot(path=str(screenshots / "browser-2-sidebar-default-width.png"))
     widen_sidebar(page)
+    assert not columns_stacked(turns(page).last), "reasoning beside the answer in a wide sidebar"
     card = sidebar.locator(".kimi-tool").first
     assert card.locator(".kimi-tool-name").inner_text() == "evaluate"
     assert card.get_attribute("data-status") == "ok", card.inner_text()
@@ -136,6 +140,7 @@ def test_3_run_python_deny_then_allow(page: Page, lab: Lab, screenshots: Path) -
     ask(page, Q_DENY)
     pending = turns(page).nth(n).locator('.kimi-tool[data-status="pending"]')
     pending.wait_for(timeout=30_000)
+    assert columns_stacked(turns(page).nth(n)), "a 300 px sidebar puts the reasoning above the answer"
     assert pending.locator(".kimi-tool-name").inner_text() == "run_python"
     assert "kimi_denied = 41" in pending.locator(".kimi-tool-args").inner_text()
     buttons = pending.locator(".kimi-tool-buttons button")
