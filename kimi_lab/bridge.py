@@ -446,13 +446,15 @@ class Bridge:
 
         chat = _chat(data)
         store = open_store()
-        if store is not None and store.turns(chat):
-            self._reply(request_id, "export", chat=chat, markdown=store.export_markdown(chat), source="transcripts")
+        recorded = len(store.turns(chat)) if store is not None else 0
+        if store is not None and recorded:
+            self._reply(request_id, "export", chat=chat, markdown=store.export_markdown(chat), source="transcripts",
+                        turns=recorded)
             return
         conv = conversations.get(chat)
         parts = [f"## {i}. You\n\n{r.prompt}\n\n## Kimi\n\n{markdown(r)}" for i, r in enumerate(conv.results, 1)]
         self._reply(request_id, "export", chat=conv.name, markdown=f"# {conv.name}\n\n" + "\n\n---\n\n".join(parts),
-                    source="memory")
+                    source="memory", turns=len(parts))
 
 
 def _reopen_unseen(chat: str) -> int:

@@ -117,7 +117,8 @@ def sidebar_answer(total: dict[str, int]) -> str:
 Each region's share of the total:
 
 ```python
-t = df.groupby("region").revenue.sum()
+by_region = df.groupby("region")
+t = by_region["revenue"].sum()
 (t / t.sum()).round(2)
 ```"""
 
@@ -170,7 +171,8 @@ def drive_cell(page: Page, url: str, out: Path) -> None:
 
 def drive_sidebar(page: Page, lab: Lab, out: Path) -> None:
     page.set_default_timeout(30_000)
-    open_lab(page, lab.notebook_url(SIDEBAR_NOTEBOOK))
+    # `reset`: a fresh workspace, so the %%kimi notebook opened before is not restored beside it.
+    open_lab(page, lab.notebook_url(SIDEBAR_NOTEBOOK) + "&reset")
     collapse_left_sidebar(page)
     if "1430" not in run_cell(page, 0):
         fail("the DataFrame cell did not show the frame")
@@ -182,7 +184,7 @@ def drive_sidebar(page: Page, lab: Lab, out: Path) -> None:
               chunk_chars=12),
     )
     sidebar = open_sidebar(page)
-    wait_connected(sidebar)  # and so its history is loaded before the question goes out
+    wait_connected(sidebar)  # asking sooner can race the first history load (see wait_connected)
     widen_sidebar(page, SIDEBAR_WIDTH)
     ask(page, SIDEBAR_QUESTION)
     wait_turns_done(page, 1)

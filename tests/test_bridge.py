@@ -331,7 +331,7 @@ def test_after_a_restart_the_chat_comes_back_from_the_transcripts(fe: Frontend, 
     assert sent == ["first question", "Echo: first question", "second question", "Echo: second question",
                     "third question"], "the conversation goes on from the reopened turns"
     exported = fe.request("export", chat="hist")
-    assert exported["source"] == "transcripts"
+    assert exported["source"] == "transcripts" and exported["turns"] == 3
     assert [q in exported["markdown"] for q in ("first question", "third question")] == [True, True]
 
 

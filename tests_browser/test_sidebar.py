@@ -3,8 +3,10 @@
 Steps of one session, in file order: the magic streams and shows its cost; the sidebar asks
 about a live DataFrame (evaluate tool); run_python asks for approval in a 300 px sidebar (Deny,
 then Allow); a page reload restores the sidebar's conversation from the kernel; a reload in the
-middle of an answer follows it live and can stop it; the shortcut. Screenshots:
-artifacts/screenshots/.
+middle of an answer follows it live and can stop it; the shortcut; the chat exported to a
+Markdown file, a new chat (kept for the notebook across a reload), the old one back from Chats; a
+kernel restart reopens the chat from the transcripts file, and so does picking a chat the
+restarted kernel does not have. Screenshots: artifacts/screenshots/.
 """
 
 from __future__ import annotations
@@ -39,7 +41,9 @@ from .notebook import (
     CELL_KIMI,
     CELL_LOAD,
     CELL_SALES,
+    CHAT,
     EXPRESSION,
+    NOTEBOOK,
     expected_units_sum,
     expected_value,
 )
@@ -252,3 +256,181 @@ def test_6_shortcut_opens_sidebar(page: Page) -> None:
     page.keyboard.press("Escape")
     page.keyboard.press("Control+Alt+K")
     page.locator(SIDEBAR).wait_for(state="visible", timeout=5_000)
+
+
+EXPORT = f"{CHAT} — kimi chat.md"  # next to the notebook (the lab's root)
+NEW_CHAT = f"{CHAT} (2)"
+Q_NEW = "Start over: what is a DataFrame?"
+
+
+def action(sidebar: Locator, label: str) -> Locator:
+    """A button of the sidebar's header toolbar (Chats, New chat, Export), by its label."""
+    return sidebar.locator(".kimi-chat-actions .kimi-action").filter(has=sidebar.page.get_by_text(label, exact=True))
+
+
+def prompts(sidebar: Locator) -> list[str]:
+    return [p.inner_text() for p in sidebar.locator(".kimi-prompt").all()]
+
+
+def bound_to(sidebar: Locator, chat: str) -> None:
+    sidebar.locator(".kimi-bound", has_text=f"chat “{chat}”").wait_for(timeout=15_000)
+
+
+def pick_chat(page: Page, sidebar: Locator, chat: str) -> Locator:
+    """Open Chats (it asks the kernel for the list each time) and pick `chat`; returns the menu."""
+    action(sidebar, "Chats").click()
+    menu = sidebar.locator(".kimi-chats-menu")
+    item = menu.locator(f'.kimi-chats-item[data-chat="{chat}"]')
+    item.wait_for(timeout=15_000)
+    item.click()
+    menu.wait_for(state="hidden", timeout=5_000)
+    bound_to(sidebar, chat)
+    return menu
+
+
+def wait_choice_saved(page: Page, chat: str | None) -> None:
+    """Until JupyterLab saved the notebook's chat choice in the workspace (the state database is
+    written to the server debounced): what a reload restores."""
+    # The predicate must answer at once (a returned promise would count as true): each poll
+    # starts a fetch of the workspace, and a later poll reads what it found.
+    page.wait_for_function(
+        """([path, chat]) => {
+            const key = JSON.stringify([path, chat]);
+            if (window.__kimiWorkspace?.key !== key) {
+                window.__kimiWorkspace = { key, busy: false, choices: undefined };
+            }
+            const s = window.__kimiWorkspace;
+            if (!s.busy) {
+                s.busy = true;
+                fetch('/lab/api/workspaces/default', { cache: 'no-store' })
+                    .then(r => (r.ok ? r.json() : null))
+                    .then(w => { s.choices = (w && w.data && w.data['kimi-lab:chat-choices']) || {}; })
+                    .catch(() => undefined)
+                    .finally(() => { s.busy = false; });
+            }
+            return s.choices !== undefined && (s.choices[path] ?? null) === chat;
+        }""",
+        arg=[NOTEBOOK, chat], polling=250, timeout=15_000,
+    )
+
+
+def ensure_turns(page: Page, lab: Lab, sidebar: Locator) -> list[str]:
+    """The sidebar chat's prompts; one turn first when this test runs alone."""
+    if not sidebar.is_visible():
+        open_sidebar(page)
+    bound_to(sidebar, CHAT)
+    asked = prompts(sidebar)
+    if not asked:
+        lab.server.clear()
+        lab.server.script(Reply(content="Hello for the export."))
+        ask(page, "Say hello for the export.")
+        wait_turns_done(page, 1)
+        asked = prompts(sidebar)
+    return asked
+
+
+def test_7_export_new_chat_and_back(page: Page, lab: Lab, screenshots: Path) -> None:
+    sidebar = page.locator(SIDEBAR)
+    asked = ensure_turns(page, lab, sidebar)
+    widen_sidebar(page, 300)  # the toolbar wraps rather than sticking out of a narrow sidebar
+    assert overflowing(sidebar.locator(".kimi-header"), ".kimi-action") == []
+    page.screenshot(path=str(screenshots / "browser-7-toolbar.png"))
+
+    # Export: a new Markdown file next to the notebook, opened in a tab, and a line saying so.
+    action(sidebar, "Export").click()
+    tab = page.locator("#jp-main-dock-panel .lm-TabBar-tab", has_text=EXPORT)
+    tab.wait_for(timeout=15_000)
+    notice = sidebar.locator(".kimi-notice", has_text=f"Exported {len(asked)} turns to {EXPORT}")
+    notice.wait_for(timeout=5_000)
+    # A whole line, above the connection row (a long conversation below must not squeeze it).
+    line, row = notice.bounding_box(), sidebar.locator(".kimi-connection").bounding_box()
+    assert line is not None and row is not None and line["height"] >= 12, (line, row)
+    assert line["y"] + line["height"] <= row["y"] + 0.5, (line, row)
+    text = (lab.root / EXPORT).read_text(encoding="utf-8")
+    for prompt in asked:
+        assert prompt in text, (prompt, text[:2000])
+    page.locator(".jp-FileEditor .cm-content", has_text=asked[0]).wait_for(timeout=15_000)
+    page.screenshot(path=str(screenshots / "browser-7-export.png"))
+    tab.locator(".lm-TabBar-tabCloseIcon").click()
+    tab.wait_for(state="detached", timeout=10_000)
+    page.locator(".jp-NotebookPanel").first.wait_for(state="visible", timeout=10_000)
+
+    # New chat: an empty conversation under a fresh name; asking there starts from nothing.
+    action(sidebar, "New chat").click()
+    bound_to(sidebar, NEW_CHAT)
+    assert turns(page).count() == 0
+    sidebar.locator(".kimi-empty").wait_for(timeout=5_000)
+    lab.server.clear()
+    lab.server.script(Reply(content="A table with labelled columns. NEW-CHAT-ANSWER"))
+    ask(page, Q_NEW)
+    wait_turns_done(page, 1)
+    assert prompts(sidebar) == [Q_NEW]
+    sent = json.dumps(lab.server.chat_requests[-1].body["messages"])
+    assert asked[0] not in sent, "a new chat does not carry the old conversation"
+
+    # The choice is the notebook's: a reload shows the new chat again.
+    wait_choice_saved(page, NEW_CHAT)
+    page.reload()
+    wait_kernel_idle(page, 60_000)
+    if not sidebar.is_visible():
+        open_sidebar(page)
+    bound_to(sidebar, NEW_CHAT)
+    wait_turns_done(page, 1)
+    assert prompts(sidebar) == [Q_NEW]
+
+    # Chats: the earlier chat is listed (with its turns) and picking it brings its turns back.
+    action(sidebar, "Chats").click()
+    menu = sidebar.locator(".kimi-chats-menu")
+    old = menu.locator(f'.kimi-chats-item[data-chat="{CHAT}"]')
+    old.wait_for(timeout=15_000)
+    assert f"{len(asked)} turns" in old.inner_text(), old.inner_text()
+    current = menu.locator(f'.kimi-chats-item[data-chat="{NEW_CHAT}"]')
+    assert current.get_attribute("aria-checked") == "true"
+    assert "current" in current.inner_text()
+    page.screenshot(path=str(screenshots / "browser-7-chats-menu.png"))
+    old.click()
+    bound_to(sidebar, CHAT)
+    wait_turns_done(page, len(asked))
+    assert prompts(sidebar) == asked
+    wait_choice_saved(page, None)  # the notebook's own chat again: nothing to remember
+
+
+def restart_kernel(page: Page) -> None:
+    """Kernel > Restart Kernel… through the command palette, confirming the dialog."""
+    page.locator(".jp-Notebook").first.click(position={"x": 5, "y": 5})
+    page.keyboard.press("Escape")
+    page.keyboard.press("Control+Shift+C")
+    search = page.locator(".jp-ModalCommandPalette .lm-CommandPalette-input")
+    search.wait_for(state="visible", timeout=10_000)
+    search.fill("Restart Kernel")
+    page.locator(".jp-ModalCommandPalette .lm-CommandPalette-item").filter(
+        has=page.get_by_text("Restart Kernel…", exact=True)).first.click()
+    dialog = page.locator(".jp-Dialog")
+    dialog.locator("button.jp-mod-accept", has_text="Restart").click()
+    dialog.wait_for(state="detached", timeout=10_000)
+
+
+def test_8_kernel_restart_reopens_chats_from_the_transcripts(page: Page, lab: Lab, screenshots: Path) -> None:
+    sidebar = page.locator(SIDEBAR)
+    asked = ensure_turns(page, lab, sidebar)
+    restart_kernel(page)
+    # The sidebar opens its comm again (loading kimi_lab into the new kernel) and reloads the chat,
+    # which the restarted kernel reads back from the transcripts file.
+    note = sidebar.locator(".kimi-restored-note")
+    note.wait_for(timeout=60_000)
+    n = len(asked)
+    assert note.inner_text() == f"Reopened {n} earlier turn{'s' if n != 1 else ''} from the transcripts file."
+    wait_turns_done(page, n)
+    assert prompts(sidebar) == asked
+    assert_connected(sidebar)
+    page.screenshot(path=str(screenshots / "browser-8-restart.png"))
+
+    # A chat the restarted kernel does not have: Chats reopens it from the file too.
+    if lab.root.joinpath(EXPORT).exists():  # test 7 ran: its new chat has a turn
+        pick_chat(page, sidebar, NEW_CHAT)
+        sidebar.locator(".kimi-restored-note", has_text="Reopened 1 earlier turn").wait_for(timeout=15_000)
+        wait_turns_done(page, 1)
+        assert prompts(sidebar) == [Q_NEW]
+        pick_chat(page, sidebar, CHAT)
+        wait_turns_done(page, n)
+        assert prompts(sidebar) == asked

@@ -6,8 +6,11 @@ import { ILayoutRestorer, type JupyterFrontEnd, type JupyterFrontEndPlugin } fro
 import { ICommandPalette } from '@jupyterlab/apputils';
 import { INotebookTracker, NotebookActions, type NotebookPanel } from '@jupyterlab/notebook';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
-import type { Kernel } from '@jupyterlab/services';
+import type { Contents, Kernel } from '@jupyterlab/services';
+import { IStateDB } from '@jupyterlab/statedb';
+import { addIcon, caretDownEmptyIcon, downloadIcon, historyIcon } from '@jupyterlab/ui-components';
 
+import { memoryChoiceStore, type ChatChoiceStore, type ChatFiles } from './chats';
 import { KimiClient } from './client';
 import { kimiIcon } from './icon';
 import { KimiPanel } from './panel';
@@ -15,6 +18,53 @@ import { chatNameForPath } from './reducer';
 
 export const COMMAND_OPEN = 'kimi-lab:open-sidebar';
 const PANEL_ID = 'kimi-lab-sidebar';
+/** IStateDB key of `notebook path → chat name` (the chat picked per notebook). */
+const CHOICES_KEY = 'kimi-lab:chat-choices';
+
+/** The chat picked per notebook, in JupyterLab's state database (kept in the workspace). */
+function stateChoiceStore(state: IStateDB): ChatChoiceStore {
+  return {
+    load: async () => {
+      const value = await state.fetch(CHOICES_KEY);
+      const out: Record<string, string> = {};
+      if (value && typeof value === 'object' && !Array.isArray(value)) {
+        for (const [path, chat] of Object.entries(value)) {
+          if (typeof chat === 'string') {
+            out[path] = chat;
+          }
+        }
+      }
+      return out;
+    },
+    save: async choices => {
+      await state.save(CHOICES_KEY, choices);
+    }
+  };
+}
+
+/** Exports go through the Jupyter contents service and open with docmanager:open. */
+function contentFiles(app: JupyterFrontEnd): ChatFiles {
+  const contents: Contents.IManager = app.serviceManager.contents;
+  return {
+    exists: async path => {
+      try {
+        await contents.get(path, { content: false });
+        return true;
+      } catch (error) {
+        if ((error as { response?: { status?: number } }).response?.status === 404) {
+          return false;
+        }
+        throw error;
+      }
+    },
+    save: async (path, content) => {
+      await contents.save(path, { type: 'file', format: 'text', content });
+    },
+    open: async path => {
+      await app.commands.execute('docmanager:open', { path });
+    }
+  };
+}
 
 /** Insert `code` as a code cell below the active cell of `panel`'s notebook. */
 function insertCodeBelow(panel: NotebookPanel | null, code: string): boolean {
@@ -39,18 +89,25 @@ const plugin: JupyterFrontEndPlugin<void> = {
   description: "A sidebar chat with Kimi K2 Thinking, bound to the active notebook's kernel.",
   autoStart: true,
   requires: [INotebookTracker, IRenderMimeRegistry],
-  optional: [ICommandPalette, ILayoutRestorer],
+  optional: [ICommandPalette, ILayoutRestorer, IStateDB],
   activate: (
     app: JupyterFrontEnd,
     tracker: INotebookTracker,
     rendermime: IRenderMimeRegistry,
     palette: ICommandPalette | null,
-    restorer: ILayoutRestorer | null
+    restorer: ILayoutRestorer | null,
+    state: IStateDB | null
   ): void => {
     let bound: NotebookPanel | null = null;
     const clients = new Map<Kernel.IKernelConnection, KimiClient>();
 
-    const panel = new KimiPanel({ rendermime, insertCode: code => insertCodeBelow(bound, code) });
+    const panel = new KimiPanel({
+      rendermime,
+      insertCode: code => insertCodeBelow(bound, code),
+      chatChoices: state ? stateChoiceStore(state) : memoryChoiceStore(),
+      files: contentFiles(app),
+      icons: { chats: historyIcon, newChat: addIcon, export: downloadIcon, caret: caretDownEmptyIcon }
+    });
     panel.id = PANEL_ID;
     app.shell.add(panel, 'right', { rank: 650 });
     restorer?.add(panel, PANEL_ID);
@@ -85,10 +142,10 @@ const plugin: JupyterFrontEndPlugin<void> = {
       const kernel = nb.sessionContext.session?.kernel ?? null;
       if (!kernel || kernel.isDisposed) {
         const note = nb.sessionContext.isReady ? 'This notebook has no kernel: start one to chat.' : 'Waiting for the kernel…';
-        panel.bind({ notebook, chat, client: null, note });
+        panel.bind({ notebook, chat, path, client: null, note });
         return;
       }
-      panel.bind({ notebook, chat, client: clientFor(kernel) });
+      panel.bind({ notebook, chat, path, client: clientFor(kernel) });
     };
 
     const watched = new WeakSet<NotebookPanel>();

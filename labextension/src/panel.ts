@@ -1,6 +1,7 @@
 /**
- * The sidebar panel: which notebook it is bound to, the message list, the input box with
- * Send / Stop, the provider selector and a footer with the chat's tokens and cost.
+ * The sidebar panel: which notebook it is bound to, a toolbar (Chats, New chat, Export), the
+ * message list, the input box with Send / Stop, the provider selector and a footer with the
+ * chat's tokens and cost.
  *
  * Messages are reduced into the per-chat state as they arrive; the DOM is re-rendered at
  * most once per animation frame.
@@ -10,27 +11,58 @@ import type { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { Widget } from '@lumino/widgets';
 
 import type { InsertCode } from './answer';
+import {
+  ChatsMenu,
+  baseName,
+  emptyChat,
+  exportPath,
+  freshChatName,
+  memoryChoiceStore,
+  type ChatChoiceStore,
+  type ChatFiles,
+  type IconLike,
+  type ToolbarIcons
+} from './chats';
 import { KimiClient, type ClientStatus } from './client';
 import { formatCost, formatCount, h, setText } from './dom';
 import { kimiIcon } from './icon';
 import {
+  normalizeChats,
   normalizeProviders,
+  normalizeTranscripts,
   type ApprovalAnswer,
   type AskOptions,
+  type ChatsReply,
+  type ExportReply,
   type KernelMessage,
   type ProviderInfo,
-  type ProvidersReply
+  type ProvidersReply,
+  type TranscriptChat,
+  type TranscriptsReply
 } from './protocol';
 import { initialState, reduce, runningRequest, totals, type Action, type ChatState } from './reducer';
 import { TurnView } from './turn';
 
-/** What the panel is bound to: a notebook, its chat name and its kernel's client. */
+/**
+ * What the panel is bound to: a notebook, its chat name and its kernel's client. The plugin
+ * binds the notebook's own chat; the panel shows the chat the user picked for that notebook
+ * instead, if any (Chats, New chat), and `binding` says which.
+ */
 export interface Binding {
   notebook: string;
   chat: string;
   client: KimiClient | null;
+  /** The notebook's path: keys the chat choice and places exports (default: `notebook`). */
+  path?: string;
   /** Shown when there is no client (no kernel yet, …). */
   note?: string;
+}
+
+/** The chats a list request found (`transcripts`, or `chats` from an older kernel). */
+interface ChatList {
+  enabled: boolean;
+  chats: TranscriptChat[];
+  warning?: string;
 }
 
 /** How often to re-read the history of an answer restored while it was still running. */
@@ -39,6 +71,14 @@ const RESTORED_POLL_MS = 1500;
 export interface PanelOptions {
   rendermime: IRenderMimeRegistry;
   insertCode: InsertCode;
+  /** Where the chat picked per notebook is kept (default: in memory). */
+  chatChoices?: ChatChoiceStore;
+  /** Saving and opening exports (without it, Export is disabled). */
+  files?: ChatFiles;
+  /** Toolbar icons (LabIcons in JupyterLab; text-only buttons without them). */
+  icons?: ToolbarIcons;
+  /** The clock for "2 h ago" (tests). */
+  now?: () => number;
 }
 
 export class KimiPanel extends Widget {
@@ -46,6 +86,24 @@ export class KimiPanel extends Widget {
     super();
     this._rendermime = options.rendermime;
     this._insertCode = options.insertCode;
+    this._files = options.files ?? null;
+    this._now = options.now ?? Date.now;
+    this._choiceStore = options.chatChoices ?? memoryChoiceStore();
+    this._choicesReady = this._loadChoices();
+    const icons = options.icons ?? {};
+    this._chatsButton = actionButton('Chats', 'Show and reopen this notebook’s chats and others', icons.chats, icons.caret);
+    this._chatsButton.setAttribute('aria-haspopup', 'menu');
+    this._chatsButton.setAttribute('aria-expanded', 'false');
+    this._newButton = actionButton('New chat', 'Start a fresh chat for this notebook (the current one stays in Chats)', icons.newChat);
+    this._exportButton = actionButton('Export', 'Save this chat as a Markdown file next to the notebook and open it', icons.export);
+    this._menu = new ChatsMenu(
+      chat => this._pick(chat),
+      () => this._chatsButton.setAttribute('aria-expanded', 'false')
+    );
+    this._menu.keepOpenFor(this._chatsButton);
+    this._chatsButton.addEventListener('click', () => void this._toggleChats());
+    this._newButton.addEventListener('click', () => void this.newChat());
+    this._exportButton.addEventListener('click', () => void this.exportChat());
     this.addClass('kimi-panel');
     this.title.icon = kimiIcon;
     this.title.caption = 'Kimi chat';
@@ -65,7 +123,15 @@ export class KimiPanel extends Widget {
     this._errorClose.addEventListener('click', () => this._dispatchCurrent({ type: 'local/clear-error' }));
 
     this.node.append(
-      h('div', { className: 'kimi-header' }, this._bound, this._providers),
+      h(
+        'div',
+        { className: 'kimi-header' },
+        this._bound,
+        h('div', { className: 'kimi-chat-actions' }, this._chatsButton, this._newButton, this._exportButton),
+        this._providers,
+        this._menu.node
+      ),
+      this._notice,
       this._connectionRow,
       this._messages,
       h('div', { className: 'kimi-chat-error' }, this._chatError, this._errorClose),
@@ -75,8 +141,16 @@ export class KimiPanel extends Widget {
     this._render();
   }
 
-  /** Bind to a notebook (or to nothing); switching notebooks switches conversations. */
+  /**
+   * Bind to a notebook (or to nothing); switching notebooks switches conversations. `chat` is
+   * the notebook's own chat: the panel shows the one picked for this notebook, if any.
+   */
   bind(binding: Binding | null): void {
+    this._raw = binding;
+    this._apply(binding && { ...binding, chat: this._choices[choiceKey(binding)] ?? binding.chat });
+  }
+
+  private _apply(binding: Binding | null, connect = true): void {
     const previous = this._binding;
     this._binding = binding;
     const client = binding?.client ?? null;
@@ -90,13 +164,17 @@ export class KimiPanel extends Widget {
       this._clientChat.set(client, binding!.chat);
     }
     const sameChat = previous && binding && previous.chat === binding.chat && previous.client === binding.client;
+    if (!sameChat) {
+      this._menu.close();
+      this._setNotice('');
+    }
     if (binding && !sameChat) {
       if (!this._states.has(binding.chat)) {
         this._states.set(binding.chat, initialState(binding.chat));
       }
       this._providerList = client ? this._providerCache.get(client) ?? [] : [];
       // Connecting loads kimi_lab into the kernel: wait until the user opens the sidebar.
-      if (this._everShown) {
+      if (this._everShown && connect) {
         void this._connectBound();
       }
     }
@@ -115,6 +193,104 @@ export class KimiPanel extends Widget {
 
   focusInput(): void {
     this._input.focus();
+  }
+
+  /** The notebook's own chat (the one the plugin bound), whichever chat is shown. */
+  get notebookChat(): string | null {
+    return this._raw?.chat ?? null;
+  }
+
+  /** Show `chat` for the bound notebook (remembered per notebook); `reopen` reloads it from the transcripts file. */
+  async showChat(chat: string, options: { reopen?: boolean } = {}): Promise<void> {
+    const binding = this._binding;
+    if (!binding || chat === binding.chat) {
+      return;
+    }
+    this._choose(chat);
+    const client = binding.client;
+    if (client && this._everShown) {
+      await this._loadHistory(client, chat, options.reopen === true);
+    }
+  }
+
+  /**
+   * New chat: bind this notebook to `<notebook's chat> (n)`, a name no listed chat has; the
+   * previous chat stays in the transcripts (Chats reaches it).
+   */
+  async newChat(): Promise<void> {
+    const binding = this._binding;
+    const client = binding?.client;
+    if (!binding || !client || this._running(binding) || this._creating) {
+      return;
+    }
+    this._creating = true;
+    this._renderControls();
+    try {
+      let listed: TranscriptChat[];
+      try {
+        listed = (await this._listChats(client)).chats;
+      } catch (error) {
+        this._setNotice(`Could not list the chats: ${errorText(error)}`, true);
+        return;
+      }
+      if (!sameView(this._binding, binding)) {
+        return; // the user moved on meanwhile
+      }
+      const taken = new Set(listed.map(c => c.name));
+      taken.add(binding.chat);
+      for (const [name, state] of this._states) {
+        if (state.turns.length > 0) {
+          taken.add(name);
+        }
+      }
+      const name = freshChatName(this._raw?.chat ?? binding.chat, taken);
+      this._choose(name);
+      this._setNotice(`New chat “${name}”; the previous one is in Chats.`);
+    } finally {
+      this._creating = false;
+      this._renderControls();
+    }
+  }
+
+  /** Export: the chat as Markdown, saved as a new file next to the notebook and opened. */
+  async exportChat(): Promise<void> {
+    const binding = this._binding;
+    const client = binding?.client;
+    const files = this._files;
+    if (!binding || !client || !files || this._exporting) {
+      return;
+    }
+    const chat = binding.chat;
+    this._exporting = true;
+    this._setNotice(`Exporting “${chat}”…`);
+    this._renderControls();
+    let path = '';
+    try {
+      const reply = await client.request<ExportReply>({ type: 'export', chat });
+      const markdown = typeof reply.markdown === 'string' ? reply.markdown : '';
+      // Each turn is a `## n. …` section in both of the kernel's exports; a chat without turns
+      // is just its title.
+      const empty = typeof reply.turns === 'number' ? reply.turns === 0 : !/^## /m.test(markdown);
+      if (empty) {
+        this._setNotice(`Nothing to export: “${chat}” has no turns yet.`);
+        return;
+      }
+      path = await exportPath(binding.path ?? binding.notebook, chat, p => files.exists(p));
+      await files.save(path, markdown);
+      const turns = this._exportedTurns(reply, chat);
+      const what = turns > 0 ? `${turns} turn${turns === 1 ? '' : 's'}` : `“${chat}”`;
+      this._setNotice(`Exported ${what} to ${baseName(path)}`);
+      try {
+        await files.open(path);
+      } catch (error) {
+        this._setNotice(`Exported ${what} to ${baseName(path)}, but could not open it: ${errorText(error)}`, true);
+      }
+    } catch (error) {
+      this._setNotice(`Export failed${path ? ` (${baseName(path)})` : ''}: ${errorText(error)}`, true);
+    } finally {
+      this._exporting = false;
+      this._renderControls();
+    }
   }
 
   /** Send the input box as an `ask` in the bound chat. */
@@ -171,6 +347,7 @@ export class KimiPanel extends Widget {
       client.reconnected.disconnect(this._onReconnected, this);
     }
     this._turnViews.forEach(v => v.dispose());
+    this._menu.dispose();
     super.dispose();
   }
 
@@ -237,7 +414,13 @@ export class KimiPanel extends Widget {
     } else {
       chat = this._requestChat.get(message.request_id);
     }
-    if (message.type === 'providers' || message.type === 'chats' || message.type === 'export' || message.type === 'hello') {
+    if (
+      message.type === 'providers' ||
+      message.type === 'chats' ||
+      message.type === 'transcripts' ||
+      message.type === 'export' ||
+      message.type === 'hello'
+    ) {
       return;
     }
     if (chat === undefined) {
@@ -271,6 +454,7 @@ export class KimiPanel extends Widget {
   }
 
   private async _connectBound(): Promise<void> {
+    await this._choicesReady; // so the first history is the chat picked for this notebook
     const binding = this._binding;
     const client = binding?.client;
     if (!binding || !client) {
@@ -285,9 +469,9 @@ export class KimiPanel extends Widget {
     await Promise.all([this._loadHistory(client, binding.chat), this._loadProviders(client)]);
   }
 
-  private async _loadHistory(client: KimiClient, chat: string): Promise<void> {
+  private async _loadHistory(client: KimiClient, chat: string, reopen = false): Promise<void> {
     try {
-      const reply = await client.request({ type: 'history', chat });
+      const reply = await client.request(reopen ? { type: 'history', chat, reopen: true } : { type: 'history', chat });
       if (reply.type === 'history') {
         this._dispatch(chat, { ...reply, chat: reply.chat ?? chat });
         this._followRestored(client, chat);
@@ -336,6 +520,136 @@ export class KimiPanel extends Widget {
   }
 
   // -------------------------------------------------------------------------------------
+  // Chats, New chat, Export.
+
+  private async _loadChoices(): Promise<void> {
+    let loaded: Record<string, string> = {};
+    try {
+      loaded = await this._choiceStore.load();
+    } catch {
+      // No stored choices: every notebook shows its own chat.
+    }
+    const merged: Record<string, string> = {};
+    for (const [key, chat] of Object.entries(loaded ?? {})) {
+      if (typeof chat === 'string' && !this._touched.has(key)) {
+        merged[key] = chat;
+      }
+    }
+    this._choices = { ...merged, ...this._choices };
+    const raw = this._raw;
+    if (raw && !this.isDisposed) {
+      const want = this._choices[choiceKey(raw)] ?? raw.chat;
+      if (want !== this._binding?.chat) {
+        // Whoever awaits _choicesReady (the first connect) loads its history.
+        this._apply({ ...raw, chat: want }, false);
+      }
+    }
+  }
+
+  /** Show `chat` for the bound notebook and remember the choice (without loading its history). */
+  private _choose(chat: string): void {
+    const raw = this._raw;
+    if (!raw) {
+      return;
+    }
+    const key = choiceKey(raw);
+    this._touched.add(key);
+    if (chat === raw.chat) {
+      delete this._choices[key];
+    } else {
+      this._choices[key] = chat;
+    }
+    void this._choicesReady
+      .then(() => this._choiceStore.save({ ...this._choices }))
+      .catch(() => {
+        // Not persisted: the choice lasts as long as the page.
+      });
+    this._apply({ ...raw, chat }, false);
+  }
+
+  private async _toggleChats(): Promise<void> {
+    if (this._menu.isOpen) {
+      this._menu.close();
+      return;
+    }
+    const binding = this._binding;
+    const client = binding?.client;
+    if (!binding || !client) {
+      return;
+    }
+    this._menu.open();
+    this._chatsButton.setAttribute('aria-expanded', 'true');
+    try {
+      const list = await this._listChats(client);
+      if (!sameView(this._binding, binding)) {
+        return; // another notebook or chat meanwhile (that closed the menu)
+      }
+      const chats = list.chats.slice();
+      // The notebook's own chat and a new one have no turns yet, so maybe no entry: listed on top.
+      for (const name of [this._raw?.chat ?? binding.chat, binding.chat]) {
+        if (!chats.some(c => c.name === name)) {
+          chats.unshift(emptyChat(name));
+        }
+      }
+      let note = list.warning ?? '';
+      if (!list.enabled && !note) {
+        note = 'Transcripts are off: only the chats in this kernel’s memory.';
+      }
+      this._menu.show({ chats, current: binding.chat, note }, this._now());
+    } catch (error) {
+      this._menu.fail(`Could not list the chats: ${errorText(error)}`);
+    }
+  }
+
+  private _pick(chat: TranscriptChat): void {
+    // A chat this kernel does not have in memory comes back from the transcripts file.
+    void this.showChat(chat.name, { reopen: !chat.loaded });
+  }
+
+  /** The chats: `transcripts`, or `chats` (this kernel's memory only) from an older kimi_lab. */
+  private async _listChats(client: KimiClient): Promise<ChatList> {
+    let list: ChatList;
+    try {
+      const reply = await client.request<TranscriptsReply>({ type: 'transcripts' });
+      list = normalizeTranscripts(reply);
+    } catch (error) {
+      let names: string[];
+      try {
+        const reply = await client.request<ChatsReply>({ type: 'chats' });
+        names = normalizeChats(reply.chats);
+        const details = Array.isArray(reply.chats) ? normalizeTranscripts({ chats: reply.chats }).chats : [];
+        list = {
+          enabled: false,
+          chats: names.map(name => ({ ...emptyChat(name), ...details.find(d => d.name === name), loaded: true })),
+          warning: `No transcripts list (${errorText(error)}): only the chats in this kernel’s memory.`
+        };
+      } catch {
+        throw error;
+      }
+    }
+    this._listed = list.chats;
+    return list;
+  }
+
+  private _exportedTurns(reply: ExportReply, chat: string): number {
+    if (typeof reply.turns === 'number') {
+      return reply.turns;
+    }
+    const listed = this._listed.find(c => c.name === chat);
+    if (listed && reply.source === 'transcripts') {
+      return listed.turns;
+    }
+    return this._states.get(chat)?.turns.length ?? 0;
+  }
+
+  private _setNotice(text: string, error = false): void {
+    setText(this._notice, text);
+    this._notice.title = text;
+    this._notice.hidden = !text;
+    this._notice.classList.toggle('kimi-mod-error', error && !!text);
+  }
+
+  // -------------------------------------------------------------------------------------
   // Rendering, at most once per animation frame.
 
   private _scheduleRender(): void {
@@ -357,7 +671,8 @@ export class KimiPanel extends Widget {
       setText(this._bound, 'Open a notebook to chat with Kimi in its kernel.');
     } else {
       setText(this._bound, `${binding.notebook} · chat “${binding.chat}”`);
-      this._bound.title = `Bound to ${binding.notebook}; the same conversation is %%kimi --chat ${binding.chat}`;
+      const name = /[\s"']/.test(binding.chat) ? JSON.stringify(binding.chat) : binding.chat;
+      this._bound.title = `Bound to ${binding.notebook}; the same conversation is %%kimi --chat ${name}`;
     }
     this._renderConnection();
     this._renderProviders();
@@ -467,6 +782,18 @@ export class KimiPanel extends Widget {
     } else {
       this._empty.remove();
     }
+    const restored = state?.restored ?? 0;
+    if (restored > 0) {
+      setText(
+        this._restoredNote,
+        `Reopened ${restored === 1 ? '1 earlier turn' : `${formatCount(restored)} earlier turns`} from the transcripts file.`
+      );
+      if (this._messages.firstChild !== this._restoredNote) {
+        this._messages.prepend(this._restoredNote);
+      }
+    } else {
+      this._restoredNote.remove();
+    }
     if (atBottom) {
       this._messages.scrollTop = this._messages.scrollHeight;
     }
@@ -483,6 +810,13 @@ export class KimiPanel extends Widget {
     const state = this.state;
     this._stop.disabled = !running || !state || runningRequest(state) === null;
     this._input.disabled = !binding?.client;
+    const client = binding?.client ?? null;
+    this._chatsButton.disabled = !client;
+    this._newButton.disabled = !client || running || this._creating;
+    this._newButton.title = running
+      ? 'New chat: wait for the answer to finish (or stop it)'
+      : 'Start a fresh chat for this notebook (the current one stays in Chats)';
+    this._exportButton.disabled = !client || !this._files || this._exporting;
   }
 
   private _renderFooter(): void {
@@ -513,6 +847,24 @@ export class KimiPanel extends Widget {
   }
 
   private _binding: Binding | null = null;
+  /** As the plugin bound it: `chat` is the notebook's own chat. */
+  private _raw: Binding | null = null;
+  private _choices: Record<string, string> = {};
+  /** Notebooks whose choice changed here before the stored choices loaded. */
+  private readonly _touched = new Set<string>();
+  private readonly _choiceStore: ChatChoiceStore;
+  private readonly _choicesReady: Promise<void>;
+  private readonly _files: ChatFiles | null;
+  private readonly _now: () => number;
+  private _listed: TranscriptChat[] = [];
+  private _creating = false;
+  private _exporting = false;
+  private readonly _menu: ChatsMenu;
+  private readonly _chatsButton: HTMLButtonElement;
+  private readonly _newButton: HTMLButtonElement;
+  private readonly _exportButton: HTMLButtonElement;
+  private readonly _notice = h('div', { className: 'kimi-notice', attrs: { role: 'status', hidden: '' } });
+  private readonly _restoredNote = h('div', { className: 'kimi-restored-note' });
   private _seq = 0;
   private _frame = 0;
   private _forceFull = true;
@@ -546,4 +898,33 @@ export class KimiPanel extends Widget {
   private readonly _send = h('button', { className: 'jp-Button jp-mod-styled jp-mod-accept', text: 'Send', attrs: { type: 'button' } });
   private readonly _stop = h('button', { className: 'jp-Button jp-mod-styled jp-mod-warn', text: 'Stop', attrs: { type: 'button' } });
   private readonly _footer = h('div', { className: 'kimi-footer' });
+}
+
+function choiceKey(binding: Binding): string {
+  return binding.path ?? binding.notebook;
+}
+
+/** The same notebook, chat and kernel (the plugin rebinds with new objects on kernel events). */
+function sameView(a: Binding | null, b: Binding): boolean {
+  return !!a && choiceKey(a) === choiceKey(b) && a.chat === b.chat && a.client === b.client;
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** A JupyterLab toolbar-style button: icon (if given), label, caret (if given). */
+function actionButton(label: string, title: string, icon?: IconLike, caret?: IconLike): HTMLButtonElement {
+  const button = h('button', {
+    className: 'jp-ToolbarButtonComponent jp-Button jp-mod-minimal kimi-action',
+    attrs: { type: 'button', title }
+  });
+  if (icon) {
+    button.append(icon.element({ tag: 'span', className: 'jp-ToolbarButtonComponent-icon kimi-action-icon' }));
+  }
+  button.append(h('span', { className: 'jp-ToolbarButtonComponent-label kimi-action-label', text: label }));
+  if (caret) {
+    button.append(caret.element({ tag: 'span', className: 'kimi-action-caret' }));
+  }
+  return button;
 }

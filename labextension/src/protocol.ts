@@ -167,10 +167,18 @@ export interface HistoryRequest {
   type: 'history';
   request_id: string;
   chat: string;
+  /** Reload the chat from the transcripts file, replacing the kernel's memory of it. */
+  reopen?: boolean;
 }
 
 export interface ChatsRequest {
   type: 'chats';
+  request_id: string;
+}
+
+/** The chats recorded in the transcripts file (and this kernel's in memory); reply `transcripts`. */
+export interface TranscriptsRequest {
+  type: 'transcripts';
   request_id: string;
 }
 
@@ -192,6 +200,7 @@ export type FrontendRequest =
   | ApproveRequest
   | HistoryRequest
   | ChatsRequest
+  | TranscriptsRequest
   | ProvidersRequest
   | ExportRequest;
 
@@ -246,12 +255,37 @@ export interface HistoryReply {
   request_id: string;
   chat: string;
   turns: HistoryTurn[];
+  /** How many turns this request loaded back from the transcripts file (0 or absent: none). */
+  restored?: number;
 }
 
 export interface ChatsReply {
   type: 'chats';
   request_id: string;
   chats: unknown;
+}
+
+/** One chat of a `transcripts` reply. */
+export interface TranscriptChat {
+  name: string;
+  turns: number;
+  /** Epoch seconds of its last activity; 0 when unknown (transcripts off). */
+  last_activity: number;
+  tokens: number;
+  cost: number | null;
+  /** In this kernel's memory (else picking it reopens it from the transcripts file). */
+  loaded: boolean;
+  /** An answer is running in it. */
+  busy: boolean;
+}
+
+export interface TranscriptsReply {
+  type: 'transcripts';
+  request_id: string;
+  /** False when transcripts are off: `chats` then lists only this kernel's in-memory chats. */
+  enabled: boolean;
+  /** Most recently active first. */
+  chats: TranscriptChat[];
 }
 
 /** One provider preset as the kernel describes it (the document leaves the shape open). */
@@ -274,6 +308,8 @@ export interface ExportReply {
   request_id: string;
   chat?: string;
   markdown?: string;
+  /** `transcripts`: every recorded turn across kernels; `memory`: this kernel's turns. */
+  source?: 'transcripts' | 'memory' | string;
   [key: string]: unknown;
 }
 
@@ -291,6 +327,7 @@ export type KernelMessage =
   | ResultMessage
   | HistoryReply
   | ChatsReply
+  | TranscriptsReply
   | ProvidersReply
   | ExportReply
   | ErrorReply;
@@ -300,6 +337,7 @@ export const REPLY_TYPES: ReadonlySet<string> = new Set([
   'hello',
   'history',
   'chats',
+  'transcripts',
   'providers',
   'export'
 ]);
@@ -312,6 +350,7 @@ const KERNEL_TYPES: ReadonlySet<string> = new Set([
   'result',
   'history',
   'chats',
+  'transcripts',
   'providers',
   'export',
   'error'
@@ -401,4 +440,38 @@ export function normalizeChats(raw: unknown): string[] {
     }
   }
   return out;
+}
+
+function finiteNumber(value: unknown, fallback: number): number {
+  return typeof value === 'number' && Number.isFinite(value) ? value : fallback;
+}
+
+/**
+ * The chats of a `transcripts` reply, defensively (unknown fields ignored, missing ones filled
+ * in): a kernel that lists a chat without `loaded` is taken to have it loaded.
+ */
+export function normalizeTranscripts(reply: { enabled?: unknown; chats?: unknown }): {
+  enabled: boolean;
+  chats: TranscriptChat[];
+} {
+  const chats: TranscriptChat[] = [];
+  const seen = new Set<string>();
+  for (const item of Array.isArray(reply.chats) ? reply.chats : []) {
+    const spec = typeof item === 'string' ? { name: item } : asRecord(item);
+    const name = spec?.name;
+    if (!spec || typeof name !== 'string' || seen.has(name)) {
+      continue;
+    }
+    seen.add(name);
+    chats.push({
+      name,
+      turns: finiteNumber(spec.turns, 0),
+      last_activity: finiteNumber(spec.last_activity, 0),
+      tokens: finiteNumber(spec.tokens, 0),
+      cost: typeof spec.cost === 'number' && Number.isFinite(spec.cost) ? spec.cost : null,
+      loaded: typeof spec.loaded === 'boolean' ? spec.loaded : true,
+      busy: spec.busy === true
+    });
+  }
+  return { enabled: reply.enabled !== false, chats };
 }

@@ -85,6 +85,8 @@ export interface ChatState {
   turns: Turn[];
   /** A request error not tied to a turn (e.g. `history` failed). */
   error: string | null;
+  /** Turns the kernel last reopened from the transcripts file for this view (0: none). */
+  restored: number;
 }
 
 /** Local actions the panel dispatches alongside kernel messages. */
@@ -115,7 +117,7 @@ export type LocalAction = LocalAskAction | LocalApproveAction | LocalFailAction 
 export type Action = KernelMessage | LocalAction;
 
 export function initialState(chat: string): ChatState {
-  return { chat, turns: [], error: null };
+  return { chat, turns: [], error: null, restored: 0 };
 }
 
 export function newTurn(prompt: string, requestId: string | null): Turn {
@@ -444,7 +446,9 @@ function applyHistory(state: ChatState, message: HistoryReply): ChatState {
       turns.push(local);
     }
   }
-  return { ...state, turns, error: null };
+  // A later plain `history` (a poll, a reconnect) says 0: the note about the reopened turns stays.
+  const restored = typeof message.restored === 'number' && message.restored > 0 ? message.restored : state.restored;
+  return { ...state, turns, error: null, restored };
 }
 
 function applyError(state: ChatState, message: ErrorReply): ChatState {

@@ -8,7 +8,15 @@ export type Data = Record<string, unknown>;
 
 /** A fake kernel: a comm target that exists once `%load_ext kimi_lab` ran (unless missing). */
 export class FakeKernel {
-  constructor(private readonly opts: { loaded?: boolean; installed?: boolean; protocol?: number } = {}) {
+  constructor(
+    private readonly opts: {
+      loaded?: boolean;
+      installed?: boolean;
+      protocol?: number;
+      /** Replies by request type, before the defaults below (return null: no reply). */
+      replies?: Record<string, (data: Data) => KernelMessage | null>;
+    } = {}
+  ) {
     this.loaded = opts.loaded ?? false;
   }
 
@@ -72,6 +80,14 @@ export class FakeKernel {
 
   private reply(data: Data) {
     const rid = data.request_id as string;
+    const custom = this.opts.replies?.[data.type as string];
+    if (custom) {
+      const message = custom(data);
+      if (message) {
+        this.emit(message);
+      }
+      return;
+    }
     if (data.type === 'hello') {
       this.emit({ type: 'hello', request_id: rid, protocol: this.opts.protocol ?? 1, version: '0.1', kernel_id: 'k1', chats: [], provider: 'moonshot', model: 'kimi-k2-thinking' });
     } else if (data.type === 'history') {
