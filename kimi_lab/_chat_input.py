@@ -70,12 +70,23 @@ function render({ model, el }) {
     // The kernel clears `value` once it takes the text: a busy panel keeps it in the box.
     model.send({ type: "submit", value: box.value });
   });
+  // `clear` comes from the kernel once it took the text. Clearing here, and syncing "" behind any
+  // keystroke updates the widget manager still holds back, leaves no stale text to come back.
+  const onCustom = (msg) => {
+    if (msg && msg.type === "clear") {
+      box.value = "";
+      push();
+      grow();
+    }
+  };
+  model.on("msg:custom", onCustom);
   model.on("change:value", pull);
   model.on("change:placeholder", pull);
   model.on("change:disabled", pull);
   pull();
   requestAnimationFrame(grow);  // sizes are known once the box is in the page
   return () => {
+    model.off("msg:custom", onCustom);
     model.off("change:value", pull);
     model.off("change:placeholder", pull);
     model.off("change:disabled", pull);
@@ -138,6 +149,12 @@ class ChatInput(anywidget.AnyWidget):  # type: ignore[misc]
             self.value = text
         for callback in list(self._submit_callbacks):
             callback(self.value)
+
+    def clear(self) -> None:
+        """Empty the box, here and in the browser (see the ESM: a plain `value = ""` could be
+        overwritten by the last keystrokes' update arriving after the Enter)."""
+        self.value = ""
+        self.send({"type": "clear"})
 
     def _on_frontend_msg(self, _widget: Any, content: Any, _buffers: list[bytes]) -> None:
         if isinstance(content, dict) and content.get("type") == "submit":

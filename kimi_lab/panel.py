@@ -155,7 +155,10 @@ class ChatPanel:
             return None
         import time
 
-        self.input.value = ""
+        if hasattr(self.input, "clear"):
+            self.input.clear()
+        else:
+            self.input.value = ""
         self.notice.value = ""
         self.idle.clear()
         self._started = time.perf_counter()

@@ -72,6 +72,7 @@ def test_enter_sends_the_prompt_and_clears_the_box(kimi):
     assert panel.wait(20)
     assert panel.input.value == ""
     assert any(m.get("state") == {"value": ""} for m in sent), "the browser's box was cleared"
+    assert {"method": "custom", "content": {"type": "clear"}} in sent, "and told to sync the empty box back"
     assert chat_messages(kimi.server.chat_requests[-1])[-1]["content"] == "What is\nthe answer?"
     assert "Two lines received." in panel.turn.answer.outputs[0]["data"]["text/markdown"]
     press_enter(panel.input)  # an empty box sends nothing
