@@ -1,54 +1,10 @@
 /**
- * The sidebar's chat list and what goes with it: the Chats menu, names for a new chat, the
- * per-notebook chat choice (persisted by the plugin in JupyterLab's state database) and the
- * file name of an exported chat. The panel gets the storage and file functions injected
- * (PanelOptions), so everything here runs under vitest with fakes.
+ * The sidebar's chat list and what goes with it: the Chats menu and how it describes a chat,
+ * names for a new chat and the file name of an exported chat. Pure but for the menu's DOM.
  */
 
-import { formatCost, formatCount, h, setText } from './dom';
+import { formatCost, formatCount, h, plural, setText } from './dom';
 import type { TranscriptChat } from './protocol';
-
-// ---------------------------------------------------------------------------------------
-// Injected dependencies.
-
-/** Where the panel keeps `notebook path → chat name` (IStateDB in JupyterLab). */
-export interface ChatChoiceStore {
-  load(): Promise<Record<string, string>>;
-  save(choices: Record<string, string>): Promise<void>;
-}
-
-/** The choices in memory only (no state database): they last as long as the page. */
-export function memoryChoiceStore(initial: Record<string, string> = {}): ChatChoiceStore {
-  let saved = { ...initial };
-  return {
-    load: () => Promise.resolve({ ...saved }),
-    save: choices => {
-      saved = { ...choices };
-      return Promise.resolve();
-    }
-  };
-}
-
-/** Files next to the notebook (the Jupyter contents service and docmanager:open in JupyterLab). */
-export interface ChatFiles {
-  exists(path: string): Promise<boolean>;
-  /** Write a new text file. */
-  save(path: string, content: string): Promise<void>;
-  /** Open it in JupyterLab. */
-  open(path: string): Promise<void>;
-}
-
-/** The part of a LabIcon the panel uses (icons are passed in: vitest cannot load ui-components). */
-export interface IconLike {
-  element(props?: { tag?: 'div' | 'span'; className?: string }): HTMLElement;
-}
-
-export interface ToolbarIcons {
-  chats?: IconLike;
-  newChat?: IconLike;
-  export?: IconLike;
-  caret?: IconLike;
-}
 
 // ---------------------------------------------------------------------------------------
 // Pure helpers.
@@ -116,10 +72,6 @@ export async function exportPath(
 
 export function baseName(path: string): string {
   return path.slice(path.lastIndexOf('/') + 1);
-}
-
-function plural(n: number, word: string): string {
-  return `${formatCount(n)} ${word}${n === 1 ? '' : 's'}`;
 }
 
 /** The muted line under a chat's name in the menu: turns, last activity, cost, running. */

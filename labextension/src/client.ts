@@ -8,6 +8,7 @@ import type { Kernel, KernelMessage as JKernelMessage } from '@jupyterlab/servic
 import type { JSONObject } from '@lumino/coreutils';
 import { Signal, type ISignal } from '@lumino/signaling';
 
+import { errorText } from './dom';
 import {
   COMM_TARGET,
   PROTOCOL_VERSION,
@@ -172,7 +173,7 @@ export class KimiClient {
       this._hello = hello;
       this._setStatus('ready');
     } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
+      const message = errorText(error);
       this._fail(message);
       throw error instanceof ClientError ? error : new ClientError(message);
     }

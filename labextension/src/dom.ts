@@ -1,4 +1,4 @@
-/** Small DOM and formatting helpers shared by the views. */
+/** Small DOM and formatting helpers shared by the views (and the client's error text). */
 
 export type Child = Node | string | null | undefined | false;
 
@@ -84,6 +84,11 @@ export function formatCount(n: number): string {
   return n.toLocaleString('en-US');
 }
 
+/** `1 turn`, `2 turns`, `1,200 turns`. */
+export function plural(n: number, word: string): string {
+  return `${formatCount(n)} ${word}${n === 1 ? '' : 's'}`;
+}
+
 export function formatCost(cost: number | null): string {
   if (cost === null) {
     return '';
@@ -96,6 +101,12 @@ export function formatSeconds(s: number | null): string {
     return '';
   }
   return s < 1 ? `${Math.round(s * 1000)} ms` : `${s.toFixed(1)} s`;
+}
+
+/** A thrown value as text for the user: its `message` if it has one (Error or not). */
+export function errorText(error: unknown): string {
+  const message = (error as { message?: unknown } | null | undefined)?.message;
+  return typeof message === 'string' ? message : String(error);
 }
 
 /** Tool arguments pretty-printed when they are JSON. */

@@ -10,7 +10,8 @@ import type { Contents, Kernel } from '@jupyterlab/services';
 import { IStateDB } from '@jupyterlab/statedb';
 import { addIcon, caretDownEmptyIcon, downloadIcon, historyIcon } from '@jupyterlab/ui-components';
 
-import { memoryChoiceStore, type ChatChoiceStore, type ChatFiles } from './chats';
+import type { ChatFiles } from './chatactions';
+import { memoryChoiceStore, type ChatChoiceStore } from './choices';
 import { KimiClient } from './client';
 import { kimiIcon } from './icon';
 import { KimiPanel } from './panel';

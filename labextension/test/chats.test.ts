@@ -10,15 +10,9 @@ vi.mock('../src/icon', () => ({ kimiIcon: undefined }));
 
 import { Widget } from '@lumino/widgets';
 
-import {
-  describeChat,
-  exportPath,
-  freshChatName,
-  memoryChoiceStore,
-  relativeTime,
-  type ChatChoiceStore,
-  type ChatFiles
-} from '../src/chats';
+import type { ChatFiles } from '../src/chatactions';
+import { describeChat, exportPath, freshChatName, relativeTime } from '../src/chats';
+import { memoryChoiceStore, type ChatChoiceStore } from '../src/choices';
 import { KimiClient } from '../src/client';
 import { KimiPanel } from '../src/panel';
 import { normalizeTranscripts, type HistoryTurn, type KernelMessage, type TranscriptChat } from '../src/protocol';

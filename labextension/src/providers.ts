@@ -1,0 +1,82 @@
+/** The provider selector: the providers each kernel offers, asked once per client. */
+
+import type { KimiClient } from './client';
+import { h } from './dom';
+import { normalizeProviders, type AskOptions, type ProviderInfo, type ProvidersReply } from './protocol';
+
+export class ProviderPicker {
+  /** `current`: the bound client, whose providers a load shows as soon as they arrive. */
+  constructor(current: () => KimiClient | null) {
+    this._current = current;
+  }
+
+  readonly node = h('select', { className: 'kimi-providers jp-mod-styled', attrs: { title: 'Provider and model' } });
+
+  /** List `client`'s providers, as far as they are loaded (none: hidden). */
+  use(client: KimiClient | null): void {
+    this._list = client ? this._cache.get(client) ?? [] : [];
+  }
+
+  async load(client: KimiClient): Promise<void> {
+    if (this._cache.has(client)) {
+      return;
+    }
+    try {
+      const reply = await client.request<ProvidersReply>({ type: 'providers' });
+      const list = normalizeProviders(reply);
+      this._cache.set(client, list);
+      if (this._current() === client) {
+        this._list = list;
+        this.render();
+      }
+    } catch {
+      // No selector then: the kernel's default provider answers.
+    }
+  }
+
+  forget(client: KimiClient): void {
+    this._cache.delete(client);
+  }
+
+  /** The selected provider and its model for an ask; empty for the kernel's default. */
+  askOptions(): AskOptions {
+    const options: AskOptions = {};
+    const choice = this._list.find(p => p.name === this.node.value);
+    if (choice) {
+      options.provider = choice.name;
+      if (choice.model) {
+        options.model = choice.model;
+      }
+    }
+    return options;
+  }
+
+  render(): void {
+    const list = this._list;
+    this.node.hidden = list.length === 0;
+    const key = JSON.stringify(list);
+    if (key === this._key) {
+      return; // unchanged (this runs on every render)
+    }
+    this._key = key;
+    const selected = this.node.value;
+    this.node.replaceChildren(
+      h('option', { text: 'Kernel default', attrs: { value: '' } }),
+      ...list.map(p => {
+        const label = `${p.name}${p.model ? ` · ${p.model}` : ''}${p.key_set ? '' : ' (no key)'}`;
+        const option = h('option', { text: label, attrs: { value: p.name } });
+        option.title = p.note ?? '';
+        return option;
+      })
+    );
+    if (list.some(p => p.name === selected)) {
+      this.node.value = selected;
+    }
+  }
+
+  private readonly _current: () => KimiClient | null;
+  private readonly _cache = new Map<KimiClient, ProviderInfo[]>();
+  private _list: ProviderInfo[] = [];
+  /** The list the options were built from. */
+  private _key = '';
+}
