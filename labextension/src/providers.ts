@@ -1,4 +1,7 @@
-/** The provider selector: the providers each kernel offers, asked once per client. */
+/**
+ * The provider and model selector: the providers each kernel offers (asked once per client),
+ * and a model box for another model of that provider (empty: the preset's model).
+ */
 
 import type { KimiClient } from './client';
 import { h } from './dom';
@@ -8,9 +11,15 @@ export class ProviderPicker {
   /** `current`: the bound client, whose providers a load shows as soon as they arrive. */
   constructor(current: () => KimiClient | null) {
     this._current = current;
+    this.select.addEventListener('change', () => this._placeholder());
   }
 
-  readonly node = h('select', { className: 'kimi-providers jp-mod-styled', attrs: { title: 'Provider and model' } });
+  readonly select = h('select', { className: 'kimi-providers jp-mod-styled', attrs: { title: 'Provider' } });
+  readonly model = h('input', {
+    className: 'kimi-model jp-mod-styled',
+    attrs: { type: 'text', title: "Model: empty for the provider's default", 'aria-label': 'Model', spellcheck: 'false' }
+  });
+  readonly node = h('div', { className: 'kimi-provider-picker' }, this.select, this.model);
 
   /** List `client`'s providers, as far as they are loaded (none: hidden). */
   use(client: KimiClient | null): void {
@@ -41,12 +50,13 @@ export class ProviderPicker {
   /** The selected provider and its model for an ask; empty for the kernel's default. */
   askOptions(): AskOptions {
     const options: AskOptions = {};
-    const choice = this._list.find(p => p.name === this.node.value);
+    const choice = this._list.find(p => p.name === this.select.value);
     if (choice) {
       options.provider = choice.name;
-      if (choice.model) {
-        options.model = choice.model;
-      }
+    }
+    const model = this.model.value.trim() || choice?.model;
+    if (model) {
+      options.model = model;
     }
     return options;
   }
@@ -59,8 +69,8 @@ export class ProviderPicker {
       return; // unchanged (this runs on every render)
     }
     this._key = key;
-    const selected = this.node.value;
-    this.node.replaceChildren(
+    const selected = this.select.value;
+    this.select.replaceChildren(
       h('option', { text: 'Kernel default', attrs: { value: '' } }),
       ...list.map(p => {
         const label = `${p.name}${p.model ? ` · ${p.model}` : ''}${p.key_set ? '' : ' (no key)'}`;
@@ -70,8 +80,15 @@ export class ProviderPicker {
       })
     );
     if (list.some(p => p.name === selected)) {
-      this.node.value = selected;
+      this.select.value = selected;
     }
+    this._placeholder();
+  }
+
+  /** The model box shows the selected preset's model as its placeholder. */
+  private _placeholder(): void {
+    const choice = this._list.find(p => p.name === this.select.value);
+    this.model.placeholder = choice?.model ? choice.model : 'model (default)';
   }
 
   private readonly _current: () => KimiClient | null;

@@ -46,6 +46,29 @@ describe('KimiPanel', () => {
     expect(options).toEqual(['Kernel default', 'moonshot · kimi-k2-thinking']);
   });
 
+  it('asks with the chosen provider, and with the typed model over the preset one', async () => {
+    const { kernel, panel } = await setup();
+    const select = panel.node.querySelector('.kimi-providers') as HTMLSelectElement;
+    const model = panel.node.querySelector('.kimi-model') as HTMLInputElement;
+    typeAndEnter(panel, 'default');
+    await tick();
+    expect(kernel.sent.filter(m => m.type === 'ask')[0].options).toEqual({});
+    const finish = (ask: Data) => kernel.emit({ type: 'result', request_id: ask.request_id as string, result: { content: 'ok', reasoning: '' } });
+    finish(kernel.sent.filter(m => m.type === 'ask')[0]);
+    select.value = 'moonshot';
+    select.dispatchEvent(new Event('change'));
+    expect(model.placeholder).toBe('kimi-k2-thinking');
+    typeAndEnter(panel, 'preset');
+    await tick();
+    const asks = () => kernel.sent.filter(m => m.type === 'ask');
+    expect(asks()[1].options).toMatchObject({ provider: 'moonshot', model: 'kimi-k2-thinking' });
+    finish(asks()[1]);
+    model.value = 'kimi-k2-thinking-turbo';
+    typeAndEnter(panel, 'typed');
+    await tick();
+    expect(asks()[2].options).toMatchObject({ provider: 'moonshot', model: 'kimi-k2-thinking-turbo' });
+  });
+
   it('sends on Enter, not on Shift+Enter', async () => {
     const { kernel, panel } = await setup();
     typeAndEnter(panel, 'line one', true);
