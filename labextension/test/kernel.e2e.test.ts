@@ -1,17 +1,16 @@
 /**
- * Opt-in: the comm client against a real kernel through a running Jupyter server.
- *
- *   jupyter server --port 18888 --IdentityProvider.token=TOKEN &
- *   KIMI_LAB_E2E_URL=http://127.0.0.1:18888 KIMI_LAB_E2E_TOKEN=TOKEN npm test
- *
- * The kernel needs kimi_lab installed. The `ask` test runs only with KIMI_LAB_E2E_ASK=1 and a
- * server whose kernels reach a model, e.g. the scripted loopback server:
+ * The comm client against a real kernel through a running Jupyter server (with kimi_lab
+ * installed in its kernels and a model its kernels reach). Run by
+ * tests_browser/test_comm_client_e2e.py against the browser tests' JupyterLab and loopback model
+ * server; by hand:
  *
  *   python -m kimi_lab.testing.server --api-key k &          # prints its base URL
- *   KIMI_LAB_BASE_URL=<url> KIMI_LAB_API_KEY=k jupyter server ... &
+ *   KIMI_LAB_BASE_URL=<url> KIMI_LAB_API_KEY=k jupyter server --port 18888 --IdentityProvider.token=TOKEN &
+ *   KIMI_LAB_E2E_URL=http://127.0.0.1:18888 KIMI_LAB_E2E_TOKEN=TOKEN npm run test:e2e
  */
 import { KernelManager, ServerConnection, type Kernel } from '@jupyterlab/services';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 
 import { KimiClient } from '../src/client';
 import { normalizeProviders, type HistoryReply, type KernelMessage, type ProvidersReply } from '../src/protocol';
@@ -20,13 +19,22 @@ import { initialState, reduce, type ChatState } from '../src/reducer';
 const url = process.env.KIMI_LAB_E2E_URL;
 const token = process.env.KIMI_LAB_E2E_TOKEN ?? '';
 
-describe.skipIf(!url)('KimiClient against a real kernel', () => {
+if (!url) {
+  throw new Error('Set KIMI_LAB_E2E_URL (and KIMI_LAB_E2E_TOKEN) to a running Jupyter server; see the comment above');
+}
+
+describe('KimiClient against a real kernel', () => {
   let manager: KernelManager;
   let kernel: Kernel.IKernelConnection;
   let client: KimiClient;
 
   beforeAll(async () => {
-    const serverSettings = ServerConnection.makeSettings({ baseUrl: url!, wsUrl: url!.replace(/^http/, 'ws'), token });
+    const serverSettings = ServerConnection.makeSettings({
+      baseUrl: url,
+      wsUrl: url.replace(/^http/, 'ws'),
+      token,
+      WebSocket: WebSocket as unknown as typeof globalThis.WebSocket // Node 20 has no global WebSocket
+    });
     manager = new KernelManager({ serverSettings });
     await manager.ready;
     kernel = await manager.startNew({ name: 'python3' });
@@ -60,7 +68,7 @@ describe.skipIf(!url)('KimiClient against a real kernel', () => {
     await expect(client.request({ type: 'stop' })).rejects.toThrow(/no ask/);
   }, 30_000);
 
-  it.skipIf(!process.env.KIMI_LAB_E2E_ASK)('streams an ask into the reducer and restores it from history', async () => {
+  it('streams an ask into the reducer and restores it from history', async () => {
     const chat = `e2e-${Date.now()}`;
     let state: ChatState = initialState(chat);
     const messages: KernelMessage[] = [];
