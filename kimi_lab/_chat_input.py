@@ -66,18 +66,28 @@ function render({ model, el }) {
       newline();
       return;
     }
+    const text = box.value;
+    if (!text.trim()) return;
+    // Sent, then cleared here, so the empty box is the last state this side syncs (a clear from
+    // the kernel could lose a race with keystroke updates the widget manager still holds back).
+    // A busy panel sends the text back with `restore`.
+    model.send({ type: "submit", value: text });
+    box.value = "";
     push();
-    // The kernel clears `value` once it takes the text: a busy panel keeps it in the box.
-    model.send({ type: "submit", value: box.value });
+    grow();
   });
-  // `clear` comes from the kernel once it took the text. Clearing here, and syncing "" behind any
-  // keystroke updates the widget manager still holds back, leaves no stale text to come back.
+  // `clear`: the kernel took the text of the Send button; `restore`: it could not take the text
+  // of an Enter now (an answer is running), so it goes back in the box unless something was typed.
   const onCustom = (msg) => {
     if (msg && msg.type === "clear") {
       box.value = "";
-      push();
-      grow();
+    } else if (msg && msg.type === "restore" && !box.value && typeof msg.value === "string") {
+      box.value = msg.value;
+    } else {
+      return;
     }
+    push();
+    grow();
   };
   model.on("msg:custom", onCustom);
   model.on("change:value", pull);
@@ -155,6 +165,12 @@ class ChatInput(anywidget.AnyWidget):  # type: ignore[misc]
         overwritten by the last keystrokes' update arriving after the Enter)."""
         self.value = ""
         self.send({"type": "clear"})
+
+    def restore(self, text: str) -> None:
+        """Put `text` back in the box after an Enter that could not be taken now (the browser
+        empties the box as it submits)."""
+        self.value = text
+        self.send({"type": "restore", "value": text})
 
     def _on_frontend_msg(self, _widget: Any, content: Any, _buffers: list[bytes]) -> None:
         if isinstance(content, dict) and content.get("type") == "submit":

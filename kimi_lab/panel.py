@@ -176,7 +176,9 @@ class ChatPanel:
         return self.request_id
 
     def _on_enter(self, text: str) -> None:
-        if self.send(text) is None and text.strip():  # busy: the text stays in the box
+        if self.send(text) is None and text.strip():  # busy: the text goes back in the box
+            if hasattr(self.input, "restore"):
+                self.input.restore(text)
             self.notice.value = ("<small>Kimi is still answering: your text stays in the box; press Enter again "
                                  "when the answer is done, or Stop it.</small>")
 

@@ -33,7 +33,27 @@ def type_text(widget: Any, text: str) -> None:
 
 
 def press_enter(widget: Any) -> None:
-    from_frontend(widget, {"method": "custom", "content": {"type": "submit", "value": widget.value}})
+    """What the ESM does on Enter: submit the text (if any), then empty the box and sync that."""
+    text = widget.value
+    if not text.strip():
+        return
+    back: list[dict[str, Any]] = []
+    original = widget.comm.send
+
+    def send(data: Any = None, buffers: Any = None, **kwargs: Any) -> Any:
+        back.append(data or {})
+        return original(data=data, buffers=buffers, **kwargs)
+
+    widget.comm.send = send
+    try:
+        from_frontend(widget, {"method": "custom", "content": {"type": "submit", "value": text}})
+    finally:
+        widget.comm.send = original
+    type_text(widget, "")
+    for data in back:  # and what the ESM does with a `restore` the kernel sent meanwhile
+        content = data.get("content") or {}
+        if data.get("method") == "custom" and content.get("type") == "restore":
+            type_text(widget, content["value"])
 
 
 def sent_states(widget: Any) -> list[dict[str, Any]]:
