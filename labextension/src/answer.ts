@@ -20,9 +20,16 @@ export type InsertCode = (code: string) => boolean;
 /** Sections are grouped up to about this many characters when more than one is ready at once. */
 const SECTION_CHARS = 3000;
 
+/** A link reference definition (`[1]: https://…`): it applies to the whole document. */
+const DEFINITION = /^ {0,3}\[[^\]\n]+\]:[ \t]*\S.*$/gm;
+
 interface Section {
   text: string;
+  /** What shows it now: its plain text, then its rendering. */
   node: HTMLElement;
+  /** For a render again with link definitions: the section it replaces the rendering of. */
+  owner?: Section;
+  renderer?: { dispose(): void };
 }
 
 export class AnswerView {
@@ -61,10 +68,32 @@ export class AnswerView {
       this._commit(end);
     }
     streamText(this._tail, text.slice(this._committed));
+    if (this._done && this._committed === text.length && !this._linked) {
+      this._linkSections();
+    }
     if (!this._busy && this._queue.length) {
       void this._pump(this._generation);
     }
     this._markRendered();
+  }
+
+  /**
+   * Reference-style links (`[text][1]` with `[1]: url` further down) resolve only inside one
+   * Markdown document: once the answer is complete, sections that use a label defined in
+   * another section render again with the definitions appended.
+   */
+  private _linkSections(): void {
+    this._linked = true;
+    const definitions = this._text.match(DEFINITION);
+    if (!definitions || this._sections.length < 2) {
+      return;
+    }
+    const appendix = '\n\n' + definitions.join('\n') + '\n';
+    for (const section of this._sections) {
+      if (/\]\s?\[|\][^(:[]|\]$/m.test(section.text) && !definitions.every(d => section.text.includes(d))) {
+        this._queue.push({ text: section.text + appendix, node: section.node, owner: section });
+      }
+    }
   }
 
   /** Cut [committed, end) into sections of about SECTION_CHARS at the known cuts. */
@@ -84,7 +113,9 @@ export class AnswerView {
     const text = this._text.slice(start, end);
     const node = h('div', { className: 'kimi-answer-section kimi-mod-pending', text });
     this._tail.before(node);
-    this._queue.push({ text, node });
+    const section = { text, node };
+    this._sections.push(section);
+    this._queue.push(section);
   }
 
   /** Render queued sections in order, one per task, so no task renders the whole answer. */
@@ -121,10 +152,13 @@ export class AnswerView {
       renderer.dispose();
       return;
     }
-    this._renderers.push(renderer);
     const rendered = h('div', { className: 'kimi-answer-section kimi-answer-rendered' }, renderer.node);
     this._addCopyButtons(renderer.node);
-    section.node.replaceWith(rendered);
+    const owner = section.owner ?? section;
+    owner.renderer?.dispose();
+    owner.renderer = renderer;
+    owner.node.replaceWith(rendered);
+    owner.node = rendered;
   }
 
   /** `data-rendered` says the finished answer is fully rendered (tests and benchmarks wait on it). */
@@ -135,9 +169,10 @@ export class AnswerView {
 
   private _reset(): void {
     this._generation++;
-    this._renderers.forEach(r => r.dispose());
-    this._renderers = [];
+    this._sections.forEach(section => section.renderer?.dispose());
     this._queue = [];
+    this._sections = [];
+    this._linked = false;
     this._busy = false;
     this._committed = 0;
     this._text = '';
@@ -175,7 +210,8 @@ export class AnswerView {
   private _generation = 0;
   private _cuts = new MarkdownCuts();
   private _queue: Section[] = [];
-  private _renderers: { dispose(): void }[] = [];
+  private _sections: Section[] = [];
+  private _linked = false;
   private readonly _tail = h('div', { className: 'kimi-answer-plain' });
 }
 

@@ -123,3 +123,28 @@ describe('AnswerView', () => {
     expect(inserted).toEqual(['print(1)', 'print(2)']);
   });
 });
+
+describe('AnswerView link definitions', () => {
+  it('renders sections again with the link definitions of the whole answer', async () => {
+    const calls: string[] = [];
+    const view = new AnswerView(fakeRendermime(calls), () => true);
+    const first = 'See [the docs][1] for more.\n\n';
+    view.update(first + 'Middle', false);
+    await until(() => calls.length === 1);
+    view.update(first + 'Middle paragraph.\n\n[1]: https://example.org/docs\n', true);
+    await until(() => view.node.hasAttribute('data-rendered'));
+    expect(calls).toContain(first + '\n\n[1]: https://example.org/docs\n');
+    expect(view.node.querySelectorAll('.kimi-answer-section')).toHaveLength(2);
+    expect(view.node.textContent).toContain('See [the docs][1] for more.');
+  });
+
+  it('leaves sections alone when the answer defines no links', async () => {
+    const calls: string[] = [];
+    const view = new AnswerView(fakeRendermime(calls), () => true);
+    view.update('One [a] b.\n\nTwo', false);
+    await until(() => calls.length === 1);
+    view.update('One [a] b.\n\nTwo.', true);
+    await until(() => view.node.hasAttribute('data-rendered'));
+    expect(calls).toEqual(['One [a] b.\n\n', 'Two.']);
+  });
+});
