@@ -55,6 +55,18 @@ export class ChatChoices {
       });
   }
 
+  /**
+   * A notebook was renamed or moved: it keeps the chat it showed (its old own chat, or the one
+   * picked for it), now remembered under its new path.
+   */
+  moved(from: Binding, to: Binding): void {
+    const chat = this.chatFor(from);
+    const key = choiceKey(from);
+    this._touched.add(key);
+    delete this._choices[key];
+    this.remember(to, chat);
+  }
+
   private async _load(onLoaded: () => void): Promise<void> {
     let loaded: Record<string, string> = {};
     try {

@@ -162,7 +162,14 @@ const plugin: JupyterFrontEndPlugin<void> = {
       };
       nb.sessionContext.kernelChanged.connect(rebindIfCurrent);
       nb.sessionContext.ready.then(rebindIfCurrent, rebindIfCurrent);
-      nb.context.pathChanged.connect(rebindIfCurrent);
+      let path = nb.context.path;
+      nb.context.pathChanged.connect((_, moved) => {
+        if (moved !== path) {
+          panel.notebookMoved({ path, chat: chatNameForPath(path) }, { path: moved, chat: chatNameForPath(moved) });
+          path = moved;
+        }
+        rebindIfCurrent();
+      });
       nb.disposed.connect(() => {
         if (bound === nb) {
           bind(tracker.currentWidget);

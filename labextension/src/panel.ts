@@ -238,6 +238,14 @@ export class KimiPanel extends Widget {
     this._render();
   }
 
+  /**
+   * The notebook at `from` is now at `to` (renamed or moved): it keeps its conversation. Call
+   * before binding the new path.
+   */
+  notebookMoved(from: { path: string; chat: string }, to: { path: string; chat: string }): void {
+    this._choices.moved({ notebook: from.path, client: null, ...from }, { notebook: to.path, client: null, ...to });
+  }
+
   /** Show `chat` for the bound notebook and remember the choice (without loading its history). */
   private _choose(chat: string): void {
     const raw = this._raw;

@@ -454,4 +454,19 @@ describe('the chat picked per notebook', () => {
     await until(() => !('work/Analysis.ipynb' in state.db.value), 'the choice was dropped');
     expect(second.panel.binding?.chat).toBe('work/Analysis');
   });
+
+  it('a renamed notebook keeps its conversation, its own chat or the one picked', async () => {
+    const state = fakeState({ 'work/Picked.ipynb': 'older' });
+    const { panel, client } = await open(world(), { store: state.store });
+    // Its own chat: the new path is remembered to show the old one.
+    panel.notebookMoved({ path: 'work/Analysis.ipynb', chat: 'work/Analysis' }, { path: 'work/Q3.ipynb', chat: 'work/Q3' });
+    panel.bind({ notebook: 'Q3.ipynb', path: 'work/Q3.ipynb', chat: 'work/Q3', client });
+    await settle();
+    expect(panel.binding?.chat).toBe('work/Analysis');
+    await until(() => state.db.value['work/Q3.ipynb'] === 'work/Analysis', 'saved under the new path');
+    // A picked chat moves with the notebook, and the old path forgets it.
+    panel.notebookMoved({ path: 'work/Picked.ipynb', chat: 'work/Picked' }, { path: 'archive/Picked.ipynb', chat: 'archive/Picked' });
+    await until(() => state.db.value['archive/Picked.ipynb'] === 'older', 'the pick moved');
+    expect('work/Picked.ipynb' in state.db.value).toBe(false);
+  });
 });
