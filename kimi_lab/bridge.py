@@ -446,10 +446,10 @@ class Bridge:
 
         chat = _chat(data)
         store = open_store()
-        recorded = len(store.turns(chat)) if store is not None else 0
-        if store is not None and recorded:
-            self._reply(request_id, "export", chat=chat, markdown=store.export_markdown(chat), source="transcripts",
-                        turns=recorded)
+        records = store.turns(chat) if store is not None else []
+        if store is not None and records:
+            self._reply(request_id, "export", chat=chat, markdown=store.export_markdown(chat, records),
+                        source="transcripts", turns=len(records))
             return
         conv = conversations.get(chat)
         parts = [f"## {i}. You\n\n{r.prompt}\n\n## Kimi\n\n{markdown(r)}" for i, r in enumerate(conv.results, 1)]

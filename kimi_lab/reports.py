@@ -121,13 +121,12 @@ class _Markdown:
 def export(name: str | None) -> Any:
     """Every recorded turn of a chat (across kernels) as Markdown, from the transcripts file."""
     from .conversation import DEFAULT_CHAT
-    from .transcripts import recorder
+    from .reopen import open_store
 
-    rec = recorder()
-    if rec is None or rec.store is None:
+    store = open_store()
+    if store is None:
         return _Markdown("transcripts are off (%config KimiLab.transcripts = True to record them)")
-    rec.flush()
-    return _Markdown(rec.store.export_markdown(name or DEFAULT_CHAT))
+    return _Markdown(store.export_markdown(name or DEFAULT_CHAT))
 
 
 def reopen(name: str | None) -> str:

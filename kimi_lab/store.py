@@ -269,10 +269,11 @@ class TranscriptStore:
         return [TurnRecord(*head[:8], json.loads(head[8]) if head[8] else None, events.get(head[0], []))
                 for head in heads]
 
-    def export_markdown(self, chat: str) -> str:
-        """The chat as one readable Markdown document (prompts, folded reasoning and tools, answers)."""
+    def export_markdown(self, chat: str, turns: list[TurnRecord] | None = None) -> str:
+        """The chat as one readable Markdown document (prompts, folded reasoning and tools, answers);
+        `turns`: its records when already read."""
         parts = [f"# {chat}\n"]
-        for i, turn in enumerate(self.turns(chat), 1):
+        for i, turn in enumerate(self.turns(chat) if turns is None else turns, 1):
             parts.append(_turn_markdown(i, turn))
         return "\n".join(parts)
 

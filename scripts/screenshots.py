@@ -184,7 +184,7 @@ def drive_sidebar(page: Page, lab: Lab, out: Path) -> None:
               chunk_chars=12),
     )
     sidebar = open_sidebar(page)
-    wait_connected(sidebar)  # asking sooner can race the first history load (see wait_connected)
+    wait_connected(sidebar)
     widen_sidebar(page, SIDEBAR_WIDTH)
     ask(page, SIDEBAR_QUESTION)
     wait_turns_done(page, 1)

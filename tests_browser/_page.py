@@ -181,8 +181,7 @@ def overflowing(container: Locator, selector: str) -> list[str]:
 
 def wait_connected(sidebar: Locator, timeout: float = 30_000) -> None:
     """Until the connection row names kimi_lab (the kernel answered `hello`) and no Retry is
-    offered. Ask only after this: a question sent while the sidebar is still connecting can race
-    its history load."""
+    offered."""
     sidebar.locator(".kimi-connection-text", has_text="kimi_lab ").wait_for(timeout=timeout)
     assert sidebar.get_by_role("button", name="Retry").count() == 0
 

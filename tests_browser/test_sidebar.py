@@ -31,6 +31,7 @@ from ._page import (
     start_cell,
     turns,
     wait_cell_done,
+    wait_connected,
     wait_kernel_idle,
     wait_turns_done,
     widen_sidebar,
@@ -62,12 +63,6 @@ Q_FRAME = "Which region has the largest revenue in `sales`, averaged over a week
 Q_DENY = "Set kimi_denied to 41 in my notebook."
 Q_ALLOW = "Store the total units of sales in kimi_allowed."
 DENIAL = "the user declined this call"  # kimi_lab/tools/runner.py, sent as preview and as error
-
-
-def assert_connected(sidebar: Locator) -> None:
-    """The connection row names kimi_lab and offers no Retry (that is for a failed connection)."""
-    sidebar.locator(".kimi-connection-text", has_text="kimi_lab ").wait_for(timeout=30_000)
-    assert sidebar.get_by_role("button", name="Retry").count() == 0
 
 
 def test_1_kimi_cell_streams_and_shows_cost(page: Page, lab: Lab, screenshots: Path) -> None:
@@ -107,7 +102,7 @@ def test_2_sidebar_evaluates_live_dataframe(page: Page, lab: Lab, screenshots: P
               content="The top region's weekly revenue is in the tool result."),
     )
     sidebar = open_sidebar(page)
-    assert_connected(sidebar)
+    wait_connected(sidebar)
     ask(page, Q_FRAME)
     wait_turns_done(page, 1)
     assert looks_disabled(sidebar.get_by_role("button", name="Stop")), "an idle Stop looks disabled"
@@ -196,7 +191,7 @@ def test_4_reload_restores_conversation(page: Page, lab: Lab, screenshots: Path)
     if not sidebar.is_visible():
         open_sidebar(page)
     wait_turns_done(page, len(asked))
-    assert_connected(sidebar)
+    wait_connected(sidebar)
     restored = [p.inner_text() for p in sidebar.locator(".kimi-prompt").all()]
     assert restored == asked
     if Q_FRAME in asked:
@@ -422,7 +417,7 @@ def test_8_kernel_restart_reopens_chats_from_the_transcripts(page: Page, lab: La
     assert note.inner_text() == f"Reopened {n} earlier turn{'s' if n != 1 else ''} from the transcripts file."
     wait_turns_done(page, n)
     assert prompts(sidebar) == asked
-    assert_connected(sidebar)
+    wait_connected(sidebar)
     page.screenshot(path=str(screenshots / "browser-8-restart.png"))
 
     # A chat the restarted kernel does not have: Chats reopens it from the file too.

@@ -137,15 +137,7 @@ export class KimiClient {
     this.kernel.statusChanged.disconnect(this._onStatus, this);
     this.kernel.connectionStatusChanged.disconnect(this._onConnection, this);
     this._rejectPending('The kernel connection was closed.');
-    const comm = this._comm;
-    this._comm = null;
-    if (comm && !comm.isDisposed) {
-      try {
-        comm.close();
-      } catch {
-        // The kernel is gone already.
-      }
-    }
+    this._closeComm();
     this._setStatus('disposed');
     Signal.clearData(this);
   }
@@ -287,16 +279,20 @@ export class KimiClient {
 
   private _fail(message: string): void {
     this._error = message;
+    this._closeComm();
+    this._setStatus('error');
+  }
+
+  private _closeComm(): void {
     const comm = this._comm;
     this._comm = null;
     if (comm && !comm.isDisposed) {
       try {
         comm.close();
       } catch {
-        // ignore
+        // The kernel is gone already.
       }
     }
-    this._setStatus('error');
   }
 
   private _setStatus(status: ClientStatus): void {

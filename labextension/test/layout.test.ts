@@ -14,7 +14,7 @@ import { Widget } from '@lumino/widgets';
 
 import { KimiClient } from '../src/client';
 import { KimiPanel } from '../src/panel';
-import type { Turn } from '../src/reducer';
+import { newTurn, type Turn } from '../src/reducer';
 import { TurnView } from '../src/turn';
 import { FakeKernel, asKernel } from './fakeKernel';
 import { fakeRendermime, flushFrames, isShown, loadCss, stubFrames, tick } from './harness';
@@ -93,21 +93,9 @@ describe('disabled sidebar buttons', () => {
 
 function turn(fields: Partial<Turn>): Turn {
   return {
-    requestId: 'r1',
-    prompt: 'Which region sells most?',
+    ...newTurn('Which region sells most?', 'r1'),
     steps: [{ kind: 'reasoning', text: 'Group by region and sum.' }],
     answer: 'North.',
-    markdown: null,
-    approvals: [],
-    statuses: [],
-    usage: null,
-    cost: null,
-    model: '',
-    provider: '',
-    finishReason: null,
-    elapsed: null,
-    ttft: null,
-    error: null,
     streamDone: true,
     done: true,
     ...fields
