@@ -24,6 +24,8 @@ from .config import settings
 from .conversation import conversations
 from .events import ContentDelta, ReasoningDelta, to_dict
 from .render import markdown
+from .secrets import mask_url, scrub
+from .tools.display_code import approval_view
 
 __all__ = ["PROTOCOL", "TARGET", "Bridge", "register_comm_target", "result_dict"]
 
@@ -66,7 +68,7 @@ def _one_line(exc: BaseException) -> str:
     text = getattr(exc, "message", None) or str(exc) or type(exc).__name__
     if not isinstance(exc, (BridgeError, MainThreadBusy)) and not hasattr(exc, "kind"):
         text = f"{type(exc).__name__}: {text}"
-    line = " ".join(str(text).split())
+    line = scrub(" ".join(str(text).split()))  # before the cut: a key cut in half would not match
     return line if len(line) <= 300 else line[:299] + "…"
 
 
@@ -105,6 +107,11 @@ def _events_of(result: Any) -> list[dict[str, Any]]:
     out.append({"type": "done", "finish_reason": result.finish_reason})
     out += [{"type": "error", "message": result.error, "kind": "error"}] if result.error else []
     return out
+
+
+def _turns(results: list[Any]) -> list[dict[str, Any]]:
+    """Finished turns as `history` sends them."""
+    return [{"prompt": r.prompt, "events": _events_of(r), "result": result_dict(r)} for r in results]
 
 
 def _merge(events: list[dict[str, Any]], event: dict[str, Any]) -> None:
@@ -168,6 +175,8 @@ class _Ask:
     def __init__(self, send: Callable[[dict[str, Any]], None], request_id: str, chat: str, prompt: str) -> None:
         self.sinks, self.request_id, self.chat, self.prompt = [send], request_id, chat, prompt
         self.turn: Any = None
+        self.finished = False  # the last message went out; set under _lock
+        self._releases: list[Callable[[str], None]] = []  # the bridges that hold this ask let go at the end
         self.log: list[dict[str, Any]] = []  # what was sent so far, deltas joined (history of a running ask)
         self.stopped, self.gone = threading.Event(), threading.Event()
         self._lock = threading.RLock()  # orders every message of this ask
@@ -213,6 +222,20 @@ class _Ask:
             self._flush()
             self._send(reply)
             self.log = []
+            self.finished = True
+            releases, self._releases = self._releases, []
+        for release in releases:
+            release(self.request_id)
+
+    def hold(self, release: Callable[[str], None]) -> bool:
+        """Call `release(request_id)` once this ask has sent its last message; False (and no call)
+        when it already has. A finished ask holds the turn, and through it the user's namespace:
+        whoever keeps it must let it go."""
+        with self._lock:
+            if self.finished:
+                return False
+            self._releases.append(release)
+            return True
 
     def emit(self, event: Any) -> None:
         """Turn.run's on_event: text deltas wait up to BATCH_SECONDS, boundaries flush at once."""
@@ -245,11 +268,13 @@ class _Ask:
             except Exception:  # that frontend went away: the turn still finishes and is kept
                 pass
 
-    def attach(self, send: Callable[[dict[str, Any]], None], history: Callable[[dict[str, Any]], None]) -> None:
+    def attach(self, send: Callable[[dict[str, Any]], None], history: Callable[[dict[str, Any]], None]) -> bool:
         """Follow this ask from another frontend: `history(turn so far)` is called under the lock
         that orders the ask's messages, so the new frontend misses nothing and gets nothing twice;
-        then its pending approvals are asked again there."""
+        then its pending approvals are asked again there. False (and no call) when it has finished."""
         with self._lock:
+            if self.finished:
+                return False
             self._flush()  # the log holds the unsent batch too: send it first, or it would arrive twice
             history({"prompt": self.prompt, "request_id": self.request_id, "events": _joined(self.log),
                      "result": None})
@@ -258,6 +283,7 @@ class _Ask:
             self.gone.clear()
             for _, _, message in list(self._approvals.values()):
                 send(message)
+        return True
 
     def detach(self, send: Callable[[dict[str, Any]], None]) -> None:
         """A frontend closed its comm; with none left, pending approvals are answered "no"."""
@@ -271,8 +297,9 @@ class _Ask:
     def approve(self, tool: Any, arguments: dict[str, Any]) -> str:
         """The ToolRunner's approver: ask the frontend, wait (bounded) for its `approve`."""
         call_id, answered, box = self._tool_id, threading.Event(), []
+        shown = approval_view(arguments)  # what runs, nothing hidden: the frontend shows this text as is
         message = {"type": "approval", "request_id": self.request_id, "call_id": call_id, "name": tool.name,
-                   "arguments": _jsonable(arguments)}
+                   "arguments": _jsonable(arguments), "display": shown.display, "warning": shown.warning}
         with self._lock:
             self._approvals[call_id] = (answered, box, message)
             self._flush()
@@ -299,11 +326,17 @@ class _Ask:
 
 
 class Bridge:
-    """One comm: serves the frontend's requests; `handle` is safe to call from any thread."""
+    """One comm: serves the frontend's requests; `handle` is safe to call from any thread.
+
+    It holds only the asks still running (for `stop`, `approve` and a reloaded page that follows
+    one); a finished ask is let go at once, since it holds the turn and through it the user's
+    namespace. Of finished asks only their ids are kept: a late `stop` is ignored, a late
+    `approve` finds nothing pending, and an id is never used twice."""
 
     def __init__(self, send: Callable[[dict[str, Any]], None]) -> None:
         self._raw_send, self._send_lock = send, threading.Lock()
-        self.asks: dict[str, _Ask] = {}
+        self.asks: dict[str, _Ask] = {}  # running asks this comm started or follows
+        self.finished: set[str] = set()  # request ids of this comm's finished asks
 
     def send(self, message: dict[str, Any]) -> None:
         with self._send_lock:
@@ -313,6 +346,15 @@ class Bridge:
         """The comm closed: detach from every ask this frontend started or followed."""
         for ask in list(self.asks.values()):
             ask.detach(self.send)
+
+    def _hold(self, ask: _Ask) -> None:
+        """Keep a running ask until it finishes."""
+        if ask.hold(self._release):
+            self.asks.setdefault(ask.request_id, ask)
+
+    def _release(self, request_id: str) -> None:
+        self.finished.add(request_id)
+        self.asks.pop(request_id, None)
 
     def handle(self, msg: dict[str, Any]) -> None:
         """The comm's on_msg callback: every failure becomes a one-line `error` reply."""
@@ -353,7 +395,7 @@ class Bridge:
         if not isinstance(options, dict) or not set(options) <= ASK_OPTIONS:
             unknown = sorted(set(options) - ASK_OPTIONS) if isinstance(options, dict) else options
             raise BridgeError(f"unknown options {unknown}; allowed: {', '.join(sorted(ASK_OPTIONS))}")
-        if request_id in self.asks:
+        if request_id in self.asks or request_id in self.finished:
             raise BridgeError(f"request_id {request_id!r} was already used on this comm")
         _reopen_unseen(chat)  # asked before the view loaded the history: go on from the recorded chat
         ask = _Ask(self.send, request_id, chat, prompt)
@@ -361,24 +403,30 @@ class Bridge:
             if chat in _busy:
                 raise BridgeError(f"chat {chat!r} is busy: wait for its answer or stop it")
             _busy[chat] = ask
-        self.asks[request_id] = ask
+        self._hold(ask)
         context = contextvars.copy_context()  # the ask's messages keep this request as their parent
         threading.Thread(target=context.run, args=(ask.run, dict(options)), name=f"kimi_lab-ask-{request_id}",
                          daemon=True).start()
 
-    def _find(self, data: dict[str, Any]) -> _Ask:
+    def _find(self, data: dict[str, Any]) -> _Ask | None:
+        """The running ask `data` names; None when it has finished."""
         ask = self.asks.get(data["request_id"])
-        if ask is None:
+        if ask is None and data["request_id"] not in self.finished:
             raise BridgeError(f"no ask with request_id {data['request_id']!r} on this comm")
         return ask
 
     def _stop(self, request_id: str, data: dict[str, Any]) -> None:
-        self._find(data).stop()  # a stop that crosses the result is harmless
+        ask = self._find(data)
+        if ask is not None:  # a stop after the answer finished is ignored
+            ask.stop()
 
     def _approve(self, request_id: str, data: dict[str, Any]) -> None:
         if data.get("answer") not in ANSWERS:
             raise BridgeError(f"'answer' must be one of yes, no, always; got {data.get('answer')!r}")
-        self._find(data).answer(str(data.get("call_id")), data["answer"])
+        ask = self._find(data)
+        if ask is None:
+            raise BridgeError(f"no approval is pending for call {data.get('call_id')!r}: that answer has finished")
+        ask.answer(str(data.get("call_id")), data["answer"])
 
     def _history(self, request_id: str, data: dict[str, Any]) -> None:
         chat = _chat(data)
@@ -393,16 +441,17 @@ class Bridge:
             restored = _reopen_unseen(chat)
         conv = conversations.get(chat)
         results = list(conv.results)
-        turns = [{"prompt": r.prompt, "events": _events_of(r), "result": result_dict(r)} for r in results]
+        turns = _turns(results)
         with _busy_lock:
             running = _busy.get(conv.name)
-        if running is None or any(running.turn is not None and r is running.turn.result for r in results):
-            self._reply(request_id, "history", chat=conv.name, turns=turns, restored=restored)
-            return
-        # Still streaming: this frontend follows it from here on (stop and approve work too).
-        self.asks.setdefault(running.request_id, running)
-        running.attach(self.send, lambda turn: self._reply(request_id, "history", chat=conv.name,
-                                                           turns=[*turns, turn], restored=restored))
+        if running is not None and not any(running.turn is not None and r is running.turn.result for r in results):
+            # Still streaming: this frontend follows it from here on (stop and approve work too).
+            self._hold(running)
+            if running.attach(self.send, lambda turn: self._reply(request_id, "history", chat=conv.name,
+                                                                  turns=[*turns, turn], restored=restored)):
+                return
+            turns = _turns(list(conv.results))  # it finished meanwhile: its turn is in the conversation now
+        self._reply(request_id, "history", chat=conv.name, turns=turns, restored=restored)
 
     def _chats(self, request_id: str, data: dict[str, Any]) -> None:
         with _busy_lock:
@@ -433,7 +482,8 @@ class Bridge:
         from .providers import merge_presets
         from .target import ENV_API_KEY
 
-        providers = [{"name": p.name, "base_url": p.base_url, "model": p.model, "dialect": p.dialect,
+        providers = [{"name": p.name, "base_url": mask_url(p.base_url) if p.base_url else None, "model": p.model,
+                      "dialect": p.dialect,
                       "key_env": p.key_env, "key_set": bool(p.key_env and os.environ.get(p.key_env)),
                       "price": asdict(p.price) if p.price else None, "context": p.context,
                       "max_output": p.max_output} for p in merge_presets(settings().presets).values()]

@@ -45,6 +45,11 @@ class KimiLab(Configurable):
     ).tag(config=True)
     max_tool_rounds = Int(64, help="Most model calls in one answer's tool loop (up to 1000).").tag(config=True)
     tool_timeout = Float(30.0, help="Seconds a tool may run before it is stopped.").tag(config=True)
+    evaluate_sandbox = Bool(
+        True,
+        help="Linux: run each evaluate call in a locked-down fork of the kernel (no writes, network or processes; "
+        "memory and time capped), a second layer behind evaluate's own checks. See docs/security.md.",
+    ).tag(config=True)
     tool_result_tokens = Int(
         4_000, help="Cap on each tool result sent to the model (head and tail kept), in tokens of ~4 characters."
     ).tag(config=True)

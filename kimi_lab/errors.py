@@ -1,12 +1,15 @@
 """Errors a user can act on: each renders as one line that says what to do.
 
 IPython shows an exception through `_render_traceback_` when it has one, so these never
-produce a traceback wall in a notebook or terminal.
+produce a traceback wall in a notebook or terminal. A URL in a message shows no password
+(`https://user:***@host`): messages name the endpoint that failed, and a base URL may carry one.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+
+from .secrets import mask_urls
 
 if TYPE_CHECKING:
     from .result import Result
@@ -27,6 +30,7 @@ class KimiError(Exception):
     kind = "error"
 
     def __init__(self, message: str, *, partial: Result | None = None) -> None:
+        message = mask_urls(message)
         super().__init__(message)
         self.message = message
         self.partial = partial

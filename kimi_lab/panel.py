@@ -8,13 +8,13 @@ worker thread, so the kernel stays free for other cells while Kimi thinks.
 
 from __future__ import annotations
 
-import json
 import threading
 import uuid
 from typing import Any
 
 from .render import format_cost, live_html
 from .result import Step, ToolCall
+from .store import arguments_of
 
 __all__ = ["ChatPanel", "chat"]
 
@@ -51,10 +51,7 @@ class _TurnView:
             if self.content.strip():
                 self.steps.append(Step("note", self.content))
             self.content = ""
-            try:
-                arguments = json.loads(event.get("arguments") or "{}")
-            except ValueError:
-                arguments = event.get("arguments")
+            arguments = arguments_of(event.get("arguments") or "{}")  # deep nesting stays text
             call = ToolCall(name=event["name"], arguments=arguments, id=event["id"])
             self.steps.append(Step("tool", call=call, status="running"))
         elif kind == "tool_end":
@@ -82,6 +79,23 @@ def _escape(text: str) -> str:
     import html
 
     return html.escape(text).replace("\n", "<br>")
+
+
+_APPROVAL_PRE = "white-space:pre-wrap;overflow-wrap:anywhere;margin:.3em 0;"  # a long line wraps, never hides
+_APPROVAL_WARNING = "color:#c00;font-weight:bold;margin:.3em 0;"
+
+
+def approval_html(name: str, arguments: Any) -> str:
+    """The approval card's text: the call as every approval prompt shows it (approval_view),
+    the warning above it in red, all of it HTML-escaped."""
+    import html
+
+    from .tools.display_code import approval_view, visible
+
+    shown = approval_view(arguments)
+    warning = f'<div style="{_APPROVAL_WARNING}">{html.escape(shown.warning)}</div>' if shown.warning else ""
+    return (f"🔧 Kimi wants to run <b>{html.escape(visible(name))}</b>:{warning}"
+            f'<pre style="{_APPROVAL_PRE}">{html.escape(shown.display)}</pre>')
 
 
 class ChatPanel:
@@ -217,9 +231,7 @@ class ChatPanel:
 
     def _ask_approval(self, turn: _TurnView, message: dict[str, Any]) -> None:
         w = self._w
-        code = (message.get("arguments") or {}).get("code") if isinstance(message.get("arguments"), dict) else None
-        shown = f"<pre>{_escape(code)}</pre>" if code else _escape(json.dumps(message.get("arguments")))
-        label = w.HTML(f"🔧 Kimi wants to run <b>{_escape(message.get('name', '?'))}</b>: {shown}")
+        label = w.HTML(approval_html(str(message.get("name", "?")), message.get("arguments")))
         buttons = [w.Button(description=d, button_style=s) for d, s in
                    (("Allow", "success"), ("Deny", "danger"), ("Always allow this session", ""))]
         card = w.VBox([label, w.HBox(buttons)])

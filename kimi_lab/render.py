@@ -12,6 +12,8 @@ import html
 import json
 from typing import TYPE_CHECKING, Any, Sequence
 
+from .tools.display_code import visible
+
 if TYPE_CHECKING:
     from .result import Result, Step
 
@@ -70,11 +72,13 @@ def _notes(result: Result) -> list[str]:
 
 
 def call_signature(name: str, arguments: Any, limit: int = 120) -> str:
-    """`name(a=1, b="x")` from parsed arguments (or the raw text when they did not parse)."""
+    """`name(a=1, b="x")` from parsed arguments (or the raw text when they did not parse), with
+    every character that would display as something else made visible (tools/display_code.py)."""
     if isinstance(arguments, dict):
         inner = ", ".join(f"{k}={json.dumps(v, ensure_ascii=False, default=str)}" for k, v in arguments.items())
     else:
         inner = str(arguments)
+    name, inner = visible(name), visible(inner)
     if len(inner) > limit:
         inner = inner[: limit - 1] + "…"
     return f"{name}({inner})"

@@ -8,13 +8,13 @@ turn of this kernel, and the conversation goes on from it.
 
 from __future__ import annotations
 
-import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from . import events as ev
 from .conversation import Conversation, Message, conversations
 from .events import TokenUsage
 from .result import Result, Step, ToolCall
+from .store import arguments_of
 
 if TYPE_CHECKING:
     from .store import TranscriptStore, TurnRecord
@@ -42,12 +42,8 @@ def result_of(record: TurnRecord) -> Result:
             if content.strip():
                 steps.append(Step("note", content))
             content = ""
-            try:
-                arguments: Any = json.loads(event.arguments or "{}")
-            except ValueError:
-                arguments = event.arguments
-            step = tools[event.id] = Step("tool", call=ToolCall(event.name, arguments, id=event.id),
-                                          status="interrupted")
+            call = ToolCall(event.name, arguments_of(event.arguments), id=event.id)
+            step = tools[event.id] = Step("tool", call=call, status="interrupted")
             steps.append(step)
         elif isinstance(event, ev.ToolEnd) and event.id in tools:
             step = tools[event.id]
@@ -78,11 +74,12 @@ def result_of(record: TurnRecord) -> Result:
 
 
 def open_store() -> TranscriptStore | None:
-    """The session's transcripts file with everything recorded so far written, or None when off."""
+    """The session's transcripts file with everything recorded so far written (waited for with a
+    bound: the writer thread opens the file), or None when off."""
     from .transcripts import recorder
 
     rec = recorder()
-    if rec is None or rec.store is None:
+    if rec is None:
         return None
     rec.flush()
     return rec.store

@@ -1,4 +1,5 @@
-"""What `%kimi providers | config | usage | history` show. Keys are never shown, only whether set."""
+"""What `%kimi providers | config | usage | history` show. Keys are never shown, only whether set, and a
+base URL's password (or a key in its query) is shown as `***`."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from .conversation import conversations
 from .errors import KimiError
 from .providers import merge_presets
 from .render import format_cost, markdown, plain_text
+from .secrets import mask_url
 from .target import ENV_API_KEY, resolve_target
 from .usage import ledger
 
@@ -27,7 +29,7 @@ def providers_table(env: Mapping[str, str]) -> Table:
             f"${p.price.input:g} / ${p.price.output:g} / ${p.price.cache_read:g}" if p.price else "unknown"
         )
         rows.append(
-            [p.name, p.base_url or "(set --base-url)", key, p.model, p.dialect, price,
+            [p.name, mask_url(p.base_url) if p.base_url else "(set --base-url)", key, p.model, p.dialect, price,
              f"{p.context:,}", f"{p.max_output:,}"]
         )
     return Table(
@@ -45,7 +47,7 @@ def config_table(args: Any) -> Table:
         t = resolve_target(provider=args.provider, model=args.model, base_url=args.base_url, config=cfg)
         rows += [
             ["provider", t.provider.name],
-            ["base URL", t.base_url],
+            ["base URL", t.shown_url],
             ["model", t.model],
             ["API key", f"from {t.key_source}" if t.key_source else "none (not needed)"],
         ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import stat
 import threading
 import time
 import warnings
@@ -25,11 +26,14 @@ from .events import Event, TokenUsage, event_from_dict
 from .render import STATUS_ICON, call_signature, format_cost, md_fence, md_plain
 from .result import Result
 
-__all__ = ["ChatSummary", "TranscriptStore", "TranscriptStoreError", "TurnRecord", "default_path"]
+__all__ = ["ChatSummary", "TranscriptStore", "TranscriptStoreError", "TurnRecord", "arguments_of", "default_path",
+           "is_locked"]
 
 SCHEMA_VERSION = 1
 INTERRUPTED = "(interrupted: the kernel stopped before this answer finished)"
 _CORRUPT_CODES = {11, 26}  # SQLITE_CORRUPT, SQLITE_NOTADB
+_LOCKED_CODES = {5, 6}  # SQLITE_BUSY, SQLITE_LOCKED; extended codes keep these in their low byte
+_SIDECARS = ("-wal", "-shm")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS turns(id INTEGER PRIMARY KEY, chat TEXT NOT NULL, prompt TEXT, model TEXT,
@@ -109,12 +113,69 @@ def _is_corrupt(exc: sqlite3.DatabaseError) -> bool:
     return type(exc) is sqlite3.DatabaseError  # OperationalError (locked, permissions) is not corruption
 
 
-class TranscriptStore:
-    """One SQLite file shared by all faces; thread-safe through a single connection and a lock."""
+def is_locked(exc: BaseException) -> bool:
+    """Another connection holds the file: worth waiting for, unlike a full disk or a damaged file."""
+    if not isinstance(exc, sqlite3.OperationalError):
+        return False
+    code = getattr(exc, "sqlite_errorcode", None)  # Python 3.11+
+    if code is not None:
+        return code & 0xFF in _LOCKED_CODES
+    return "locked" in str(exc) or "busy" in str(exc)
 
-    def __init__(self, path: Path | str | None = None) -> None:
+
+def arguments_of(text: str) -> Any:
+    """A recorded tool call's arguments as JSON, else the raw text (not JSON, or nested too deeply
+    to decode: a hostile model's arguments must not make a chat unreadable)."""
+    try:
+        return json.loads(text or "{}")
+    except (ValueError, RecursionError):
+        return text
+
+
+def _private_folder(folder: Path) -> None:
+    """Create `folder` and its missing parents readable by the user alone (the file holds every prompt,
+    answer and tool result); a folder that exists keeps its mode: it may be shared on purpose."""
+    missing = []
+    for parent in (folder, *folder.parents):  # bounded by the path's depth
+        if parent.exists():
+            break
+        missing.append(parent)
+    for made in reversed(missing):
+        try:
+            made.mkdir(mode=0o700)
+        except FileExistsError:  # another kernel made it meanwhile
+            continue
+        os.chmod(made, 0o700)  # mkdir's mode is masked by the umask
+
+
+def _private_file(path: Path) -> None:
+    """Create the database 0600 before SQLite does, since SQLite gives its -wal and -shm files the
+    database's mode; take group and other access from files an older kimi_lab left readable."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+    if os.name != "posix":
+        return
+    for name in (path, *(path.with_name(path.name + suffix) for suffix in _SIDECARS)):
+        try:
+            mode = stat.S_IMODE(os.stat(name).st_mode)
+            if mode & 0o077:
+                os.chmod(name, mode & ~0o077)
+        except OSError:  # absent, or not ours to change
+            continue
+
+
+class TranscriptStore:
+    """One SQLite file shared by all faces; thread-safe through a single connection and a lock.
+
+    `timeout`: how long one statement waits for another connection's lock before failing with
+    "database is locked" (the session's recorder passes a short one and retries by itself)."""
+
+    def __init__(self, path: Path | str | None = None, *, timeout: float = 10.0) -> None:
         self.path = Path(path) if path is not None else default_path()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.timeout = timeout
+        _private_folder(self.path.parent)
         self._lock = threading.RLock()  # batch() holds it around appends
         self._next_seq: dict[int, int] = {}  # per turn, so an append is one INSERT and no lookup
         try:
@@ -128,8 +189,11 @@ class TranscriptStore:
             self._db = self._open()
 
     def _open(self) -> sqlite3.Connection:
+        """Connect; only a new file is written to, so opening one that another program holds
+        locked does not wait for it."""
+        _private_file(self.path)
         # isolation_level=None: every INSERT is its own committed transaction, with no BEGIN/COMMIT round trip.
-        db = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=False)
+        db = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False)
         try:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
@@ -139,8 +203,9 @@ class TranscriptStore:
                 raise TranscriptStoreError(
                     f"{self.path} was written by a newer kimi_lab (transcript schema v{row[0]}; this one reads "
                     f"v{SCHEMA_VERSION}). Upgrade kimi_lab, or set KIMI_LAB_TRANSCRIPTS to another file.")
-            db.executescript(_SCHEMA)
-            db.execute("INSERT OR IGNORE INTO meta VALUES('schema_version', ?)", (str(SCHEMA_VERSION),))
+            db.executescript(_SCHEMA)  # IF NOT EXISTS: no write when the tables are there
+            if row is None:
+                db.execute("INSERT OR IGNORE INTO meta VALUES('schema_version', ?)", (str(SCHEMA_VERSION),))
         except BaseException:
             db.close()
             raise
@@ -155,7 +220,7 @@ class TranscriptStore:
             n += 1
             target = self.path.with_name(f"{self.path.name}.corrupt-{stamp}-{n}")
         self.path.rename(target)
-        for suffix in ("-wal", "-shm"):
+        for suffix in _SIDECARS:
             side = self.path.with_name(self.path.name + suffix)
             if side.exists():
                 side.rename(target.with_name(target.name + suffix))
@@ -163,11 +228,13 @@ class TranscriptStore:
 
     # -- writing -----------------------------------------------------------------------------
 
-    def start_turn(self, chat: str, prompt: str, *, model: str, provider: str, kernel_id: str | None = None) -> int:
+    def start_turn(self, chat: str, prompt: str, *, model: str, provider: str, kernel_id: str | None = None,
+                   started: float | None = None) -> int:
+        """A new turn's id; `started` (epoch seconds, default now) when it is written later than asked."""
         with self._lock:
             cur = self._db.execute(
                 "INSERT INTO turns(chat, prompt, model, provider, kernel_id, started) VALUES(?,?,?,?,?,?)",
-                (chat, prompt, model, provider, kernel_id, time.time()))
+                (chat, prompt, model, provider, kernel_id, time.time() if started is None else started))
         return int(cur.lastrowid or 0)
 
     def append(self, turn_id: int, event: Event) -> None:
@@ -187,9 +254,10 @@ class TranscriptStore:
 
     @contextmanager
     def batch(self) -> Iterator[None]:
-        """Several appends in one transaction: one commit instead of one per row."""
+        """Several appends in one transaction: one commit instead of one per row. IMMEDIATE takes
+        the write lock first, so a locked file fails here, before any row, and never half-way."""
         with self._lock:
-            self._db.execute("BEGIN")
+            self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield
             except BaseException:
@@ -300,10 +368,7 @@ def _turn_markdown(index: int, turn: TurnRecord) -> str:
         if isinstance(event, ev.ContentDelta):
             content += event.text
         elif isinstance(event, ev.ToolStart):
-            try:
-                args: Any = json.loads(event.arguments)
-            except ValueError:
-                args = event.arguments
+            args = arguments_of(event.arguments)
             end = ends.get(event.id)
             status = end.status if end else ("no result" if turn.ended else "interrupted")
             line = f"{STATUS_ICON.get(status, '')} {call_signature(event.name, args)} · {status}"

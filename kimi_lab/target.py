@@ -1,5 +1,8 @@
 """Which endpoint, model and key a request goes to, resolved in one documented order:
-option on the magic > `%config KimiLab` > environment > first preset whose key is set."""
+option on the magic > `%config KimiLab` > environment > first preset whose key is set.
+
+A base URL may carry a password (`https://user:pw@host/v1`): `Target.shown_url` and `label` mask it, and
+`Target.secrets` lists it with the key, so it is scrubbed like one."""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from typing import Mapping
 from .config import KimiLab
 from .errors import KimiConfigError
 from .providers import Provider, merge_presets
+from .secrets import credentials_in, mask_url
 
 __all__ = ["Target", "resolve_target"]
 
@@ -28,8 +32,18 @@ class Target:
     key_source: str | None = None  # the variable the key came from, for messages
 
     @property
+    def shown_url(self) -> str:
+        """The base URL as it may be shown: a password in it is `***`."""
+        return mask_url(self.base_url)
+
+    @property
     def label(self) -> str:
-        return f"{self.provider.name} ({self.base_url})"
+        return f"{self.provider.name} ({self.shown_url})"
+
+    @property
+    def secrets(self) -> list[str]:
+        """The key and any credential inside the base URL (a password, a token in the query)."""
+        return [s for s in (self.api_key, *credentials_in(self.base_url)) if s]
 
 
 def _first(*values: str | None) -> str | None:

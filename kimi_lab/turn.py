@@ -1,6 +1,10 @@
 """One question and its answer: streams rounds from a backend, runs the tool calls between
 them, feeds every event to a face, and leaves a Result and the conversation consistent
-whatever happens (interrupt, failure, round limit)."""
+whatever happens (interrupt, failure, round limit).
+
+Every text the model streams (reasoning, answer, tool-call arguments) is scrubbed of secrets before
+any face, the transcripts file or the next request sees it; after a round of tools the notebook's
+variables are read again for secrets (a tool may have loaded one)."""
 
 from __future__ import annotations
 
@@ -28,8 +32,9 @@ from .events import (
     UsageEvent,
 )
 from .result import Result, Step
-from .secrets import StreamScrubber, scrub
+from .secrets import StreamScrubber, namespace_secrets, scrub
 from .target import Target
+from .tools.notebook import DATA_TOOLS
 from .usage import ledger
 
 if TYPE_CHECKING:
@@ -140,6 +145,8 @@ class Turn:
                     tool_msg = self._run_tool(call, on_event)
                     self._loop.append(tool_msg)
                     messages.append(message_wire(tool_msg, dialect))
+                if any(call["function"]["name"] not in DATA_TOOLS for call in calls):  # they only read
+                    self._learn_secrets()  # run_python or a user's tool may have loaded a secret
         except KeyboardInterrupt:
             finish = "interrupted"
             self.error = KimiInterrupted(
@@ -158,6 +165,16 @@ class Turn:
             except KeyboardInterrupt:
                 pass
         return self.result
+
+    def _learn_secrets(self) -> None:
+        """Secrets a tool put into the namespace (run_python reading a key) join the scrubbed set."""
+        if self.runner is None:
+            return
+        known = set(self.secrets)
+        fresh = [s for s in namespace_secrets(self.runner.namespace) if s not in known]
+        if fresh:
+            self.secrets = sorted([*self.secrets, *fresh], key=len, reverse=True)
+            self.runner.secrets = self.secrets
 
     def _new_round(self) -> None:
         self.content_parts = []
@@ -183,15 +200,17 @@ class Turn:
         usage = TokenUsage()
         finish: str | None = None
         scrub_reasoning, scrub_content = StreamScrubber(self.secrets), StreamScrubber(self.secrets)
+        scrub_tools: dict[int, StreamScrubber] = {}  # arguments, per call index
         try:
             with closing(iter(self.backend.stream(request))) as events:
                 for event in events:
                     if isinstance(event, ReasoningDelta):
-                        text = scrub_reasoning.feed(event.text)
-                        if text:
+                        if event.text:  # timed on arrival: the scrubber may hold the first words back
                             now = time.perf_counter()
                             self.first_reasoning = self.first_reasoning or now
                             self.ttft = self.ttft if self.ttft is not None else now - self.started
+                        text = scrub_reasoning.feed(event.text)
+                        if text:
                             self._add_reasoning(text)
                         if event.details:
                             self._details.extend(event.details)
@@ -200,16 +219,24 @@ class Turn:
                                 continue
                             event = ReasoningDelta(text, event.details)
                     elif isinstance(event, ContentDelta):
+                        if held := scrub_reasoning.flush():  # the reasoning is over: show its last words
+                            self._add_reasoning(held)
+                            on_event(ReasoningDelta(held))
+                        if event.text:
+                            now = time.perf_counter()
+                            self.first_content = self.first_content or now
+                            self.ttft = self.ttft if self.ttft is not None else now - self.started
                         text = scrub_content.feed(event.text)
                         if not text:
                             continue
-                        now = time.perf_counter()
-                        self.first_content = self.first_content or now
-                        self.ttft = self.ttft if self.ttft is not None else now - self.started
                         self.content_parts.append(text)
                         if text != event.text:
                             event = ContentDelta(text)
                     elif isinstance(event, ToolCallDelta):
+                        scrubber = scrub_tools.setdefault(event.index, StreamScrubber(self.secrets))
+                        text = scrubber.feed(event.arguments or "")
+                        if text != event.arguments:
+                            event = ToolCallDelta(event.index, event.id, event.name, text)
                         self._add_tool_delta(event)
                     elif isinstance(event, UsageEvent):
                         usage = event.usage
@@ -219,15 +246,16 @@ class Turn:
                             self.result.warnings.append(event.message)
                     elif isinstance(event, Done):
                         finish = event.finish_reason
-                        for held in self._flush(scrub_reasoning, scrub_content):
+                        for held in self._flush(scrub_reasoning, scrub_content, scrub_tools):
                             on_event(held)
                     on_event(event)
         finally:
-            self._flush(scrub_reasoning, scrub_content)
+            self._flush(scrub_reasoning, scrub_content, scrub_tools)
         return usage, finish
 
-    def _flush(self, reasoning: StreamScrubber, content: StreamScrubber) -> list[Event]:
-        """Text held back in case it began a secret, now known not to."""
+    def _flush(self, reasoning: StreamScrubber, content: StreamScrubber,
+               tools: dict[int, StreamScrubber]) -> list[Event]:
+        """Text held back in case it began a secret, now scrubbed as the whole text would be."""
         out: list[Event] = []
         if text := reasoning.flush():
             self._add_reasoning(text)
@@ -235,6 +263,11 @@ class Turn:
         if text := content.flush():
             self.content_parts.append(text)
             out.append(ContentDelta(text))
+        for index, scrubber in tools.items():
+            if text := scrubber.flush():
+                event = ToolCallDelta(index, None, None, text)
+                self._add_tool_delta(event)
+                out.append(event)
         return out
 
     def _add_tool_delta(self, event: ToolCallDelta) -> None:
@@ -296,7 +329,7 @@ class Turn:
         if self.request.json_mode and r.content and self.error is None:
             try:
                 r.data = parse_json_answer(r.content)
-            except ValueError as exc:
+            except (ValueError, RecursionError) as exc:  # nested too deeply to decode counts as not JSON
                 r.warnings.append(f"the answer is not valid JSON ({exc}); .data is None, .content has the text")
         self._commit()
         ledger.record(r)

@@ -36,3 +36,19 @@ def test_cap_keeps_head_and_tail():
     out = cap(text, 1_000)
     assert out.startswith("aaa") and out.endswith("END") and "characters cut" in out
     assert len(out) < 1_100
+
+
+def test_what_the_tools_may_not_show_is_not_interpolated_either():
+    import types
+
+    ns = {"In": ["x = 1"], "_i1": "x = 1", "_": 42, "np": types.ModuleType("numpy"), "threshold": 0.5,
+          "db_url": "postgres://app:hunter2@db/sales"}
+    text, notes = interpolate("{In} {_i1} {_} {np} {db_url} {threshold}", ns)
+    assert text == "{In} {_i1} {_} {np} {db_url} 0.5"
+    assert notes == [
+        "left {In} as text: it is IPython's input history",
+        "left {_i1} as text: it is IPython's input history",
+        "left {_} as text: it is IPython's output history",
+        "left {np} as text: it is a module",
+        "left {db_url} as text: its value looks like a secret (a key, token, password or credential URL)",
+    ]

@@ -380,6 +380,25 @@ def test_hang_times_out_client(server: LoopbackServer) -> None:
     assert time.monotonic() - started < 3
 
 
+def test_injected_events_comments_and_a_body_kept_open_after_done(server: LoopbackServer) -> None:
+    server.script(Reply(content="hi", inject=[(1, "[1]"), (99, "null")], comment="keep-alive", linger=0.3))
+    started = time.monotonic()
+    lines = raw_lines(server, stream_body())
+    assert time.monotonic() - started >= 0.3, "the body stayed open after [DONE]"
+    data = [line for line in lines if line.startswith("data:")]
+    assert data[1] == "data: [1]" and json.loads(data[2][6:])["choices"][0]["delta"] == {"content": "hi"}
+    assert data[-2:] == ["data: [DONE]", "data: null"]
+    after = lines[lines.index("data: null") + 1:]
+    assert lines[0] == ": keep-alive" and len(after) >= 2 and set(after) == {": keep-alive"}
+
+
+def test_comments_while_waiting_for_the_first_event(server: LoopbackServer) -> None:
+    server.script(Reply(content="late", first_delay=0.25, comment="OPENROUTER PROCESSING", comment_every=0.1))
+    lines = raw_lines(server, stream_body())
+    first = next(n for n, line in enumerate(lines) if line.startswith("data: "))
+    assert first >= 3 and set(lines[:first]) == {": OPENROUTER PROCESSING"}, "one every 0.1 s, and one per event"
+
+
 def test_moonshot_requires_reasoning_echo(server: LoopbackServer) -> None:
     server.script(Reply(content="should stay queued"))
     call = {

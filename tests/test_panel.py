@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import html
 import json
+import re
 import threading
 
 from kimi_lab.conversation import conversations
@@ -74,6 +76,32 @@ def test_approval_buttons(kimi):
     assert kimi.shell.user_ns.get("approved_total") == 6
     assert "Done." in panel.turn.answer.outputs[0]["data"]["text/markdown"]
     conversations.reset("panel-c")
+
+
+def test_the_approval_card_shows_hidden_characters_and_the_lines_that_run(kimi, tmp_path, monkeypatch):
+    """A carriage return, ANSI escapes and a bidi override cannot make the card show other code
+    than what runs: each is shown marked, lines are numbered as Python counts them, a warning says so."""
+    monkeypatch.setattr("kimi_lab.api.ALWAYS_ALLOWED", set())  # an earlier "always" must not skip the card
+    target = tmp_path / "pwned.txt"
+    code = (f"reviews = 1\rimport pathlib; pathlib.Path({str(target)!r}).write_text('x')\r"
+            "\x1b[2K\x1b[1Areviews  # \u202e)'x'(\n")
+    panel = ChatPanel("panel-spoof", tools="+code")
+    kimi.server.script(Reply(reasoning="Run it.", tool_calls=[ToolCall("run_python", json.dumps({"code": code}))]),
+                       Reply(content="Denied, fine."))
+    panel.send("describe the reviews")
+    assert wait_for(lambda: panel.turn is not None and panel.turn.approvals.children)
+    card = panel.turn.approvals.children[0]
+    text = html.unescape(re.sub(r"<[^>]+>", "\n", card.children[0].value))
+    assert not set(text) & {"\r", "\x1b", "\u202e"}
+    assert f"2 │ import pathlib; pathlib.Path({str(target)!r}).write_text('x')␍" in text.splitlines()
+    assert "3 │ ␛[2K␛[1Areviews  # <U+202E>)'x'(" in text.splitlines()
+    assert "⚠ 5 hidden characters" in text and "CARRIAGE RETURN ␍ (lines 1, 2)" in text
+    deny = card.children[1].children[1]
+    assert deny.description == "Deny"
+    deny.click()
+    assert panel.wait(20)
+    assert not target.exists(), "denied: nothing ran"
+    conversations.reset("panel-spoof")
 
 
 def test_errors_show_one_line_and_the_panel_recovers(kimi, monkeypatch):

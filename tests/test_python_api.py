@@ -54,3 +54,16 @@ def test_key_appears_nowhere_but_the_auth_header(kimi):
         surfaces.append(str(request.body))
     leaked = [s[:80] for s in surfaces if CANARY_KEY in s]
     assert not leaked
+
+
+def test_ask_scrubs_what_the_given_namespace_holds(kimi):
+    import json
+
+    import kimi_lab
+
+    secret = "zq-python-api-key-11223344"
+    kimi.server.script(Reply(content=f"echo {secret[::-1]}"))
+    r = kimi_lab.ask("summarise {settings_dict}", namespace={"settings_dict": {"token": secret, "n": 1}}, show=False)
+    sent = json.dumps(kimi.server.chat_requests[-1].body)
+    assert secret not in sent and "'n': 1" in sent
+    assert r.content == "echo [redacted]"

@@ -71,3 +71,12 @@ def test_cached_tokens_cost_at_cache_price():
 
 def test_tera_caps_output():
     assert PRESETS["tera"].max_output == 4_096
+
+
+def test_a_password_in_the_base_url_is_masked_and_scrubbed_like_the_key():
+    t = resolve_target(base_url="http://app:pw-5566778899@10.0.0.5:8000/v1?api_key=q1w2e3r4t5", config=KimiLab(),
+                       env={})
+    assert t.label == "custom (http://app:***@10.0.0.5:8000/v1?api_key=***)"
+    assert t.shown_url == "http://app:***@10.0.0.5:8000/v1?api_key=***"
+    assert set(t.secrets) == {"pw-5566778899", "q1w2e3r4t5"}
+    assert t.base_url.startswith("http://app:pw-5566778899@"), "the request itself still uses the real URL"

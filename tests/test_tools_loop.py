@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -57,7 +58,8 @@ def test_each_data_tool_sees_the_live_dataframe(kimi):
     described = tool_messages(requests[2])[-1]["content"]
     assert all(col in described for col in ("region", "month", "units", "price"))
     evaluated = tool_messages(requests[3])[-1]["content"]
-    assert evaluated.startswith('<tool_output name="evaluate" status="ok">') and "north" in evaluated
+    assert re.match(r'<tool_output id="[0-9a-f]{16}" name="evaluate" status="ok">\n', evaluated)
+    assert "north" in evaluated
     # Every tool-call message of the loop carried its reasoning back (Moonshot answers 400 otherwise).
     assistant = [m for m in requests[3].body["messages"] if m["role"] == "assistant"]
     assert [m["reasoning_content"] for m in assistant] == [
@@ -249,7 +251,7 @@ def test_results_are_capped_and_scrubbed(kimi, monkeypatch):
     kimi.server.script(Reply(reasoning="r", tool_calls=[call("dump")]), Reply(content="ok"))
     assert kimi.run("%kimi read the log").error is None
     content = tool_messages(kimi.server.chat_requests[1])[0]["content"]
-    assert "characters cut" in content and content.rstrip().endswith("end\n</tool_output>".rstrip())
+    assert "characters cut" in content and re.search(r'end\n</tool_output id="[0-9a-f]{16}">$', content)
     assert CANARY_KEY not in content and len(content) < 17_000
 
 
@@ -275,6 +277,6 @@ def test_raw_kimi_markers_leaked_by_a_server_still_make_tool_calls(kimi, where):
     cell = kimi.run("%kimi --tools data what is 6*7?")
     assert cell.error is None, cell.stdout
     r = kimi.shell.user_ns["_"]
-    assert [c.name for c in r.tool_calls] == ["evaluate"] and r.tool_calls[0].result == 42
+    assert [c.name for c in r.tool_calls] == ["evaluate"] and r.tool_calls[0].result == "42"  # the text the model read
     assert "<|" not in r.content and "<|" not in r.reasoning
     assert r.content == "42"

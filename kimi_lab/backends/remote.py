@@ -4,6 +4,10 @@ The SDK builds and sends the request and maps HTTP errors; the SSE body is read 
 JSON so every dialect's extra fields (`reasoning_content`, `reasoning`, `reasoning_details`,
 usage inside the choice) are seen, a malformed event is skipped instead of ending the answer,
 and the per-chunk cost stays below the SDK's own typed parsing.
+
+Reading ends at `data: [DONE]`, the end of the answer, whatever the server does with the
+connection afterwards; and a server that sends only keep-alive comments for longer than
+`KimiLab.timeout` is treated as one that sends nothing, so neither can hold a turn open.
 """
 
 from __future__ import annotations
@@ -16,18 +20,21 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 from .._think import ThinkSplitter
 from ..errors import KimiAPIError, KimiConnectionError, KimiError, KimiStreamError
-from ..events import Done, Event, ReasoningDelta, Status, ToolCallDelta, UsageEvent
+from ..events import Done, Event, ReasoningDelta, Status, UsageEvent
 from ..secrets import scrub
 from ._leaks import LeakGuard
-from ._wire import reasoning_of, sse_events, usage_of
+from ._wire import Chunk, MalformedEvent, parse_chunk, sse_events
 from .base import ChatRequest
 
 if TYPE_CHECKING:
     from ..config import KimiLab
     from ..target import Target
 
-__all__ = ["RemoteBackend"]
+__all__ = ["MAX_MALFORMED_WARNINGS", "RemoteBackend"]
 
+#: Malformed events of one answer that each get their own warning; one more warning says that
+#: later ones are skipped silently, so a broken server cannot bury the answer under warnings.
+MAX_MALFORMED_WARNINGS = 5
 _RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504, 529}
 _clients: dict[tuple[Any, ...], Any] = {}
 
@@ -80,7 +87,7 @@ def _server_message(exc: Any) -> str:
 def _status_error(exc: Any, target: Target) -> KimiAPIError:
     status = int(getattr(exc, "status_code", 0) or 0)
     detail = scrub(_server_message(exc))[:300]
-    name, where = target.provider.name, target.base_url
+    name, where = target.provider.name, target.shown_url
     key_hint = target.key_source or target.provider.key_env or "KIMI_LAB_API_KEY"
     if status == 401:
         msg = f"{name} rejected the API key (401: {detail}): check {key_hint}"
@@ -108,6 +115,32 @@ class RemoteBackend:
         self.target = target
         self.cfg = cfg
         self._encoded: dict[int, tuple[Any, str]] = {}
+        self._malformed = 0  # malformed events skipped in this question's answer
+
+    def _no_response(self) -> KimiConnectionError:
+        return KimiConnectionError(
+            f"no response from {self.target.shown_url} within {self.cfg.timeout:g} s: "
+            f"try again, or raise %config KimiLab.timeout"
+        )
+
+    def _stalled(self) -> KimiConnectionError:
+        return KimiConnectionError(
+            f"{self.target.provider.name} stopped sending for {self.cfg.timeout:g} s mid-answer; "
+            f"the partial answer is kept"
+        )
+
+    def _skipped(self, exc: MalformedEvent, payload: str) -> Status | None:
+        """The warning for one skipped event, or None once MAX_MALFORMED_WARNINGS were given."""
+        self._malformed += 1
+        if self._malformed <= MAX_MALFORMED_WARNINGS:
+            # Scrubbed before the cut, so a key across it leaves nothing; the first 4 KB hold any key
+            # that reaches into the 60 characters shown, and spare scrubbing a 200 KB payload.
+            shown = scrub(payload[:4096])[:60]
+            return Status(f"skipped a malformed stream event ({exc}): {shown!r}", "warning")
+        if self._malformed == MAX_MALFORMED_WARNINGS + 1:
+            return Status(f"skipped a malformed stream event ({exc}); more than {MAX_MALFORMED_WARNINGS} in this "
+                          f"answer, so later ones are skipped without a warning", "warning")
+        return None
 
     def _json(self, obj: Any) -> str:
         hit = self._encoded.get(id(obj))
@@ -173,14 +206,11 @@ class RemoteBackend:
                     continue
                 raise _status_error(exc, self.target) from None
             except openai.APITimeoutError:
-                raise KimiConnectionError(
-                    f"no response from {self.target.base_url} within {self.cfg.timeout:g} s: "
-                    f"try again, or raise %config KimiLab.timeout"
-                ) from None
+                raise self._no_response() from None
             except openai.APIConnectionError as exc:
                 cause = exc.__cause__ or exc
                 raise KimiConnectionError(
-                    f"cannot reach {self.target.base_url} ({scrub(str(cause))[:160]}): "
+                    f"cannot reach {self.target.shown_url} ({scrub(str(cause))[:160]}): "
                     f"is the server running and the URL right?"
                 ) from None
             yield stream
@@ -205,69 +235,45 @@ class RemoteBackend:
         leaked_reasoning, leaked_content = LeakGuard(reasoning=True), LeakGuard(reasoning=False)
         finish: str | None = None
         saw_done = False
-        lines = response.iter_lines()
+        last_event: float | None = None  # monotonic time of the last data event
+        opened = time.monotonic()
         try:
-            for payload in sse_events(lines):
+            for payload in sse_events(response.iter_lines()):
                 if request.cancel.is_set():
                     yield Done("cancelled")
                     return
+                if payload is None:  # a comment or another line that completes no event
+                    if time.monotonic() - (last_event or opened) > self.cfg.timeout:
+                        raise self._no_response() if last_event is None else self._stalled()
+                    continue
+                last_event = time.monotonic()
                 if payload == "[DONE]":
+                    # The answer is complete. Reading on until the server ends the body would let a
+                    # server that keeps it open turn a finished answer into a timeout; closing the
+                    # response instead costs at most a new connection for the next request.
                     saw_done = True
-                    for _ in lines:  # read to the end so the connection goes back to the pool
-                        pass
                     break
                 try:
-                    chunk = json.loads(payload)
-                except ValueError:
-                    yield Status(f"skipped a malformed stream event: {scrub(payload)[:60]!r}", "warning")
+                    chunk = parse_chunk(payload)
+                except MalformedEvent as exc:
+                    warning = self._skipped(exc, payload)
+                    if warning is not None:
+                        yield warning
                     continue
-                if not isinstance(chunk, dict):
-                    continue
-                if "error" in chunk and not chunk.get("choices"):
-                    err = chunk["error"]
+                if chunk.error is not None:
+                    err = chunk.error
                     detail = err.get("message", err) if isinstance(err, dict) else err
                     raise KimiStreamError(
                         f"{self.target.provider.name} reported an error mid-answer ({scrub(str(detail))[:200]}); "
                         f"the partial answer is kept"
                     )
-                choices = chunk.get("choices") or ()
-                usage = chunk.get("usage")
-                for choice in choices[:1]:
-                    delta = choice.get("delta") or {}
-                    text, details = reasoning_of(delta)
-                    if details:
-                        yield ReasoningDelta("", details)
-                    if text:
-                        yield from leaked_reasoning.feed(text)
-                    content = delta.get("content")
-                    if content:
-                        for part, piece in splitter.feed(content):
-                            if part == "reasoning":
-                                yield from leaked_reasoning.feed(piece)
-                            else:
-                                yield from leaked_content.feed(piece)
-                    for n, call in enumerate(delta.get("tool_calls") or ()):
-                        fn = call.get("function") or {}
-                        yield ToolCallDelta(
-                            index=int(call.get("index", n)),
-                            id=call.get("id"),
-                            name=fn.get("name"),
-                            arguments=fn.get("arguments") or "",
-                        )
-                    if choice.get("finish_reason"):
-                        finish = choice["finish_reason"]
-                    usage = usage or choice.get("usage")
-                if usage:
-                    yield UsageEvent(usage_of(usage))
+                yield from self._events(chunk, splitter, leaked_reasoning, leaked_content)
+                finish = chunk.finish or finish
         except KimiError:
             raise
         except Exception as exc:  # the transport failed mid-body
-            timed_out = "Timeout" in type(exc).__name__
-            if timed_out:
-                raise KimiConnectionError(
-                    f"{self.target.provider.name} stopped sending for {self.cfg.timeout:g} s mid-answer; "
-                    f"the partial answer is kept"
-                ) from None
+            if "Timeout" in type(exc).__name__:
+                raise self._stalled() from None
             raise KimiStreamError(
                 f"the connection to {self.target.provider.name} dropped mid-answer "
                 f"({type(exc).__name__}); the partial answer is kept: run the cell again to retry"
@@ -282,3 +288,18 @@ class RemoteBackend:
                 f"the partial answer is kept: run the cell again to retry"
             )
         yield Done(finish)
+
+    @staticmethod
+    def _events(chunk: Chunk, splitter: ThinkSplitter, leaked_reasoning: LeakGuard,
+                leaked_content: LeakGuard) -> Iterator[Event]:
+        """The events of one well-formed stream event, in the order the model produced them."""
+        if chunk.details:
+            yield ReasoningDelta("", chunk.details)
+        if chunk.reasoning:
+            yield from leaked_reasoning.feed(chunk.reasoning)
+        if chunk.content:
+            for part, piece in splitter.feed(chunk.content):
+                yield from (leaked_reasoning if part == "reasoning" else leaked_content).feed(piece)
+        yield from chunk.tool_calls
+        if chunk.usage is not None:
+            yield UsageEvent(chunk.usage)

@@ -76,6 +76,20 @@ class Reply:
     malformed_at: int | None = None
     stream_error: dict[str, Any] | None = None
     no_done: bool = False
+    # Raw `data:` payloads sent before event n (n = len(events) puts one after the last): events of a
+    # wrong shape, a JSON value that is not an object, JSON nested too deeply to decode.
+    inject: list[tuple[int, str]] = field(default_factory=list)
+    # SSE comment lines, ": <comment>", which clients must ignore (SSE spec,
+    # https://html.spec.whatwg.org/multipage/server-sent-events.html#event-stream-interpretation). OpenRouter
+    # "occasionally sends comments to prevent connection timeouts", e.g. ": OPENROUTER PROCESSING"
+    # (https://openrouter.ai/docs/api-reference/streaming). With `comment` set, one goes before every
+    # event, and one every `comment_every` s while the server waits (first_delay, delay, linger): a
+    # model still queued, or stalled mid-answer, behind a proxy that keeps the connection warm.
+    comment: str | None = None
+    comment_every: float = 0.1
+    # Seconds the body stays open after `data: [DONE]` before it ends: [DONE] is the end of the answer
+    # (https://platform.openai.com/docs/api-reference/chat/streaming), whatever the connection does next.
+    linger: float = 0.0
 
     def __post_init__(self) -> None:
         """Fail at scripting time, not deep inside a handler thread."""
@@ -83,6 +97,8 @@ class Reply:
             raise ValueError(f"unknown dialect {self.dialect!r}; expected one of {DIALECTS}")
         if self.chunk_chars < 1:
             raise ValueError("chunk_chars must be >= 1")
+        if self.comment_every <= 0:
+            raise ValueError("comment_every must be > 0")
 
 
 @dataclass

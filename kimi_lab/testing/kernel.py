@@ -20,6 +20,10 @@ class Execution:
     def of_type(self, *types: str) -> list[dict[str, Any]]:
         return [m for m in self.iopub if m["msg_type"] in types]
 
+    def stdout(self) -> str:
+        """What the cell printed, as one text (the kernel may split one print over several messages)."""
+        return "".join(str(m["content"].get("text", "")) for m in self.iopub if m["msg_type"] == "stream")
+
     def text(self) -> str:
         parts = []
         for m in self.iopub:

@@ -240,7 +240,6 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _stream(self, rendered: _Rendered) -> None:
         reply = rendered.reply
-        owner = self.owner
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Cache-Control", "no-cache")
@@ -251,27 +250,56 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.flush()
         if rendered.dialect == "openrouter":
             self._write_chunk(b": OPENROUTER PROCESSING\n\n")
-        if reply.first_delay > 0 and not owner._wait(reply.first_delay):
+        if not self._hold(reply, reply.first_delay):
             self._cut()
             return
         payloads = rendered.payloads()
+        injected = reply.inject
         for index, payload in enumerate(payloads):
             if reply.cut_after is not None and index >= reply.cut_after:
                 self._cut()
                 return
-            if index > 0 and reply.delay > 0 and not owner._wait(reply.delay):
+            if index > 0 and not self._hold(reply, reply.delay):
                 self._cut()
                 return
             if reply.malformed_at == index:
                 self._write_chunk(_MALFORMED)
+            for raw in (raw for at, raw in injected if at == index):
+                self._write_chunk(f"data: {raw}\n\n".encode())
+            if reply.comment is not None:
+                self._write_chunk(_comment(reply.comment))
             self._write_chunk(f"data: {payload}\n\n".encode())
         if reply.malformed_at is not None and reply.malformed_at >= len(payloads):
             self._write_chunk(_MALFORMED)
+        for raw in (raw for at, raw in injected if at >= len(payloads)):
+            self._write_chunk(f"data: {raw}\n\n".encode())
         if reply.cut_after is not None:
+            self._cut()
+            return
+        if not self._hold(reply, reply.linger):  # a server keeping the body open after [DONE]
             self._cut()
             return
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
+
+    def _hold(self, reply: Reply, seconds: float) -> bool:
+        """Keep the body open for `seconds` (bounded by _MAX_WAIT), sending `reply.comment` every
+        `reply.comment_every` s when set; False when stop() was called."""
+        if seconds <= 0:
+            return True
+        deadline = time.monotonic() + min(seconds, _MAX_WAIT)
+        while (left := deadline - time.monotonic()) > 0:
+            if reply.comment is not None:
+                self._write_chunk(_comment(reply.comment))
+                left = min(left, reply.comment_every)
+            if not self.owner._wait(left):
+                return False
+        return True
+
+
+def _comment(text: str) -> bytes:
+    """An SSE comment line: a line starting with ':' that clients ignore."""
+    return f": {text}\n\n".encode()
 
 
 def _parse_json(raw: bytes) -> dict[str, Any] | None:

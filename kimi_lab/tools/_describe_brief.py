@@ -2,6 +2,11 @@
 
 Values are recognised by their class's module and name, never by importing pandas or numpy, and a
 brief costs the same for a 10-item and a 10M-item value.
+
+Describing must not run the user's code: an instance of a class from outside the standard library,
+pandas and numpy ("foreign") is never asked for its repr, length, size or properties; it is shown by
+its type and the attributes stored in its instance `__dict__`. Strings that look like secrets are
+shown as `[redacted]`, like values under secret-looking keys.
 """
 
 from __future__ import annotations
@@ -13,10 +18,12 @@ import sys
 from collections import Counter
 from typing import Any, Iterable
 
-from kimi_lab.secrets import REDACTED, looks_secret
+from kimi_lab.secrets import REDACTED, looks_secret, looks_secret_value
 from kimi_lab.summarize import cap
 
 TYPE_SCAN = 10_000  # containers: element/key types are counted over at most this many items
+TRUSTED_MODULES = frozenset({"builtins", "collections", "datetime", "decimal", "fractions", "pathlib", "uuid",
+                             "ipaddress", "re", "functools", "zoneinfo", "array", "pandas", "numpy"})
 
 
 # ---------------------------------------------------------------------------------------------- recognising values
@@ -30,7 +37,25 @@ def is_instance_of(value: Any, package: str, name: str) -> bool:
     return False
 
 
+def _module_root(cls: type) -> str:
+    return str(getattr(cls, "__module__", "") or "").split(".")[0]
+
+
+def is_foreign(value: Any) -> bool:
+    """True for an instance of a class defined outside the standard library, pandas and numpy, whose
+    methods (repr, len, properties) may run arbitrary code. Classes and functions themselves are not."""
+    return _module_root(type(value)) not in TRUSTED_MODULES
+
+
+def trusted_base(cls: type) -> type:
+    """The first class in `cls`'s MRO whose methods are known not to run user code."""
+    return next((k for k in cls.__mro__ if _module_root(k) in TRUSTED_MODULES), object)
+
+
 def kind_of(value: Any) -> str:
+    cls = type(value)
+    if _module_root(cls) not in TRUSTED_MODULES:
+        return "class" if issubclass(cls, type) else "object"
     if is_instance_of(value, "pandas", "DataFrame"):
         return "dataframe"
     if is_instance_of(value, "pandas", "Series"):
@@ -127,12 +152,16 @@ def _brief_unchecked(value: Any, width: int, depth: int) -> str:
     if kind == "callable":
         name = getattr(value, "__qualname__", None) or type(value).__name__
         return f"{type(value).__name__} {name}{signature_text(value)}"
+    if kind in ("str", "bytes") and secret_text(value):
+        return REDACTED
     if kind == "str":
         return repr(value[:width]) + (f"… ({len(value):,} chars)" if len(value) > width else "")
     if kind == "bytes":
         return repr(value[:width]) + (f"… ({len(value):,} bytes)" if len(value) > width else "")
     if kind in ("dict", "sequence", "set"):
         return _brief_container(value, kind, width, depth)
+    if is_foreign(value):
+        return f"<{type(value).__name__} object>"  # its repr is the user's code: not run
     if isinstance(value, int) and value.bit_length() > 1000:
         return f"int with {value.bit_length():,} bits"
     return safe_repr(value, width + 1)
@@ -162,8 +191,14 @@ def _brief_container(value: Any, kind: str, width: int, depth: int) -> str:
     return opening + ", ".join(parts) + more + closing
 
 
+def secret_text(value: str | bytes | bytearray) -> bool:
+    """True if a string (or bytes) looks like a secret by value: a known key, a credential URL, a token."""
+    text = value if isinstance(value, str) else bytes(value[:65_536]).decode("utf-8", "replace")
+    return looks_secret_value(text)
+
+
 def value_brief(key: Any, value: Any, width: int, depth: int = 1) -> str:
-    """A dict value or attribute in one line, unless its name says it holds a secret."""
+    """A dict value or attribute in one line, unless its name or its value says it holds a secret."""
     if isinstance(key, str) and looks_secret(key):
         return REDACTED
     return brief(value, width, depth)
@@ -178,7 +213,6 @@ def type_histogram(items: Iterable[Any]) -> str:
     return ", ".join(f"{name} {count:,}" for name, count in counts.most_common(8))
 
 
-
 def memory_text(value: Any, kind: str) -> str:
     try:
         if kind == "dataframe":
@@ -187,6 +221,8 @@ def memory_text(value: Any, kind: str) -> str:
             return format_bytes(int(value.memory_usage(index=True, deep=False)))
         if kind == "ndarray":
             return format_bytes(int(value.nbytes))
+        if is_foreign(value):  # its own __sizeof__ could run anything
+            return format_bytes(trusted_base(type(value)).__sizeof__(value))
         return format_bytes(sys.getsizeof(value))
     except Exception:
         return "?"

@@ -1,7 +1,8 @@
 """Descriptions of everything but DataFrame and Series: arrays, containers, text, callables, classes, objects.
 
 Each reads only what it shows: containers are typed over a bounded scan, text is cut to its two ends,
-and objects are read through __dict__ and slots so no property or __getattr__ runs.
+and objects are read through their __dict__ slot and slots so no property or __getattr__ runs. Instances
+of classes from outside the standard library, pandas and numpy are not even asked for their repr.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import itertools
 import types
 from typing import Any, Iterable
 
+from kimi_lab._secret_scan import instance_dict
 from kimi_lab.summarize import cap
 
 from ._describe_brief import (
@@ -18,8 +20,10 @@ from ._describe_brief import (
     brief,
     format_bytes,
     format_number,
+    is_foreign,
     safe_repr,
     signature_text,
+    trusted_base,
     type_histogram,
     value_brief,
 )
@@ -166,12 +170,8 @@ def describe_class(cls: type) -> str:
 
 
 def _attributes(obj: Any) -> dict[str, Any]:
-    """Public data attributes read without running properties or __getattr__: __dict__, then slots."""
-    found: dict[str, Any] = {}
-    try:
-        found.update((k, v) for k, v in vars(obj).items() if isinstance(k, str))
-    except TypeError:
-        pass
+    """Public data attributes read without running properties or __getattr__: the __dict__ slot, then slots."""
+    found: dict[str, Any] = {k: v for k, v in instance_dict(obj).items() if isinstance(k, str)}
     for klass in type(obj).__mro__:
         slots = klass.__dict__.get("__slots__", ())
         for slot in [slots] if isinstance(slots, str) else slots:
@@ -183,12 +183,31 @@ def _attributes(obj: Any) -> dict[str, Any]:
     return {k: v for k, v in found.items() if not k.startswith("_") and not callable(v)}
 
 
+def _foreign_lines(obj: Any) -> list[str]:
+    """What a foreign instance shows without running its code: built-in base contents, enum member."""
+    cls, base = type(obj), trusted_base(type(obj))
+    lines = ["repr not shown: kimi_lab runs no code of this class (no __repr__, no properties)"]
+    own = instance_dict(obj)
+    if "_name_" in own and "_value_" in own:
+        lines.append(f"enum member {own['_name_']} = {brief(own['_value_'], 120)}")
+    fields = vars(cls).get("_fields")
+    if base is tuple and isinstance(fields, tuple):
+        pairs = itertools.islice(zip(fields, tuple.__iter__(obj), strict=False), 20)
+        lines += [f"  {f} = {value_brief(f, v, 120)}" for f, v in pairs]
+    elif base in (dict, list, tuple, set, frozenset):
+        lines.append(f"a {base.__name__} subclass of {base.__len__(obj):,} items; first ones:")
+        pairs = dict.items(obj) if base is dict else ((None, v) for v in base.__iter__(obj))
+        lines += [f"  {brief(k, 40, 0) + ': ' if base is dict else ''}{value_brief(k, v, 120)}"
+                  for k, v in itertools.islice(pairs, 10)]
+    return lines
+
+
 def describe_object(obj: Any) -> str:
     cls = type(obj)
-    lines = [f"type: {cls.__module__}.{cls.__qualname__}", f"repr: {safe_repr(obj, 1_000)}"]
+    lines = [f"type: {cls.__module__}.{cls.__qualname__}"]
+    lines += _foreign_lines(obj) if is_foreign(obj) else [f"repr: {safe_repr(obj, 1_000)}"]
     attrs = _attributes(obj)
     if attrs:
         lines.append(f"public attributes ({min(len(attrs), 20)} of {len(attrs)}):")
         lines += [f"  {k} = {value_brief(k, v, 120)}" for k, v in itertools.islice(attrs.items(), 20)]
     return "\n".join(lines)
-

@@ -2,13 +2,15 @@
 
 Inside a running cell, widget clicks are not delivered, but stdin is: every Jupyter frontend
 shows an input box for `input()`. With no stdin (nbclient, papermill, CI) the answer is no.
+What is printed is the call as `approval_view` shows it: the output area and terminals act on
+carriage returns and ANSI escapes, so the model's raw text must never reach them.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from ..render import call_signature
+from .display_code import approval_view
 from .registry import Tool
 
 __all__ = ["stdin_approver"]
@@ -16,13 +18,21 @@ __all__ = ["stdin_approver"]
 _ANSWERS = {"y": "yes", "yes": "yes", "n": "no", "no": "no", "a": "always", "always": "always"}
 
 
+def approval_prompt(tool: Tool, arguments: dict[str, Any]) -> tuple[str, str]:
+    """What the stdin approver prints, and the question it asks under it."""
+    shown = approval_view(arguments)
+    warning = f"{shown.warning}\n" if shown.warning else ""
+    printed = f"🔧 Kimi wants to run {tool.name}:\n{warning}{shown.display}"
+    hidden = " (it hides characters: see ⚠ above)" if shown.warning else ""
+    return printed, f"Allow {tool.name}{hidden}? [y]es / [n]o / [a]lways this session: "
+
+
 def stdin_approver(tool: Tool, arguments: dict[str, Any]) -> str:
-    code = arguments.get("code") if isinstance(arguments.get("code"), str) else None
-    shown = f"\n{code}\n" if code is not None else " " + call_signature(tool.name, arguments, limit=2_000)
-    print(f"🔧 Kimi wants to run {tool.name}:{shown}", flush=True)
+    printed, question = approval_prompt(tool, arguments)
+    print(printed, flush=True)
     for _ in range(3):
         try:
-            reply = input(f"Allow {tool.name}? [y]es / [n]o / [a]lways this session: ")
+            reply = input(question)
         except BaseException as exc:  # no stdin here (StdinNotImplementedError, EOFError, OSError)
             if isinstance(exc, KeyboardInterrupt):
                 raise

@@ -11,11 +11,7 @@ one-line forms they share with the listing live in `_describe_brief`.
 from __future__ import annotations
 
 import difflib
-import inspect
 import itertools
-import os
-import sys
-import types
 from typing import Any, Mapping
 
 from kimi_lab._tables import Table
@@ -36,60 +32,12 @@ from ._describe_other import (
     describe_sequence,
     describe_text,
 )
+from .visibility import SECRET_NAME, hidden_reason, refusal, user_variables
 
 __all__ = ["describe_variable", "list_variables", "user_variables"]
 
 MIN_BUDGET_TOKENS = 16
-_IPYTHON_NAMES = frozenset({"In", "Out", "exit", "quit", "get_ipython"})
-_IPYTHON_MODULES = ("IPython", "ipykernel")
 _SUMMARY_WIDTH = 60
-
-
-# ---------------------------------------------------------------------------------------------------- user_variables
-
-
-def _origin(value: Any) -> str:
-    """Module a function or class was defined in; for other callables, their type's module."""
-    try:
-        if isinstance(value, type) or inspect.isroutine(value):
-            return str(getattr(value, "__module__", "") or "")
-        return str(type(value).__module__ or "")
-    except Exception:
-        return ""
-
-
-def _ipython_dirs() -> tuple[str, ...]:
-    files = (getattr(sys.modules.get(name), "__file__", None) for name in _IPYTHON_MODULES)
-    return tuple(os.path.dirname(f) + os.sep for f in files if f)
-
-
-def _from_ipython(value: Any) -> bool:
-    """IPython's own helpers (exit, quit, get_ipython, its `open`) are not the user's data.
-
-    IPython's `open` wraps io.open with functools.wraps, so only its code's file gives it away.
-    """
-    if not callable(value):
-        return False
-    if _origin(value).split(".")[0] in _IPYTHON_MODULES:
-        return True
-    dirs = _ipython_dirs()
-    return bool(dirs) and inspect.isfunction(value) and value.__code__.co_filename.startswith(dirs)
-
-
-def user_variables(namespace: Mapping[str, Any]) -> dict[str, Any]:
-    """The user's variables, in namespace order: no modules, `_names`, IPython helpers or secret-looking names.
-
-    User functions and classes stay: the model may need to call or explain them.
-    """
-    return {
-        name: value
-        for name, value in namespace.items()
-        if not name.startswith("_")
-        and name not in _IPYTHON_NAMES
-        and not isinstance(value, types.ModuleType)
-        and not looks_secret(name)
-        and not _from_ipython(value)
-    }
 
 
 # --------------------------------------------------------------------------------------------------- list_variables
@@ -169,19 +117,23 @@ def _describe(value: Any, limit: int) -> str:
 def describe_variable(namespace: Mapping[str, Any], name: str, budget_tokens: int = 2000) -> str:
     """A type-aware description of one variable, at most `budget_tokens` × 4 characters.
 
-    Raises ValueError for a secret-looking name (whether or not it exists) and KeyError, with close
-    matches, for an unknown one: both messages tell the model what to do next.
+    Raises ValueError for a variable the listing hides (`kimi_lab.tools.visibility`; a secret-looking name
+    whether or not it exists) and KeyError, with close matches, for an unknown one: both messages tell the
+    model what to do next.
     """
     if looks_secret(name):
-        raise ValueError(f"{name!r} looks like a secret (API key, token, password, credential): it is never shown.")
+        raise ValueError(refusal(name, SECRET_NAME))
     if name not in namespace:
         close = difflib.get_close_matches(name, list(user_variables(namespace)), n=5)
         hint = f" Did you mean: {', '.join(close)}?" if close else ""
         raise KeyError(f"No variable named {name!r}.{hint} Call list_variables to see the available names.")
+    value = namespace[name]
+    reason = hidden_reason(name, value)
+    if reason is not None:
+        raise ValueError(refusal(name, reason))
     if budget_tokens < MIN_BUDGET_TOKENS:
         raise ValueError(f"budget_tokens must be at least {MIN_BUDGET_TOKENS}")
     limit, prefix = budget_tokens * 4, f"{name} = "
-    value = namespace[name]
     try:
         text = _describe(value, limit - len(prefix))
     except Exception as exc:  # a half-broken object must not break the model's turn

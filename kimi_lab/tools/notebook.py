@@ -39,19 +39,43 @@ def describe_variable(namespace: dict[str, Any], name: str) -> str:
     return describe(namespace, name)
 
 
-def evaluate(namespace: dict[str, Any], expression: str) -> Any:
-    """Evaluate one read-only Python expression over the notebook variables and return its value.
+def evaluate(namespace: dict[str, Any], expression: str) -> str:
+    """Evaluate one read-only Python expression over the notebook variables and return its value as text.
 
     Use it for computations such as `sales.groupby("region")["units"].sum().nlargest(3)` or
-    `sales.loc[sales.units > 5, "price"].mean()`. Only non-mutating expressions are allowed: no
-    assignment, imports, file access, `inplace=True` or names starting with an underscore.
+    `sales.loc[sales.units > 5, "price"].mean()`. Only data is used: numbers, text, lists, dicts,
+    numpy arrays and pandas objects, with their read-only methods; lambdas are allowed as arguments.
+    Not allowed: assignment, imports, files, calling notebook functions, `inplace=True`, names
+    starting with an underscore. Big results are shortened.
 
     Args:
         expression: a single Python expression using the notebook's variable names
     """
-    from .safe_eval import safe_eval
+    from .safe_eval import evaluate_text
 
-    return safe_eval(expression, namespace)
+    def compute() -> str:
+        return evaluate_text(expression, namespace)
+
+    return _isolated(compute)
+
+
+def _isolated(compute: Any) -> str:
+    """On Linux, run in a locked-down fork of the kernel (docs/security.md, layer 2); elsewhere in process."""
+    from ..config import settings
+
+    cfg = settings()
+    if not cfg.evaluate_sandbox:
+        return compute()
+    try:
+        from . import sandbox
+    except ImportError:
+        return compute()
+    if not sandbox.available():
+        return compute()
+    from .safe_eval import _limits
+
+    timeout = max(float(cfg.tool_timeout or 30) - 1.0, 1.0)
+    return sandbox.run_isolated(compute, timeout=timeout, memory_bytes=_limits.max_bytes() + (256 << 20))
 
 
 def _split_last_expression(code: str) -> tuple[ast.Module, ast.Expression | None]:

@@ -1,11 +1,13 @@
-"""Running one tool call: look up, parse, validate, ask, run with a time limit, then cap,
-scrub and wrap the result. Every failure becomes a result the model can read and act on;
+"""Running one tool call: look up, parse, validate, ask, run with a time limit, then scrub,
+cap and wrap the result. Every failure becomes a result the model can read and act on;
 nothing here ends the turn."""
 
 from __future__ import annotations
 
+import html
 import time
 from dataclasses import dataclass
+from secrets import token_hex
 from typing import Any, Callable, Mapping
 
 from ..result import ToolCall
@@ -54,10 +56,24 @@ def render_value(value: Any, limit: int) -> str:
         return f"<{type(value).__name__}: cannot render ({type(exc).__name__})>"
 
 
+def _nonce(text: str) -> str:
+    """A fresh random id that does not occur in `text`: 64 bits from `secrets`, so neither the data
+    nor anything the model saw before can predict it (a clash is redrawn; eight in a row cannot happen)."""
+    nonce = token_hex(8)
+    for _ in range(8):
+        if nonce not in text:
+            break
+        nonce = token_hex(8)
+    return nonce
+
+
 def _wrap(name: str, status: str, text: str) -> str:
-    # The model must be able to tell tool data from instructions, and data must not close the wrapper.
-    body = text.replace("</tool_output>", "</tool_output_>")
-    return f'<tool_output name="{name}" status="{status}">\n{body}\n</tool_output>'
+    """The model must be able to tell tool data from instructions, and data must not end the block:
+    it ends only at a closing tag carrying the block's own id, drawn after the data exists, so no
+    spelling of a closing tag (nor an old or guessed id) inside the data can close or fake it."""
+    nonce = _nonce(text)
+    name = html.escape(name, quote=True)  # the tool name comes from the model
+    return f'<tool_output id="{nonce}" name="{name}" status="{status}">\n{text}\n</tool_output id="{nonce}">'
 
 
 def _validation_message(exc: Any) -> str:
@@ -90,7 +106,7 @@ class ToolRunner:
 
     def _outcome(self, call: ToolCall, status: str, text: str, started: float) -> ToolOutcome:
         call.duration = time.perf_counter() - started
-        text = scrub(cap(text, self.cap_chars), self.secrets)
+        text = cap(scrub(text, self.secrets), self.cap_chars)  # scrubbed whole: a cut must not keep part of a key
         if status != "ok":
             call.error = text
         preview = text if len(text) <= 400 else text[:400] + "…"

@@ -242,6 +242,14 @@ export interface ApprovalMessage {
   call_id: string;
   name: string;
   arguments: unknown;
+  /**
+   * The arguments as the user must see them before allowing the call (the kernel's
+   * `approval_view`): every character that would display as something else made visible,
+   * `code` numbered by Python's own lines. Shown as text, never as HTML.
+   */
+  display?: string;
+  /** One line naming the hidden characters of the call and where they are; null when none. */
+  warning?: string | null;
 }
 
 export interface ResultMessage {

@@ -16,6 +16,7 @@ import type {
   StreamEvent,
   TokenUsage
 } from './protocol';
+import { prettyArguments } from './dom';
 
 // ---------------------------------------------------------------------------------------
 // View state.
@@ -39,6 +40,10 @@ export interface ToolCard {
   preview: string;
   duration: number | null;
   error: string | null;
+  /** What the approval showed (the kernel's `display`), kept once the call is answered. */
+  shown: string | null;
+  /** The approval's warning about hidden characters, or null. */
+  warning: string | null;
 }
 
 export type Step = ReasoningStep | ToolCard;
@@ -193,6 +198,8 @@ function newCard(fields: Partial<ToolCard>): ToolCard {
     preview: '',
     duration: null,
     error: null,
+    shown: null,
+    warning: null,
     ...fields
   };
 }
@@ -358,18 +365,35 @@ export function applyResult(turn: Turn, result: AskResult): Turn {
   };
 }
 
+/**
+ * The arguments as JSON with every character outside printable ASCII escaped (`\u202e`): what
+ * an approval shows when the kernel sent no `display`. Cruder than the kernel's rule, but it
+ * cannot hide anything (no control, bidi or zero-width character reaches the screen).
+ */
+export function asciiArguments(args: unknown): string {
+  return prettyArguments(argumentsText(args)).replace(
+    /[^\x20-\x7e\n]/g,
+    c => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`
+  );
+}
+
 function applyApproval(turn: Turn, message: ApprovalMessage): Turn {
   const args = argumentsText(message.arguments);
   const approvals = [
     ...turn.approvals.filter(a => a.callId !== message.call_id),
     { callId: message.call_id, name: message.name, arguments: args }
   ];
+  // The kernel's text, never the streamed `tool_start` arguments: those are the model's raw
+  // text, the approval's are what will run.
+  const shown = typeof message.display === 'string' ? message.display : asciiArguments(message.arguments);
+  const warning = typeof message.warning === 'string' && message.warning ? message.warning : null;
+  const fields = { status: 'pending', shown, warning };
   let steps = turn.steps;
   const at = findCard(steps, c => c.id === message.call_id);
   if (at >= 0) {
-    steps = replaceAt(steps, at, { ...(steps[at] as ToolCard), status: 'pending' });
+    steps = replaceAt(steps, at, { ...(steps[at] as ToolCard), ...fields });
   } else {
-    steps = [...steps, newCard({ id: message.call_id, name: message.name, arguments: args, status: 'pending' })];
+    steps = [...steps, newCard({ id: message.call_id, name: message.name, arguments: args, ...fields })];
   }
   return { ...turn, approvals, steps };
 }

@@ -1,4 +1,10 @@
-/** A tool-call card: name, arguments, status, duration, preview; approval buttons when pending. */
+/**
+ * A tool-call card: name, arguments, status, duration, preview; approval buttons when pending.
+ *
+ * A call that asked shows the kernel's approval text (`display`: hidden characters made
+ * visible, code numbered by Python's lines) and its warning, as text, in full, never as HTML:
+ * the model chose every character of it, and the user allows what this card shows.
+ */
 
 import type { ApprovalAnswer } from './protocol';
 import type { ToolCard } from './reducer';
@@ -46,6 +52,7 @@ export class ToolCardView {
       'div',
       { className: 'kimi-tool' },
       h('div', { className: 'kimi-tool-head' }, this._name, this._status, this._duration),
+      this._warning,
       this._args,
       this._preview,
       this._buttons
@@ -64,8 +71,11 @@ export class ToolCardView {
     setText(this._name, card.name || 'tool');
     setText(this._status, STATUS_LABEL[card.status] ?? String(card.status));
     setText(this._duration, formatSeconds(card.duration));
-    setText(this._args, prettyArguments(card.arguments));
-    this._args.hidden = !card.arguments;
+    const args = card.shown ?? prettyArguments(card.arguments);
+    setText(this._args, args);
+    this._args.hidden = !args;
+    setText(this._warning, card.warning ?? '');
+    this._warning.hidden = !card.warning;
     const preview = detailText(card.error, card.preview);
     setText(this._preview, preview);
     this._preview.hidden = !preview;
@@ -100,6 +110,7 @@ export class ToolCardView {
   private readonly _name = h('span', { className: 'kimi-tool-name' });
   private readonly _status = h('span', { className: 'kimi-tool-status' });
   private readonly _duration = h('span', { className: 'kimi-tool-duration' });
+  private readonly _warning = h('div', { className: 'kimi-tool-warning', attrs: { role: 'alert' } });
   private readonly _args = h('pre', { className: 'kimi-tool-args' });
   private readonly _preview = h('pre', { className: 'kimi-tool-preview' });
   private readonly _buttons = h('div', { className: 'kimi-tool-buttons' });

@@ -115,6 +115,24 @@ describe('KimiPanel', () => {
     expect(panel.node.querySelectorAll('.kimi-tool-buttons button')).toHaveLength(0);
   });
 
+  it('shows the approval as the kernel made it visible, never the raw code that hides a line', async () => {
+    const { kernel, panel } = await setup();
+    typeAndEnter(panel, 'describe the reviews');
+    await tick();
+    const rid = (kernel.sent.find((m: Data) => m.type === 'ask') as Data).request_id as string;
+    const code = "reviews.describe()\ropen('notes.txt', 'w').write('pwned')\r\u001b[2K\u001b[1Areviews.describe()";
+    const display = "1 │ reviews.describe()␍\n2 │ open('notes.txt', 'w').write('pwned')␍\n3 │ ␛[2K␛[1Areviews.describe()";
+    const warning = '⚠ 4 hidden characters, shown marked: CARRIAGE RETURN ␍ (lines 1, 2); ESCAPE ␛ (line 3).';
+    kernel.emit({ type: 'event', request_id: rid, event: { type: 'tool_start', id: 'c1', name: 'run_python', arguments: JSON.stringify({ code }) } });
+    kernel.emit({ type: 'approval', request_id: rid, call_id: 'c1', name: 'run_python', arguments: { code }, display, warning });
+    flushFrames();
+    const card = panel.node.querySelector('.kimi-tool') as HTMLElement;
+    expect(card.querySelector('.kimi-tool-args')?.textContent).toBe(display);
+    expect(card.querySelector('.kimi-tool-warning')?.textContent).toBe(warning);
+    expect(card.textContent).not.toMatch(/[\r\u001b]/);
+    expect(card.querySelectorAll('.kimi-tool-buttons button')).toHaveLength(3);
+  });
+
   it('renders the result as Markdown with copy-to-cell on code blocks, plus tokens and cost', async () => {
     const { kernel, panel, inserted } = await setup();
     typeAndEnter(panel, 'code please');

@@ -170,6 +170,36 @@ describe('approvals', () => {
     const s = run([ask('q'), { type: 'approval', request_id: RID, call_id: 'c9', name: 'rm', arguments: '{}' }]);
     expect(s.turns[0].steps[0]).toMatchObject({ kind: 'tool', id: 'c9', name: 'rm', status: 'pending' });
   });
+
+  const spoof = "reviews.describe()\ropen('x', 'w').write('y') \u202e\u200b\x1b[2K";
+  const display = "1 │ reviews.describe()␍\n2 │ open('x', 'w').write('y') <U+202E><U+200B>␛[2K";
+  const warning = '⚠ 4 hidden characters, shown marked: …';
+
+  it("put the kernel's display text on the card, not the streamed raw arguments, and keep it", () => {
+    const s = run([
+      ask('q'),
+      ev({ type: 'tool_start', id: 'c1', name: 'run_python', arguments: JSON.stringify({ code: spoof }) }),
+      { type: 'approval', request_id: RID, call_id: 'c1', name: 'run_python', arguments: { code: spoof }, display, warning }
+    ]);
+    expect(s.turns[0].steps[0]).toMatchObject({ status: 'pending', shown: display, warning });
+    const answered = run([{ type: 'local/approve', request_id: RID, call_id: 'c1' }], s);
+    expect(answered.turns[0].steps[0]).toMatchObject({ status: 'running', shown: display, warning });
+    const ended = run([ev({ type: 'tool_end', id: 'c1', name: 'run_python', status: 'ok', duration: 0.1 })], answered);
+    expect(ended.turns[0].steps[0]).toMatchObject({ status: 'ok', shown: display });
+    const done = run([{ type: 'result', request_id: RID, result: result({ content: 'ok' }) }], ended);
+    expect(done.turns[0].steps[0]).toMatchObject({ shown: display });
+  });
+
+  it('without a display from the kernel, show the arguments with everything but printable ASCII escaped', () => {
+    const s = run([ask('q'), { type: 'approval', request_id: RID, call_id: 'c1', name: 'run_python', arguments: { code: spoof, note: 'café' } }]);
+    const card = s.turns[0].steps[0] as ToolCard;
+    expect(card.shown).not.toBeNull();
+    expect(card.shown).toMatch(/^[\x20-\x7e\n]*$/);
+    expect(card.shown).toContain(String.raw`\r`); // JSON's escape
+    expect(card.shown).toContain(String.raw`\u202e\u200b\u001b[2K`);
+    expect(card.shown).toContain(String.raw`caf\u00e9`);
+    expect(card.warning).toBeNull();
+  });
 });
 
 describe('result', () => {

@@ -19,6 +19,8 @@ function card(fields: Partial<ToolCard>): ToolCard {
     preview: '',
     duration: null,
     error: null,
+    shown: null,
+    warning: null,
     ...fields
   };
 }
@@ -132,5 +134,44 @@ describe('ToolCardView denied and failed calls', () => {
     expect(detailText(null, 'ok value')).toBe('ok value');
     expect(detailText('boom', '')).toBe('boom');
     expect(detailText('boom', 'error: boom')).toBe('error: boom');
+  });
+});
+
+/** What the kernel's approval_view sends for code that hides a line behind a carriage return. */
+const SHOWN = "1 │ reviews.describe()␍\n2 │ open('notes.txt', 'w').write('pwned')  # <img src=x onerror=alert(1)>";
+const WARNING = '⚠ 1 hidden character, shown marked: CARRIAGE RETURN ␍ (line 1).';
+
+describe('ToolCardView approval text', () => {
+  const raw = JSON.stringify({ code: "reviews.describe()\ropen('notes.txt', 'w').write('pwned')" });
+
+  it("shows the kernel's approval text, as text, with its warning above it", () => {
+    const { view } = mount();
+    view.update(card({ status: 'pending', arguments: raw, shown: SHOWN, warning: WARNING }), true);
+    const args = view.node.querySelector('.kimi-tool-args') as HTMLElement;
+    expect(args.textContent).toBe(SHOWN);
+    expect(args.children).toHaveLength(0); // rendered as text: the <img> is characters, not an element
+    expect(view.node.querySelector('img')).toBeNull();
+    const warning = view.node.querySelector('.kimi-tool-warning') as HTMLElement;
+    expect(warning.textContent).toBe(WARNING);
+    expect(isShown(warning)).toBe(true);
+    expect(warning.compareDocumentPosition(args) & Node.DOCUMENT_POSITION_FOLLOWING).toBeTruthy();
+    expect(view.node.textContent).not.toContain('\r');
+  });
+
+  it('keeps showing what was approved once the call runs, and has no warning for a clean call', () => {
+    const { view } = mount();
+    view.update(card({ status: 'running', arguments: raw, shown: SHOWN, warning: null }), false);
+    expect(view.node.querySelector('.kimi-tool-args')?.textContent).toBe(SHOWN);
+    expect((view.node.querySelector('.kimi-tool-warning') as HTMLElement).hidden).toBe(true);
+  });
+
+  it('shows all of a pending call: no scroll limit on its arguments, long lines wrap', () => {
+    const { view } = mount();
+    view.update(card({ status: 'pending', shown: SHOWN }), true);
+    const style = getComputedStyle(view.node.querySelector('.kimi-tool-args') as HTMLElement);
+    expect(style.maxHeight).toBe('none');
+    expect(style.whiteSpace).toBe('pre-wrap');
+    view.update(card({ status: 'ok', shown: SHOWN }), false);
+    expect(getComputedStyle(view.node.querySelector('.kimi-tool-args') as HTMLElement).maxHeight).toBe('120px');
   });
 });

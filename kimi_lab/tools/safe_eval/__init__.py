@@ -1,37 +1,36 @@
 """Evaluate one model-written expression over the notebook's variables without letting it act.
 
-The expression comes from the model and may carry a prompt injection, so nothing is `eval`ed: `check`
-accepts an allow-listed subset of Python on the syntax tree, and `safe_eval` walks that tree with its
-own small interpreter so every name, attribute, call, operator and loop passes a runtime guard too.
-Allow-lists rather than block-lists, because a block-list is what gave pandas-ai years of RCE reports.
+The expression comes from the model and may carry a prompt injection (docs/security.md has the threat
+model). Nothing is `eval`ed: `check` accepts an allow-listed subset of Python on the syntax tree, and
+the interpreter walks that tree itself. What it enforces, and where:
 
-Guards bound what one expression can cost: sequence repetition, big-integer powers and shifts, range
-sizes, comprehension iterations, node evaluations, format widths, numpy broadcasting and the known
-size arguments of pandas and numpy (bins, dtype widths, resample rules). What is not bounded is a
-single library call over the user's own data with super-linear output or regex backtracking (merge or
-join on duplicated keys, pivot/crosstab/unstack of high-cardinality columns, `.str.split(expand=True)`,
-`.str.contains` with a pathological pattern): the caller should run evaluate with a timeout for those.
+- `_kinds`: every value has a kind by its exact class; only known kinds of data are ever used.
+- `_gate`: values entering the evaluation are admitted (arrays read-only, secret dict keys dropped,
+  stored iterators and groupbys refused), and values handed to code we did not write are checked
+  all the way down; the only callables that ever cross are our own guarded functions.
+- `_allowlists`: methods and attributes per kind, module functions, parameter rules, in one file.
+- `_guards`: the parameter rules (inplace, copy, out, dtype, function names, formats, patterns, ...).
+- `_sizes` and `_budget`: bytes, steps and iterations; results that can outgrow their inputs are priced
+  before they are built.
 
-Choices beyond the allow-lists: `query` and `eval` are refused (expression engines that reach the
-caller's frame), methods run only on built-in, pandas and numpy objects (so `session.get(url)` on a
-user's HTTP client is refused even though `get` is allowed), a module is usable only for its listed
-functions and a few constants (`np.nan`, `math.pi`), and variables whose names look like secrets are
-not read, as in the other data tools.
-
-pandas and numpy are never imported here: values are recognised by `type(x).__module__`.
+pandas and numpy are never imported here: values are recognised by their classes.
 """
 
 from __future__ import annotations
 
 import sys
 import types
+import warnings
+from collections.abc import Mapping
 from typing import Any
 
 from . import _limits
-from ._allowlists import ALLOWED_BUILTINS, ALLOWED_METHODS, MODULE_CONSTANTS, MODULE_FUNCTIONS
+from ._allowlists import ALLOWED_BUILTINS, METHODS, MODULE_CONSTANTS, MODULE_FUNCTIONS
 from ._check import check
-from ._interpreter import safe_eval
+from ._interpreter import Hidden, Interpreter
+from ._kinds import kind_of
 from ._limits import MAX_BINS as MAX_BINS
+from ._limits import MAX_BYTES as MAX_BYTES
 from ._limits import MAX_DEPTH as MAX_DEPTH
 from ._limits import MAX_DTYPE_SIZE as MAX_DTYPE_SIZE
 from ._limits import MAX_EXPONENT as MAX_EXPONENT
@@ -43,23 +42,57 @@ from ._limits import MAX_SHIFT as MAX_SHIFT
 from ._limits import MAX_STEPS as MAX_STEPS
 from ._limits import MAX_WIDTH as MAX_WIDTH
 from ._messages import UnsafeExpression
+from ._render import render
 
 __all__ = [
     "ALLOWED_BUILTINS",
     "ALLOWED_METHODS",
+    "METHODS",
     "MODULE_CONSTANTS",
     "MODULE_FUNCTIONS",
     "UnsafeExpression",
     "check",
+    "evaluate_text",
     "safe_eval",
 ]
 
-UnsafeExpression.__module__ = __name__  # shown (and pickled) under its public path, as before the split
+ALLOWED_METHODS = frozenset(name for table in METHODS.values() for name in table)  # on some kind of value
+UnsafeExpression.__module__ = __name__  # shown (and pickled) under its public path
+
+
+def safe_eval(expression: str, namespace: Mapping[str, Any], hidden: Hidden | None = None) -> Any:
+    """Evaluate one read-only expression over `namespace` and return its value.
+
+    `hidden(name, value)` says why a variable is not for the tools (default: kimi_lab.tools.visibility).
+    Raises UnsafeExpression (a ValueError with a one-sentence message for the model) for anything outside
+    the allow-list or over a budget; errors raised by the evaluated code itself (KeyError, TypeError, ...)
+    propagate unchanged so the model sees what went wrong.
+    """
+    tree = check(expression, namespace)
+    interpreter = Interpreter(namespace, hidden)
+    try:
+        value = interpreter.run(tree)
+        if kind_of(value) == "function":
+            raise UnsafeExpression("the expression's value is a function; call it, such as np.sqrt(x), to get a value")
+        return interpreter.cross(value)  # the value leaves: data all the way down, iterators as lists
+    except RecursionError:
+        raise UnsafeExpression("the expression recursed too deeply; simplify it") from None
+
+
+def evaluate_text(expression: str, namespace: Mapping[str, Any], limit: int = 16_000,
+                  hidden: Hidden | None = None) -> str:
+    """The text the model reads: the value rendered within `limit` characters, and any library warnings."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        value = safe_eval(expression, namespace, hidden)
+        text = "(no value)" if value is None else render(value, limit)
+    notes = sorted({f"{w.category.__name__}: {str(w.message)[:200]}" for w in caught})[:3]
+    return text + "".join(f"\n(warning: {note})" for note in notes)
 
 
 class _Package(types.ModuleType):
     """Setting a limit here (`monkeypatch.setattr(safe_eval, "MAX_ITEMS", 1_000)`) also sets it in `_limits`,
-    where every guard reads it, so the package stays the one place to tune them, as when it was one module."""
+    where every guard reads it, so the package stays the one place to tune them."""
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name.startswith("MAX_") and hasattr(_limits, name):

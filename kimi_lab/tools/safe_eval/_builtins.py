@@ -1,146 +1,221 @@
-"""Builtins as evaluate runs them: counted iterators, guarded pow and round, and only our own functions passed on."""
+"""The allowed builtins, as evaluate runs them.
+
+Each is a guarded function: its arguments must be data (checked all the way down: `sorted` compares
+elements, `str` formats them), what it iterates is counted, what it builds is charged, and the
+functions it is given (map, filter, key=) are only the expression's own lambdas and these builtins.
+The lazy ones (map, filter, zip, enumerate, reversed) return iterators that admit every item they
+yield, so nothing unchecked comes out of them either.
+"""
 
 from __future__ import annotations
 
 import builtins
+import inspect
+import sys
 from collections.abc import Iterator
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from . import _limits
-from ._allowlists import ALLOWED_BUILTINS
-from ._operators import Operators
-from ._values import is_int
+from ._allowlists import ALLOWED_BUILTINS, CODECS
+from ._kinds import Guarded, kind_of
+from ._operators import guard_pow
+from ._sizes import held
 
-CONSUMERS = frozenset("list tuple set frozenset dict sorted sum min max any all".split())  # run an iterable to its end
-# The classes our wrappers stand in for, so isinstance(x, range) still works.
-WRAPPED_TYPES = {
-    "range": range,
-    "map": map,
-    "filter": filter,
-    "zip": zip,
-    "enumerate": enumerate,
-    "reversed": reversed,
-}
-BUILDERS = frozenset("list tuple set frozenset dict sorted str repr".split())  # results charged by their length
+if TYPE_CHECKING:
+    from ._interpreter import Interpreter
+
+_TYPES = {"bool": bool, "dict": dict, "float": float, "frozenset": frozenset, "int": int, "list": list,
+          "range": range, "set": set, "str": str, "tuple": tuple, "enumerate": enumerate, "filter": filter,
+          "map": map, "reversed": reversed, "zip": zip}
 
 
-class Builtins(Operators):
-    """The allowed builtins, wrapped: what they iterate is counted and the functions they are given are checked.
+def make_builtins(ip: Interpreter) -> dict[str, Guarded]:
+    """One guarded function per allowed builtin, bound to this evaluation."""
+    table: dict[str, Guarded] = {}
+    for name in sorted(ALLOWED_BUILTINS):
+        implementation = IMPLEMENTATIONS[name]
 
-    Built on Operators for the pow() guard, which `**` shares.
-    """
+        def run(args: tuple[Any, ...], kwargs: dict[str, Any], impl: Callable[..., Any] = implementation) -> Any:
+            return impl(ip, list(args), dict(kwargs))
 
-    lambdas: dict[int, Callable[..., Any]]  # the functions made from the expression's lambdas, by id
-    builtins: dict[str, Any]
-    builtin_names: dict[int, str]
+        table[name] = ip.gate.own(Guarded(name, run, target=_TYPES.get(name), signature=_signature(name)))
+    return table
 
-    def _builtin_table(self) -> dict[str, Any]:
-        """The allowed builtins by name; the wrappers below stand in for those that iterate or compute sizes."""
-        table: dict[str, Any] = {name: getattr(builtins, name) for name in ALLOWED_BUILTINS}
-        table.update(
-            map=self._map,
-            filter=self._filter,
-            zip=self._zip,
-            enumerate=self._enumerate,
-            reversed=self._reversed,
-            range=self._range,
-            pow=self._pow,
-            round=self._round,
-        )
-        return table
 
-    def _is_safe_callable(self, value: Any) -> bool:
-        return id(value) in self.lambdas or id(value) in self.builtin_names
+def _signature(name: str) -> Any:
+    try:
+        return inspect.signature(getattr(builtins, name))
+    except (TypeError, ValueError):
+        return None
 
-    def _check_callables(self, value: Any, depth: int = 0) -> None:
-        """Library code calls callables it is given (apply, key=, df.loc[f]): only ours may reach it."""
-        if callable(value):
-            if not self._is_safe_callable(value):
-                self._fail(
-                    "only lambdas and builtins such as len or str may be passed as functions in evaluate; "
-                    "write lambda x: ... or a method name string such as 'sum'"
-                )
-            return
-        if depth < 8 and isinstance(value, (list, tuple, set, frozenset)):
-            for item in value:
-                self._check_callables(item, depth + 1)
-        elif depth < 8 and isinstance(value, dict):
-            for key, item in value.items():
-                self._check_callables(key, depth + 1)
-                self._check_callables(item, depth + 1)
 
-    def _invoke(self, function: Any, args: tuple[Any, ...]) -> Any:
-        """Call a function value inside map/filter/key=: a lambda, or a builtin through its guards."""
-        if id(function) in self.lambdas:
-            return function(*args)
-        name = self.builtin_names.get(id(function))
-        if name is None:
-            self._fail(
-                "only lambdas and builtins such as len or str may be passed as functions in evaluate; write lambda "
-                "x: ..."
-            )
-        return self._call_builtin(name, list(args), {})  # type: ignore[arg-type]
+def _data(ip: Interpreter, args: list[Any], kwargs: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
+    return [ip.cross(a, library=False) for a in args], {k: ip.cross(v, library=False) for k, v in kwargs.items()}
 
-    # builtins ------------------------------------------------------------------------------------------------
 
-    def _map(self, function: Any, *iterables: Any) -> Iterator[Any]:
-        self._check_callables(function)
-        sources = [self._bounded(it, materialise=False) for it in iterables]
-        return self._counting(self._invoke(function, args) for args in zip(*sources, strict=False))
+def _built(ip: Interpreter, value: Any, what: str) -> Any:
+    ip.budget.charge(held(value), what)
+    return value
 
-    def _filter(self, function: Any, iterable: Any) -> Iterator[Any]:
-        if function is not None:
-            self._check_callables(function)
-        source = self._bounded(iterable, materialise=False)
-        keep = bool if function is None else (lambda item: bool(self._invoke(function, (item,))))
-        return self._counting(item for item in source if keep(item))
 
-    def _zip(self, *iterables: Any, strict: bool = False) -> Iterator[tuple[Any, ...]]:
-        sources = [self._bounded(it, materialise=False) for it in iterables]
-        return self._counting(zip(*sources, strict=strict))
+def _plain(name: str) -> Callable[[Interpreter, list[Any], dict[str, Any]], Any]:
+    """Builtins whose result is a number or bool of the size of their input: len, abs, divmod, int, float, bool."""
 
-    def _enumerate(self, iterable: Any, start: int = 0) -> Iterator[tuple[int, Any]]:
-        return self._counting(enumerate(self._bounded(iterable, materialise=False), start))
+    def run(ip: Interpreter, args: list[Any], kwargs: dict[str, Any]) -> Any:
+        args, kwargs = _data(ip, args, kwargs)
+        return ip.gate.admit_result(ip.external(getattr(builtins, name), args, kwargs), f"{name}()")
 
-    def _reversed(self, sequence: Any) -> Iterator[Any]:
-        return self._counting(reversed(sequence))
+    return run
 
-    def _range(self, *args: Any) -> range:
-        """range() that refuses more than MAX_ITEMS items, also when pandas calls it: s.apply(range)."""
-        result = range(*args)
-        self._bounded(result, materialise=False)
-        return result
 
-    def _pow(self, base: Any, exp: Any, mod: Any = None) -> Any:
-        self._guard_pow(base, exp, mod)
-        return pow(base, exp) if mod is None else pow(base, exp, mod)
+def _text(name: str) -> Callable[[Interpreter, list[Any], dict[str, Any]], Any]:
+    """str() and repr() print their argument: priced by what it renders to before it is printed."""
 
-    def _round(self, number: Any, ndigits: Any = None) -> Any:
-        if is_int(ndigits) and abs(ndigits) > _limits.MAX_WIDTH:
-            self._fail(
-                f"round() to more than {_limits.MAX_WIDTH:,} digits is not allowed in evaluate; use a smaller ndigits"
-            )
-        return round(number) if ndigits is None else round(number, ndigits)
+    def run(ip: Interpreter, args: list[Any], kwargs: dict[str, Any]) -> Any:
+        args, kwargs = _data(ip, args, kwargs)
+        if len(args) > 1 or kwargs:  # str(b, encoding): only text codecs (escape codecs grow text tenfold)
+            encoding = args[1] if len(args) > 1 else kwargs.get("encoding", "utf-8")
+            check_parameters_for_codec(encoding)
+        if args:
+            ip.budget.charge(ip.sizes.rendered(args[0]), f"{name}()")
+        return ip.external(getattr(builtins, name), args, kwargs)
 
-    def _call_builtin(self, name: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
-        if name in CONSUMERS and args and not (name in ("min", "max") and len(args) > 1):
-            args[0] = self._bounded(args[0], materialise=False)  # what they build is charged below
-        if name in ("sorted", "min", "max") and kwargs.get("key") is not None:
-            key = kwargs["key"]
-            self._check_callables(key)
-            kwargs["key"] = key if id(key) in self.lambdas else (lambda item: self._invoke(key, (item,)))
+    return run
+
+
+def check_parameters_for_codec(encoding: Any) -> None:
+    if not isinstance(encoding, str) or encoding.lower() not in CODECS:
+        raise TypeError("str() decodes only with text codecs such as 'utf-8', 'ascii' or 'latin-1' in evaluate")
+
+
+def _collect(name: str) -> Callable[[Interpreter, list[Any], dict[str, Any]], Any]:
+    """list, tuple, set, frozenset, dict, sorted: run the iterable to its end (counted), charge what they hold."""
+
+    def run(ip: Interpreter, args: list[Any], kwargs: dict[str, Any]) -> Any:
+        key = kwargs.get("key")
+        if key is not None:
+            kwargs["key"] = ip.cross(key, library=False)
+        if name == "dict" and kwargs and not args:
+            return _built(ip, dict(_data(ip, [], kwargs)[1]), "dict()")
+        source = ip.iterate(args[0]) if args else iter(())
+        if name in ("set", "frozenset", "dict", "sorted"):  # hashing and comparing run element code: data only
+            source = (ip.cross(item, library=False) for item in source)
+        items = list(source)
+        ip.budget.charge(sys.getsizeof(items), f"{name}()")
+        if name == "sorted":
+            return _built(ip, ip.external(sorted, (items,), kwargs), "sorted()")
+        if name == "dict":
+            extra = _data(ip, [], kwargs)[1]
+            return _built(ip, ip.external(dict, (items,), extra), "dict()")
+        return _built(ip, ip.external(getattr(builtins, name), (items,)), f"{name}()")
+
+    return run
+
+
+def _reduce(name: str) -> Callable[[Interpreter, list[Any], dict[str, Any]], Any]:
+    """min, max, sum, any, all: consume counted items; sum refuses list/str starts (quadratic)."""
+
+    def run(ip: Interpreter, args: list[Any], kwargs: dict[str, Any]) -> Any:
+        if name in ("min", "max") and kwargs.get("key") is not None:
+            kwargs["key"] = ip.cross(kwargs["key"], library=False)
+        kwargs = {k: (v if k == "key" else ip.cross(v, library=False)) for k, v in kwargs.items()}
         if name == "sum":
             start = args[1] if len(args) > 1 else kwargs.get("start", 0)
-            if isinstance(start, (str, bytes, list, tuple)):
-                self._fail(
+            if kind_of(start) in ("str", "bytes", "list", "tuple"):
+                ip.budget.fail(
                     "sum() with a list or string start is not allowed in evaluate (it is quadratic); use a "
                     "comprehension or ''.join(...)"
                 )
-        if name == "isinstance" and len(args) == 2:  # the wrappers above stand in for these classes
-            args[1] = WRAPPED_TYPES.get(self.builtin_names.get(id(args[1]), ""), args[1])
-            if isinstance(args[1], tuple):
-                args[1] = tuple(WRAPPED_TYPES.get(self.builtin_names.get(id(t), ""), t) for t in args[1])
-        result = self._external(self.builtins[name], args, kwargs)
-        if name in BUILDERS:
-            self._charge_large(result, f"{name}()")
-        return result
+        if name in ("min", "max") and len(args) > 1:
+            items: Any = [ip.cross(a, library=False) for a in args]
+            return ip.external(getattr(builtins, name), items, kwargs)
+        source = (ip.cross(item, library=False) for item in ip.iterate(args[0])) if args else iter(())
+        rest = [ip.cross(a, library=False) for a in args[1:]]
+        result = ip.gate.admit_result(ip.external(getattr(builtins, name), (source, *rest), kwargs), f"{name}()")
+        return _built(ip, result, f"{name}()")
+
+    return run
+
+
+def _map(ip: Interpreter, args: list[Any], kwargs: dict[str, Any]) -> Iterator[Any]:
+    function = ip.cross(args[0], library=False)
+    sources = [ip.iterate(a) for a in args[1:]]
+    return ip.gate.mark(ip.admitting(function(*items) for items in zip(*sources)))  # noqa: B905
+
+
+def _filter(ip: Interpreter, args: list[Any], kwargs: dict[str, Any]) -> Iterator[Any]:
+    function = None if args[0] is None else ip.cross(args[0], library=False)
+    source = ip.iterate(args[1])
+    if function is None:
+        return ip.gate.mark(ip.admitting(item for item in source if ip.truth(item)))
+    return ip.gate.mark(ip.admitting(item for item in source if ip.truth(function(item))))
+
+
+def _zip(ip: Interpreter, args: list[Any], kwargs: dict[str, Any]) -> Iterator[Any]:
+    sources = [ip.iterate(a) for a in args]
+    return ip.gate.mark(ip.admitting(zip(*sources, strict=bool(kwargs.get("strict", False)))))
+
+
+def _enumerate(ip: Interpreter, args: list[Any], kwargs: dict[str, Any]) -> Iterator[Any]:
+    start = args[1] if len(args) > 1 else kwargs.get("start", 0)
+    if type(start) is not int:
+        raise TypeError("enumerate() start must be an integer")
+    return ip.gate.mark(ip.admitting(enumerate(ip.iterate(args[0]), start)))
+
+
+def _reversed(ip: Interpreter, args: list[Any], kwargs: dict[str, Any]) -> Iterator[Any]:
+    sequence = ip.cross(args[0], library=False)
+    if kind_of(sequence) not in ("list", "tuple", "str", "bytes", "range", "deque", "view", "dict"):
+        raise TypeError(f"'{type(sequence).__name__}' object is not reversible in evaluate; use [::-1]")
+    return ip.gate.mark(ip.admitting(ip.budget.counting(reversed(sequence))))
+
+
+def _range(ip: Interpreter, args: list[Any], kwargs: dict[str, Any]) -> range:
+    if any(type(a) is not int for a in args) or kwargs:
+        raise TypeError("range() takes one to three integers")
+    return range(*args)
+
+
+def _pow(ip: Interpreter, args: list[Any], kwargs: dict[str, Any]) -> Any:
+    args, kwargs = _data(ip, args, kwargs)
+    guard_pow(ip, *args[:3], **{k: v for k, v in kwargs.items() if k in ("base", "exp", "mod")})
+    return ip.external(pow, args, kwargs)
+
+
+def _round(ip: Interpreter, args: list[Any], kwargs: dict[str, Any]) -> Any:
+    args, kwargs = _data(ip, args, kwargs)
+    digits = args[1] if len(args) > 1 else kwargs.get("ndigits")
+    if type(digits) is int and abs(digits) > _limits.MAX_WIDTH:
+        ip.budget.fail(f"round() to more than {_limits.MAX_WIDTH:,} digits is not allowed in evaluate; use fewer")
+    return ip.gate.admit_result(ip.external(round, args, kwargs), "round()")
+
+
+def _isinstance(ip: Interpreter, args: list[Any], kwargs: dict[str, Any]) -> bool:
+    if len(args) != 2 or kwargs:
+        raise TypeError("isinstance expected 2 arguments")
+    value, classes = args
+    wanted = classes if kind_of(classes) == "tuple" else (classes,)
+    types = []
+    for cls in wanted:
+        if not isinstance(cls, Guarded) or not isinstance(cls.target, type):
+            raise TypeError("isinstance() arg 2 must be a builtin type such as int or str, or pd.DataFrame")
+        types.append(cls.target)
+    # issubclass on the real class: isinstance() would also ask the object for __class__, which can be a property
+    return type(value) in types or any(issubclass(type(value), t) for t in types if t.__module__ == "builtins")
+
+
+IMPLEMENTATIONS: dict[str, Callable[[Interpreter, list[Any], dict[str, Any]], Any]] = {
+    **{name: _plain(name) for name in ("abs", "bool", "divmod", "float", "int", "len")},
+    **{name: _text(name) for name in ("str", "repr")},
+    **{name: _collect(name) for name in ("list", "tuple", "set", "frozenset", "dict", "sorted")},
+    **{name: _reduce(name) for name in ("min", "max", "sum", "any", "all")},
+    "map": _map,
+    "filter": _filter,
+    "zip": _zip,
+    "enumerate": _enumerate,
+    "reversed": _reversed,
+    "range": _range,
+    "pow": _pow,
+    "round": _round,
+    "isinstance": _isinstance,
+}

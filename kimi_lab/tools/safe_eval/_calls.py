@@ -1,169 +1,168 @@
-"""Calls: builtins by name, methods on allowed receivers, module functions, and lambdas made into functions."""
+"""Calls into library code: methods by the kind of their receiver, module functions, and the one path both take.
+
+The path, for every call: look the method up in the receiver kind's allow-list (so `partition` on an
+ndarray is not `partition` on a str), bind the arguments to parameter names and apply the parameter
+rules, check every argument and the receiver all the way down (`Gate.cross`), price the result if it
+can outgrow its inputs, call, then admit the result and charge what it holds.
+"""
 
 from __future__ import annotations
 
-import ast
 import inspect
 import types
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
-from ._allowlists import ALLOWED_BUILTINS, ALLOWED_METHODS, BUILTIN_TYPES, MODULE_FUNCTIONS, RECEIVER_MODULES
-from ._budget import Scopes
-from ._builtins import Builtins
-from ._call_guards import CallGuards
-from ._check import check_attr
-from ._messages import method_message, module_message, name_message, user_function_message
-from ._values import type_root
+from kimi_lab.secrets import looks_secret
+
+from ._allowlists import ATTRIBUTES, METHODS, MODULE_CONSTANTS, MODULE_FUNCTIONS
+from ._guards import Arguments, check_parameters
+from ._kinds import ARRAYS, CONTAINERS, Guarded, instance_dict_descriptor, kind_of
+from ._messages import method_message, module_message, secret_message
+from ._sizes import ESTIMATORS, CallSite, held
+
+if TYPE_CHECKING:
+    from ._interpreter import Interpreter
+
+_MISSING = object()
 
 
-class Calls(Builtins, CallGuards):
-    """Resolves what a call node calls, evaluates its arguments, and runs it through the guards for that callee."""
-
-    if TYPE_CHECKING:
-
-        def _receiver(self, node: ast.AST, scopes: Scopes) -> Any:
-            """The object left of a dot; the interpreter's core walk provides it."""
-
-    def _lambda(self, node: ast.Lambda, scopes: Scopes) -> Callable[..., Any]:
-        """A real function (pandas needs one) whose body is still run by this interpreter."""
-        arguments = node.args
-        defaults = [self._eval(d, scopes) for d in arguments.defaults]
-        empty = inspect.Parameter.empty
-        kw_defaults = [empty if d is None else self._eval(d, scopes) for d in arguments.kw_defaults]
-        positional = [*arguments.posonlyargs, *arguments.args]
-        params: list[inspect.Parameter] = []
-        first_default = len(positional) - len(defaults)
-        for i, arg in enumerate(positional):
-            kind = (
-                inspect.Parameter.POSITIONAL_ONLY
-                if i < len(arguments.posonlyargs)
-                else inspect.Parameter.POSITIONAL_OR_KEYWORD
-            )
-            default = defaults[i - first_default] if i >= first_default else empty
-            params.append(inspect.Parameter(arg.arg, kind, default=default))
-        if arguments.vararg is not None:
-            params.append(inspect.Parameter(arguments.vararg.arg, inspect.Parameter.VAR_POSITIONAL))
-        for arg, default in zip(arguments.kwonlyargs, kw_defaults, strict=True):
-            params.append(inspect.Parameter(arg.arg, inspect.Parameter.KEYWORD_ONLY, default=default))
-        if arguments.kwarg is not None:
-            params.append(inspect.Parameter(arguments.kwarg.arg, inspect.Parameter.VAR_KEYWORD))
-        signature = inspect.Signature(params)
-        simple = (
-            [p.name for p in params]
-            if all(
-                p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD and p.default is inspect.Parameter.empty
-                for p in params
-            )
-            else None
-        )
-
-        def function(*args: Any, **kwargs: Any) -> Any:
-            if simple is not None and not kwargs and len(args) == len(simple):
-                local = dict(zip(simple, args, strict=True))
-            else:
-                bound = signature.bind(*args, **kwargs)
-                bound.apply_defaults()
-                local = dict(bound.arguments)
-            result = self._eval(node.body, (*scopes, local))
-            self._place(result)
-            return result
-
-        function.__name__ = function.__qualname__ = "<lambda>"
-        function.__signature__ = signature  # type: ignore[attr-defined]
-        self.lambdas[id(function)] = function
-        return function
-
-    def _arguments(self, node: ast.Call, scopes: Scopes) -> tuple[list[Any], dict[str, Any]]:
-        args: list[Any] = []
-        for argument in node.args:
-            if isinstance(argument, ast.Starred):
-                args.extend(self._expand(self._eval(argument.value, scopes), place=False))
-            elif isinstance(argument, ast.Lambda):
-                args.append(self._lambda(argument, scopes))
-            else:
-                args.append(self._eval(argument, scopes))
-        kwargs: dict[str, Any] = {}
-        for keyword in node.keywords:
-            if keyword.arg is None:
-                mapping = self._eval(keyword.value, scopes)
-                if not isinstance(mapping, Mapping):
-                    raise TypeError(f"argument after ** must be a mapping, not {type(mapping).__name__}")
-                for key in mapping:
-                    if not isinstance(key, str):
-                        raise TypeError("keywords must be strings")
-                    if key in kwargs:
-                        raise TypeError(f"got multiple values for keyword argument '{key}'")
-                    kwargs[key] = mapping[key]
-            elif isinstance(keyword.value, ast.Lambda):
-                kwargs[keyword.arg] = self._lambda(keyword.value, scopes)
-            else:
-                kwargs[keyword.arg] = self._eval(keyword.value, scopes)
-        self._guard_keywords(kwargs)
-        return args, kwargs
-
-    def _guard_arguments(self, args: list[Any], kwargs: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
-        self._check_callables(args)
-        self._check_callables(kwargs)
-        return [self._bounded(a) for a in args], {k: self._bounded(v) for k, v in kwargs.items()}
-
-    def _method(self, owner: Any, name: str) -> Callable[..., Any]:
-        if name not in ALLOWED_METHODS:
-            self._fail(method_message(name))
-        if isinstance(owner, type):
-            if owner not in BUILTIN_TYPES:
-                self._fail(
-                    f"methods can only be called on values, not on the class '{owner.__name__}'; call them on an "
-                    "instance"
-                )
-        elif not any(type_root(cls) in RECEIVER_MODULES for cls in type(owner).__mro__[:-1]):
-            self._fail(
-                f"evaluate calls methods only on built-in values and pandas/numpy objects, not on "
+def call_method(ip: Interpreter, owner: Any, name: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
+    kind = kind_of(owner)
+    table = METHODS.get(kind)
+    if table is None or name not in table:
+        if kind == "record":
+            ip.budget.fail(
+                f"evaluate calls methods only on data (numbers, text, containers, pandas and numpy objects), not on "
                 f"'{type(owner).__name__}'; read its attributes instead"
             )
-        method = self._external(getattr, (owner, name))
-        if not callable(method):
-            raise TypeError(f"'{type(method).__name__}' object is not callable")
-        if not isinstance(owner, type) and getattr(method, "__self__", None) is not owner:
-            self._fail(
-                f"'{name}' on this object is not one of its own methods (it is a stored function); evaluate will not "
-                "call it"
-            )
-        return method
+        if table is not None and name in ATTRIBUTES.get(kind, ()):
+            raise TypeError(f"'{name}' of a {type(owner).__name__} is an attribute, not a method; use x.{name}")
+        ip.budget.fail(method_message(name, type(owner).__name__))
+    owner = ip.cross(owner)
+    method = ip.external(getattr, (owner, name))
+    if getattr(method, "__self__", None) is not owner:
+        ip.budget.fail(f"'{name}' on this object is not one of its own methods; evaluate will not call it")
+    return call_library(ip, owner, name, method, args, kwargs, table[name])
 
-    def _call(self, node: ast.Call, scopes: Scopes) -> Any:
-        func = node.func
-        if isinstance(func, ast.Name):
-            name = func.id
-            if any(name in scope for scope in scopes) or name in self.ns:
-                self._fail(user_function_message(name))
-            if name not in ALLOWED_BUILTINS:
-                self._fail(name_message(name))
-            args, kwargs = self._arguments(node, scopes)
-            return self._call_builtin(name, args, kwargs)
-        if not isinstance(func, ast.Attribute):
-            self._fail("only builtins and methods written as x.method(...) can be called in evaluate")
-        name = func.attr  # type: ignore[union-attr]
-        check_attr(name)
-        owner = self._receiver(func.value, scopes)  # type: ignore[union-attr]
-        if isinstance(owner, types.ModuleType):
-            module = owner.__name__
-            if name not in MODULE_FUNCTIONS.get(module, frozenset()):
-                self._fail(module_message(module, name))
-            function = getattr(owner, name)
-            if isinstance(function, types.ModuleType):
-                self._fail(module_message(module, name))
-            args, kwargs = self._arguments(node, scopes)
-            args, kwargs = self._guard_arguments(args, kwargs)
-            self._guard_module_call(module, name, args, kwargs)
-            return self._external(function, args, kwargs)
-        method = self._method(owner, name)
-        args, kwargs = self._arguments(node, scopes)
-        if isinstance(owner, type):  # str.replace(s, ...): call it on s, so the guards below see the real receiver
-            if not args or not isinstance(args[0], owner):
-                raise TypeError(f"descriptor '{name}' for '{owner.__name__}' objects needs an argument")
-            owner, args = args[0], args[1:]
-            method = self._method(owner, name)
-        args, kwargs = self._guard_arguments(args, kwargs)
-        args, kwargs = self._guard_method_call(owner, name, args, kwargs)
-        return self._external(method, args, kwargs)
+
+def call_module(ip: Interpreter, module: types.ModuleType, name: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
+    table = MODULE_FUNCTIONS.get(module.__name__, {})
+    if name not in table:
+        ip.budget.fail(module_message(module.__name__, name))
+    function = getattr(module, name)
+    return call_library(ip, module, name, function, args, kwargs, table[name])
+
+
+def module_function(ip: Interpreter, module: types.ModuleType, name: str) -> Guarded:
+    """`np.sqrt` as a value (s.apply(np.sqrt)): a guarded function whose every call takes the same path."""
+    key = f"{module.__name__}.{name}"
+    function = ip.module_functions.get(key)
+    if function is None:
+        target = getattr(module, name)
+
+        def run(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+            return call_module(ip, module, name, list(args), dict(kwargs))
+
+        function = ip.gate.own(Guarded(name, run, target=target if isinstance(target, type) else None))
+        ip.module_functions[key] = function
+    return function
+
+
+def call_library(
+    ip: Interpreter,
+    owner: Any,
+    name: str,
+    function: Any,
+    args: list[Any],
+    kwargs: dict[str, Any],
+    estimator: str | None,
+) -> Any:
+    arguments = Arguments(function, args, kwargs)
+    vouched = check_parameters(arguments, name)
+    args, kwargs = arguments.call()
+    if type(function).__name__ == "ufunc" and len(args) > function.nin:  # positional outputs, when unsigned
+        ip.budget.fail(f"{name}() takes at most {function.nin} positional arguments here; the next ones are outputs")
+    args = [a if id(a) in vouched else ip.cross(a) for a in args]
+    kwargs = {key: value if id(value) in vouched else ip.cross(value) for key, value in kwargs.items()}
+    for value in (*args, *kwargs.values()):  # a container handed over may be converted to an array
+        if kind_of(value) in CONTAINERS:
+            ip.budget.peak(ip.sizes.expanded(value), f"converting the {type(value).__name__} passed to {name}()")
+    parent = ip.gate.parents.get(id(owner))
+    site = CallSite(owner, name, args, kwargs, arguments.named(), data=parent)
+    estimate = ESTIMATORS[estimator](site, ip.sizes) if estimator else 0
+    if estimate:
+        ip.budget.charge(estimate, f"{name}()")
+    result = ip.external(function, args, kwargs)
+    data = owner if kind_of(owner) in ARRAYS else parent
+    result = ip.gate.admit_result(result, f"{name}()", parent=data)
+    if not estimate and result is not owner:
+        ip.budget.charge(held(result), f"{name}()")
+    return result
+
+
+def read_attribute(ip: Interpreter, owner: Any, name: str) -> Any:
+    kind = kind_of(owner)
+    if kind == "module":
+        return module_attribute(ip, owner, name)
+    if kind == "record":
+        return _record_attribute(ip, owner, name)
+    if name in ATTRIBUTES.get(kind, ()):
+        value = ip.external(getattr, (owner, name))
+    elif name not in METHODS.get(kind, {}) and _is_label(ip, owner, kind, name):
+        value = ip.external(owner.__getitem__, (name,))  # df.units, row.units, df.groupby("a").units
+    elif name in METHODS.get(kind, {}):
+        ip.budget.fail(
+            f"'{name}' is a method, which evaluate does not hand out as a value; call it as x.{name}(...), or use "
+            f"x['{name}'] for a column of that name"
+        )
+    elif inspect.getattr_static(owner, name, _MISSING) is _MISSING:
+        raise AttributeError(f"'{type(owner).__name__}' object has no attribute '{name}'")
+    else:
+        readable = ", ".join(sorted(ATTRIBUTES.get(kind, ()))[:12]) or "none"
+        ip.budget.fail(
+            f"evaluate does not read '{name}' on a {type(owner).__name__} (readable attributes: {readable}); use "
+            "the allowed methods and attributes"
+        )
+    data = owner if kind in ARRAYS else ip.gate.parents.get(id(owner))
+    result = ip.gate.admit_result(value, f"'.{name}'", parent=data)
+    if kind_of(result) in ARRAYS and result is not owner:
+        ip.budget.charge(held(result), f"'.{name}'")
+    return result
+
+
+def module_attribute(ip: Interpreter, module: types.ModuleType, name: str) -> Any:
+    if name in MODULE_CONSTANTS.get(module.__name__, frozenset()):
+        return ip.gate.admit(getattr(module, name), name)
+    if name in MODULE_FUNCTIONS.get(module.__name__, {}):
+        return module_function(ip, module, name)
+    ip.budget.fail(module_message(module.__name__, name))
+
+
+def _record_attribute(ip: Interpreter, owner: Any, name: str) -> Any:
+    """A plain object's own attribute, read from its __dict__: no property, __getattr__ or descriptor runs."""
+    if looks_secret(name):
+        ip.budget.fail(secret_message(name))
+    descriptor = instance_dict_descriptor(type(owner))
+    attributes = descriptor.__get__(owner, type(owner)) if descriptor is not None else {}
+    if type(attributes) is not dict or name not in attributes:
+        raise AttributeError(
+            f"'{type(owner).__name__}' object has no plain attribute '{name}' (evaluate reads only attributes stored "
+            "on the object itself, never properties)"
+        )
+    return ip.gate.admit(attributes[name], name)
+
+
+def _is_label(ip: Interpreter, owner: Any, kind: str, name: str) -> bool:
+    """`name` is a column (of a frame, or of the frame behind a groupby/resample/rolling) or a Series label."""
+    if kind == "DataFrame":
+        labels = owner.columns
+    elif kind == "Series":
+        labels = owner.index
+    elif kind in ("GroupBy", "Resampler", "Window"):
+        labels = getattr(ip.gate.parents.get(id(owner)), "columns", ())
+    else:
+        return False
+    try:
+        return name in labels
+    except Exception:
+        return False

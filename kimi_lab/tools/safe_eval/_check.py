@@ -16,11 +16,11 @@ from kimi_lab.secrets import looks_secret
 from . import _limits
 from ._allowlists import (
     ALLOWED_BUILTINS,
-    ALLOWED_METHODS,
     BLOCKED_ATTRIBUTES,
     FORBIDDEN_NAMES,
     MODULE_CONSTANTS,
     MODULE_FUNCTIONS,
+    all_method_names,
 )
 from ._messages import (
     UnsafeExpression,
@@ -33,6 +33,8 @@ from ._messages import (
     underscore_message,
     user_function_message,
 )
+
+ALLOWED_METHOD_NAMES = all_method_names()
 
 
 def check(expression: str, namespace: Mapping[str, Any] | None = None) -> ast.Expression:
@@ -147,13 +149,10 @@ class Checker:
             raise UnsafeExpression("assigning to attributes is not allowed in evaluate; write one read-only expression")
         if self._is_module(node.value):
             module = self.ns[node.value.id]  # type: ignore[index,attr-defined]
-            if node.attr not in MODULE_CONSTANTS.get(module.__name__, frozenset()):
-                if node.attr in MODULE_FUNCTIONS.get(module.__name__, frozenset()):
-                    path = f"{node.value.id}.{node.attr}"  # type: ignore[attr-defined]
-                    raise UnsafeExpression(
-                        f"'{path}' can only be called directly, e.g. {path}(x); to pass it as a function use a lambda "
-                        f"such as lambda v: {path}(v)"
-                    )
+            name = getattr(module, "__name__", "")
+            if node.attr not in MODULE_CONSTANTS.get(name, frozenset()) and node.attr not in MODULE_FUNCTIONS.get(
+                name, {}
+            ):
                 raise UnsafeExpression(module_message(node.value.id, node.attr))  # type: ignore[attr-defined]
             return
         self.visit(node.value)
@@ -307,13 +306,10 @@ class Checker:
             check_attr(func.attr)
             if self._is_module(func.value):
                 module = self.ns[func.value.id]  # type: ignore[index,attr-defined]
-                if func.attr not in MODULE_FUNCTIONS.get(module.__name__, frozenset()):
+                if func.attr not in MODULE_FUNCTIONS.get(getattr(module, "__name__", ""), {}):
                     raise UnsafeExpression(module_message(func.value.id, func.attr))  # type: ignore[attr-defined]
             else:
-                could_be_module = self.ns is None and isinstance(func.value, ast.Name)
-                if func.attr not in ALLOWED_METHODS and not (
-                    could_be_module and any(func.attr in names for names in MODULE_FUNCTIONS.values())
-                ):
+                if func.attr not in ALLOWED_METHOD_NAMES:
                     raise UnsafeExpression(method_message(func.attr))
                 self.visit(func.value)
         else:

@@ -1,63 +1,100 @@
-"""The interpreter: walks a checked tree node by node, so every name, attribute and item read passes a guard."""
+"""The interpreter: walks a checked syntax tree node by node, so every value passes a checkpoint.
+
+Nothing is `eval`ed. Names come from the namespace through the same visibility rule the other tools
+use; every value the walk receives is admitted (`Gate.admit`), every value handed to code we did not
+write is crossed (`Gate.cross`), calls go through `_calls`, operators through `_operators`, builtins
+are `_builtins`' guarded functions, and lambdas become guarded functions whose body this interpreter
+runs, whoever calls them. Costs are kept by one `Budget`.
+"""
 
 from __future__ import annotations
 
 import ast
+import inspect
+import itertools
 import operator
 import types
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any, Callable
 
 from kimi_lab.secrets import looks_secret
 
-from ._allowlists import FUNCTION_TYPES, MODULE_CONSTANTS, OPAQUE_TYPES
-from ._budget import Scopes
-from ._calls import Calls
-from ._check import check, check_attr
-from ._iteration import Iteration
+from . import _limits
+from ._allowlists import BUILTIN_TYPES, MODULE_CONSTANTS, MODULE_FUNCTIONS
+from ._budget import Budget
+from ._builtins import make_builtins
+from ._calls import call_method, call_module, read_attribute
+from ._check import check_attr
+from ._gate import Gate
+from ._guards import check_spec
+from ._kinds import ARRAYS, CONTAINERS, SCALARS, Guarded, kind_of
 from ._messages import (
     UnsafeExpression,
-    module_message,
     name_message,
     secret_message,
     syntax_message,
     underscore_message,
+    user_function_message,
 )
-from ._values import PLAIN_NUMBERS, module_root
+from ._operators import PLAIN_NUMBERS, binary, compare, unary
+from ._sizes import Sizes, held
+
+Scopes = tuple  # tuple[dict[str, Any], ...]: comprehension and lambda locals, innermost last
+Hidden = Callable[[str, Any], "str | None"]
+_TRUTHY_KINDS = SCALARS | CONTAINERS | ARRAYS | {"function", "iterator"}
+_ITERABLE_KINDS = CONTAINERS - {"slice"} | ARRAYS | {"str", "bytes", "GroupBy", "Resampler", "Window"}
 
 
-class Interpreter(Calls, Iteration):
-    """Computes each node itself, so every operation passes a guard; one instance per evaluation.
+def default_hidden(name: str, value: Any) -> str | None:
+    """The tools' visibility rule (kimi_lab.tools.visibility), imported when first needed."""
+    from kimi_lab.tools.visibility import hidden_reason
 
-    The guards live in the parts it is made of: Budget (costs), Operators, Builtins, CallGuards, Calls
-    and Iteration; this class walks the tree and handles names, attributes, subscripts and containers.
-    """
+    return hidden_reason(name, value)
 
-    def __init__(self, namespace: Mapping[str, Any]) -> None:
-        super().__init__(namespace)
-        self.lambdas = {}
-        self.builtins = self._builtin_table()
-        self.builtin_names = {id(value): name for name, value in self.builtins.items()}
+
+class Interpreter:
+    """Computes each node itself; one instance per evaluation."""
+
+    def __init__(self, namespace: Mapping[str, Any], hidden: Hidden | None = None) -> None:
+        self.ns = namespace
+        self.hidden = hidden or default_hidden
+        self.budget = Budget()
+        self.sizes = Sizes()
+        self.gate = Gate(self.budget)
+        self.gate.wrap_iterator = self._library_iterator
+        self.module_functions: dict[str, Guarded] = {}
+        self._visible: dict[str, Any] = {}  # names already found visible (a lambda reads them once per row)
+        self.builtins = make_builtins(self)
         self.dispatch: dict[type, Callable[[Any, Scopes], Any]] = {
             ast.Constant: lambda node, scopes: node.value,
             ast.Name: self._name,
             ast.Attribute: self._attribute,
             ast.Subscript: self._subscript,
             ast.Slice: self._slice,
-            ast.Tuple: lambda node, scopes: tuple(self._elements(node.elts, scopes)),
-            ast.List: self._elements_list,
-            ast.Set: lambda node, scopes: set(self._elements(node.elts, scopes)),
+            ast.Tuple: lambda node, scopes: self._built(tuple(self._elements(node.elts, scopes))),
+            ast.List: lambda node, scopes: self._built(self._elements(node.elts, scopes)),
+            ast.Set: lambda node, scopes: self._built(set(self._hashable(self._elements(node.elts, scopes)))),
             ast.Dict: self._dict,
-            ast.BinOp: self._binop,
+            ast.BinOp: lambda node, scopes: binary(
+                self, type(node.op), self.eval(node.left, scopes), self.eval(node.right, scopes)
+            ),
             ast.UnaryOp: self._unaryop,
             ast.BoolOp: self._boolop,
             ast.Compare: self._compare,
-            ast.IfExp: self._ifexp,
+            ast.IfExp: lambda node, scopes: self.eval(
+                node.body if self.truth(self.eval(node.test, scopes)) else node.orelse, scopes
+            ),
             ast.Call: self._call,
-            ast.ListComp: self._listcomp,
-            ast.SetComp: self._setcomp,
+            ast.ListComp: lambda node, scopes: self._built(
+                [self._placed(node.elt, s) for s in self._loop(node, scopes)]
+            ),
+            ast.SetComp: lambda node, scopes: self._built(
+                set(self._hashable(self._placed(node.elt, s) for s in self._loop(node, scopes)))
+            ),
             ast.DictComp: self._dictcomp,
-            ast.GeneratorExp: self._genexp,
+            ast.GeneratorExp: lambda node, scopes: self.gate.mark(
+                self._placed(node.elt, s) for s in self._loop(node, scopes)
+            ),
             ast.JoinedStr: self._joinedstr,
             ast.FormattedValue: self._formatted,
         }
@@ -65,27 +102,66 @@ class Interpreter(Calls, Iteration):
     # running -------------------------------------------------------------------------------------------------
 
     def run(self, tree: ast.Expression) -> Any:
-        result = self._eval(tree.body, ())
-        if self.violation is not None:
-            raise self.violation
+        result = self.eval(tree.body, ())
+        if self.budget.violation is not None:
+            raise self.budget.violation
         return result
 
-    def _eval(self, node: ast.AST, scopes: Scopes) -> Any:
-        self._step()
+    def eval(self, node: ast.AST, scopes: Scopes) -> Any:
+        self.budget.step()
         handler = self.dispatch.get(type(node))
         if handler is None:
-            self._fail(syntax_message(node))
+            self.budget.fail(syntax_message(node))
         return handler(node, scopes)  # type: ignore[misc]
 
-    def _guard_value(self, value: Any, label: str) -> Any:
-        if isinstance(value, types.ModuleType):
-            self._fail(module_message(label))
-        if isinstance(value, OPAQUE_TYPES):
-            self._fail(
-                f"'{label}' is an interpreter object (frame, code or traceback), which evaluate never hands out; use "
-                "data values only"
-            )
-        return value
+    def external(self, fn: Callable[..., Any], args: Any = (), kwargs: Mapping[str, Any] | None = None) -> Any:
+        """Call code we did not write; if it swallowed one of our refusals, raise that instead of its result."""
+        try:
+            result = fn(*args, **(kwargs or {}))
+        except UnsafeExpression:
+            raise
+        except RecursionError:
+            raise UnsafeExpression("the computation recursed too deeply; simplify the expression") from None
+        except MemoryError:
+            raise UnsafeExpression("the computation ran out of memory; work on a smaller part of the data") from None
+        except Exception:
+            if self.budget.violation is not None:
+                raise self.budget.violation from None
+            raise
+        if self.budget.violation is not None:
+            raise self.budget.violation
+        return result
+
+    def cross(self, value: Any, *, library: bool = True) -> Any:
+        return self.gate.cross(value, library=library)
+
+    def truth(self, value: Any) -> bool:
+        if kind_of(value) not in _TRUTHY_KINDS:
+            self.budget.fail(f"evaluate does not test the truth of a '{type(value).__name__}'; compare its attributes")
+        return bool(self.external(bool, (value,)))
+
+    def admitting(self, source: Iterator[Any]) -> Iterator[Any]:
+        for item in source:
+            self.budget.tick()
+            yield self.gate.admit(item)
+
+    def _library_iterator(self, source: Iterator[Any]) -> Iterator[Any]:
+        for item in source:
+            self.budget.tick()
+            yield self.gate.admit_result(item, "an iterator's item")
+
+    def iterate(self, value: Any) -> Iterator[Any]:
+        """Items of a data value, each counted and admitted; only iterators this evaluation made are read."""
+        kind = kind_of(value)
+        if kind == "iterator":
+            if id(value) not in self.gate.made:
+                self.gate.admit(value)  # refuses, with the reason
+            return value
+        if kind not in _ITERABLE_KINDS:
+            self.budget.fail(f"evaluate does not iterate over a '{type(value).__name__}'")
+        if kind == "range" and len(value) > _limits.MAX_ITEMS:
+            self.budget.fail(f"iterating over {len(value):,} items is over evaluate's limit of {_limits.MAX_ITEMS:,}")
+        return self.admitting(self.external(iter, (value,)))
 
     # names and attributes ------------------------------------------------------------------------------------
 
@@ -94,57 +170,79 @@ class Interpreter(Calls, Iteration):
             if name in scope:
                 return scope[name]
         if name.startswith("_"):
-            self._fail(underscore_message(name))
+            self.budget.fail(underscore_message(name))
         if name in self.ns:
-            if looks_secret(name):
-                self._fail(secret_message(name))
-            return self.ns[name]
+            value = self.ns[name]
+            seen = self._visible.get(name)
+            reason = None if seen is not None and seen is value else self.hidden(name, value)
+            if reason is None:
+                self._visible[name] = value
+            else:
+                if looks_secret(name):
+                    self.budget.fail(secret_message(name))
+                self.budget.fail(
+                    f"'{name}' is hidden from the tools ({reason}); use the variables list_variables shows"
+                )
+            return self.gate.admit(value, name)
         if name in self.builtins:
             return self.builtins[name]
-        self._fail(name_message(name))
+        self.budget.fail(name_message(name))
 
     def _name(self, node: ast.Name, scopes: Scopes) -> Any:
-        value = self._lookup(node.id, scopes)
-        return value if type(value) in PLAIN_NUMBERS else self._guard_value(value, node.id)
+        return self._lookup(node.id, scopes)
 
-    def _receiver(self, node: ast.AST, scopes: Scopes) -> Any:
-        """The object left of a dot, where (and only where) a module is acceptable."""
-        if isinstance(node, ast.Name):
-            self._step()
-            value = self._lookup(node.id, scopes)
-            if isinstance(value, OPAQUE_TYPES) and not isinstance(value, types.ModuleType):
-                self._guard_value(value, node.id)
-            return value
-        return self._eval(node, scopes)
+    def _module(self, node: ast.AST, scopes: Scopes) -> types.ModuleType | None:
+        """The module a dotted name starts from (np in np.mean), if it is one evaluate allows."""
+        if not isinstance(node, ast.Name) or any(node.id in scope for scope in scopes):
+            return None
+        value = self.ns.get(node.id) if not node.id.startswith("_") else None
+        if not isinstance(value, types.ModuleType):
+            return None
+        name = getattr(value, "__name__", "")
+        real = __import__("sys").modules.get(name)
+        if real is not value or (name not in MODULE_FUNCTIONS and name not in MODULE_CONSTANTS):
+            self.budget.fail(
+                f"the module '{node.id}' is not one evaluate uses; use numpy, pandas, math or statistics functions"
+            )
+        return value
 
     def _attribute(self, node: ast.Attribute, scopes: Scopes) -> Any:
         check_attr(node.attr)
-        owner = self._receiver(node.value, scopes)
-        if isinstance(owner, types.ModuleType):
-            if node.attr not in MODULE_CONSTANTS.get(owner.__name__, frozenset()):
-                self._fail(module_message(owner.__name__, node.attr))
-            return self._guard_value(getattr(owner, node.attr), node.attr)
-        if looks_secret(node.attr) and module_root(owner) not in ("pandas", "numpy"):
-            self._fail(secret_message(node.attr))  # config.api_key; a DataFrame column is data, not a secret
-        value = self._external(getattr, (owner, node.attr))
-        if isinstance(value, FUNCTION_TYPES) or (callable(value) and module_root(value) != "pandas"):
-            self._fail(
-                f"'{node.attr}' is a method or function, which evaluate does not hand out as a value; call it as "
-                f"x.{node.attr}(...) if it is allowed, or use x['{node.attr}'] for a column of that name"
-            )
-        return self._guard_value(value, node.attr)
+        module = self._module(node.value, scopes)
+        owner = module if module is not None else self.eval(node.value, scopes)
+        return read_attribute(self, owner, node.attr)
 
     def _subscript(self, node: ast.Subscript, scopes: Scopes) -> Any:
-        owner = self._eval(node.value, scopes)
-        key = self._eval(node.slice, scopes)
-        self._check_callables(key)  # pandas calls a callable key: df.loc[f]
-        if isinstance(owner, Mapping) and isinstance(key, str) and looks_secret(key):
-            self._fail(secret_message(key))
-        return self._guard_value(self._external(operator.getitem, (owner, key)), "item")
+        owner = self.eval(node.value, scopes)
+        key = self.cross(self.eval(node.slice, scopes))  # a callable key (df.loc[f]) is called by pandas
+        kind = kind_of(owner)
+        if kind not in SCALARS | CONTAINERS | ARRAYS | {"Indexer", "GroupBy", "StringMethods"}:
+            self.budget.fail(f"evaluate does not index a '{type(owner).__name__}'; read its attributes instead")
+        if kind in ("dict", "counter") and type(key) is str and looks_secret(key):
+            self.budget.fail(secret_message(key))
+        parent = self.gate.parents.get(id(owner))
+        estimate = self._fancy(parent if kind == "Indexer" else owner, key)
+        if estimate:
+            self.budget.charge(estimate, "this selection")
+        result = self.gate.admit_result(self.external(operator.getitem, (owner, key)), "this item", parent=parent)
+        if not estimate and kind_of(result) in ARRAYS:
+            self.budget.charge(held(result), "this selection")
+        return result
+
+    def _fancy(self, target: Any, key: Any) -> int:
+        """Selecting with a list of positions or labels can repeat rows: price it by the key's length."""
+        if kind_of(target) not in ARRAYS:
+            return 0
+        keys = key if kind_of(key) == "tuple" else (key,)
+        length = max((len(k) for k in keys if kind_of(k) in ("list", "ndarray", "Series", "Index")), default=0)
+        rows = len(target) if len(getattr(target, "shape", (1,))) else 1
+        if length <= rows:
+            return 0
+        return length * (held(target) + self.sizes.text(target)) // max(rows, 1)
 
     def _slice(self, node: ast.Slice, scopes: Scopes) -> slice:
-        parts = [None if part is None else self._eval(part, scopes) for part in (node.lower, node.upper, node.step)]
-        return slice(*parts)
+        parts = [None if part is None else self.eval(part, scopes) for part in (node.lower, node.upper, node.step)]
+        return slice(*(self.cross(p, library=False) for p in parts))
 
     # containers ----------------------------------------------------------------------------------------------
 
@@ -152,43 +250,241 @@ class Interpreter(Calls, Iteration):
         values: list[Any] = []
         for element in elements:
             if isinstance(element, ast.Starred):
-                values.extend(self._expand(self._eval(element.value, scopes), place=True))
+                values.extend(self.iterate(self.eval(element.value, scopes)))
             else:
-                value = self._eval(element, scopes)
-                self._place(value)
-                values.append(value)
+                values.append(self.eval(element, scopes))
         return values
 
-    def _elements_list(self, node: ast.List, scopes: Scopes) -> list[Any]:
-        return self._elements(node.elts, scopes)
+    def _hashable(self, items: Any) -> Iterator[Any]:
+        """Set elements and dict keys are hashed and compared by their own code: data only."""
+        return (self.cross(item, library=False) for item in items)
+
+    def _built(self, value: Any) -> Any:
+        self.budget.charge(held(value), "the values collected by this expression")
+        return value
 
     def _dict(self, node: ast.Dict, scopes: Scopes) -> dict[Any, Any]:
         result: dict[Any, Any] = {}
         for key_node, value_node in zip(node.keys, node.values, strict=True):
             if key_node is None:
-                mapping = self._eval(value_node, scopes)
-                if not isinstance(mapping, Mapping):
+                mapping = self.eval(value_node, scopes)
+                if kind_of(mapping) not in ("dict", "counter"):
                     raise TypeError(f"'{type(mapping).__name__}' object is not a mapping")
-                for key in self._counting(mapping.keys()):
-                    result[key] = mapping[key]
+                for key in self.iterate(mapping.keys()):
+                    result[key] = self.gate.admit(mapping[key])
                 continue
-            key = self._eval(key_node, scopes)
-            value = self._eval(value_node, scopes)
-            self._place(key)
-            self._place(value)
-            result[key] = value
+            key = self.cross(self.eval(key_node, scopes), library=False)
+            result[key] = self.eval(value_node, scopes)
+        return self._built(result)
+
+    # operators -----------------------------------------------------------------------------------------------
+
+    def _unaryop(self, node: ast.UnaryOp, scopes: Scopes) -> Any:
+        operand = self.eval(node.operand, scopes)
+        if isinstance(node.op, ast.Not):
+            return not self.truth(operand)
+        return unary(self, type(node.op), operand)
+
+    def _boolop(self, node: ast.BoolOp, scopes: Scopes) -> Any:
+        value: Any = None
+        for value_node in node.values:
+            value = self.eval(value_node, scopes)
+            if self.truth(value) == isinstance(node.op, ast.Or):
+                return value
+        return value
+
+    def _compare(self, node: ast.Compare, scopes: Scopes) -> Any:
+        left = self.eval(node.left, scopes)
+        result: Any = None
+        for index, (op, comparator) in enumerate(zip(node.ops, node.comparators, strict=True)):
+            right = self.eval(comparator, scopes)
+            result = compare(self, type(op), left, right)
+            if index < len(node.ops) - 1 and not self.truth(result):
+                return result
+            left = right
         return result
 
+    def _joinedstr(self, node: ast.JoinedStr, scopes: Scopes) -> str:
+        parts = [part.value if isinstance(part, ast.Constant) else self.eval(part, scopes) for part in node.values]
+        text = "".join(parts)
+        self.budget.charge(len(text) * 4, "this f-string")
+        return text
 
-def safe_eval(expression: str, namespace: Mapping[str, Any]) -> Any:
-    """Evaluate one read-only expression over `namespace` and return its value as is.
+    def _formatted(self, node: ast.FormattedValue, scopes: Scopes) -> str:
+        value = self.cross(self.eval(node.value, scopes), library=False)
+        spec = "" if node.format_spec is None else self.eval(node.format_spec, scopes)
+        check_spec(spec)
+        self.budget.charge(self.sizes.rendered(value), "this f-string")
+        if node.conversion != -1:
+            value = self.external({115: str, 114: repr, 97: ascii}[node.conversion], (value,))
+        return self.external(format, (value, spec))
 
-    Raises UnsafeExpression (a ValueError with a one-sentence message for the model) for anything outside
-    the allow-list or over a budget; errors raised by the evaluated code itself (KeyError, TypeError, ...)
-    propagate unchanged so the model sees what went wrong.
-    """
-    tree = check(expression, namespace)
-    try:
-        return Interpreter(namespace).run(tree)
-    except RecursionError:
-        raise UnsafeExpression("the expression recursed too deeply; simplify it") from None
+    # calls and lambdas ---------------------------------------------------------------------------------------
+
+    def _call(self, node: ast.Call, scopes: Scopes) -> Any:
+        func = node.func
+        if isinstance(func, ast.Name):
+            name = func.id
+            if any(name in scope for scope in scopes) or name in self.ns:
+                self.budget.fail(user_function_message(name))
+            if name not in self.builtins:
+                self.budget.fail(name_message(name))
+            args, kwargs = self._arguments(node, scopes)
+            return self.builtins[name](*args, **kwargs)
+        if not isinstance(func, ast.Attribute):
+            self.budget.fail("only builtins and methods written as x.method(...) can be called in evaluate")
+        name = func.attr  # type: ignore[union-attr]
+        check_attr(name)
+        base = func.value  # type: ignore[union-attr]
+        module = self._module(base, scopes)
+        if module is not None:
+            args, kwargs = self._arguments(node, scopes)
+            return call_module(self, module, name, args, kwargs)
+        if isinstance(base, ast.Name) and base.id in BUILTIN_TYPES and base.id not in self.ns and not any(
+            base.id in scope for scope in scopes
+        ):  # str.upper(x): the method of x, when x is a str
+            args, kwargs = self._arguments(node, scopes)
+            target = self.builtins[base.id].target
+            if not args or type(args[0]) is not target:
+                raise TypeError(f"descriptor '{name}' for '{base.id}' objects needs a '{base.id}' argument")
+            return call_method(self, args[0], name, args[1:], kwargs)
+        owner = self.eval(base, scopes)
+        args, kwargs = self._arguments(node, scopes)
+        return call_method(self, owner, name, args, kwargs)
+
+    def _arguments(self, node: ast.Call, scopes: Scopes) -> tuple[list[Any], dict[str, Any]]:
+        args: list[Any] = []
+        for argument in node.args:
+            if isinstance(argument, ast.Starred):
+                args.extend(self.iterate(self.eval(argument.value, scopes)))
+            elif isinstance(argument, ast.Lambda):
+                args.append(self._lambda(argument, scopes))
+            else:
+                args.append(self.eval(argument, scopes))
+        kwargs: dict[str, Any] = {}
+        for keyword in node.keywords:
+            if keyword.arg is None:
+                mapping = self.eval(keyword.value, scopes)
+                if kind_of(mapping) not in ("dict", "counter"):
+                    raise TypeError(f"argument after ** must be a mapping, not {type(mapping).__name__}")
+                for key in self.iterate(mapping.keys()):
+                    if type(key) is not str:
+                        raise TypeError("keywords must be strings")
+                    if key in kwargs:
+                        raise TypeError(f"got multiple values for keyword argument '{key}'")
+                    kwargs[key] = self.gate.admit(mapping[key])
+            elif isinstance(keyword.value, ast.Lambda):
+                kwargs[keyword.arg] = self._lambda(keyword.value, scopes)
+            else:
+                kwargs[keyword.arg] = self.eval(keyword.value, scopes)
+        for key in kwargs:
+            if key.startswith("_"):
+                self.budget.fail(underscore_message(key))
+        return args, kwargs
+
+    def _lambda(self, node: ast.Lambda, scopes: Scopes) -> Guarded:
+        """A guarded function (pandas needs a real callable) whose body this interpreter runs on every call."""
+        arguments = node.args
+        defaults = [self.eval(d, scopes) for d in arguments.defaults]
+        empty = inspect.Parameter.empty
+        kw_defaults = [empty if d is None else self.eval(d, scopes) for d in arguments.kw_defaults]
+        positional = [*arguments.posonlyargs, *arguments.args]
+        params: list[inspect.Parameter] = []
+        first_default = len(positional) - len(defaults)
+        for i, arg in enumerate(positional):
+            kind = inspect.Parameter.POSITIONAL_ONLY if i < len(arguments.posonlyargs) else (
+                inspect.Parameter.POSITIONAL_OR_KEYWORD
+            )
+            default = defaults[i - first_default] if i >= first_default else empty
+            params.append(inspect.Parameter(arg.arg, kind, default=default))
+        if arguments.vararg is not None:
+            params.append(inspect.Parameter(arguments.vararg.arg, inspect.Parameter.VAR_POSITIONAL))
+        for arg, default in zip(arguments.kwonlyargs, kw_defaults, strict=True):
+            params.append(inspect.Parameter(arg.arg, inspect.Parameter.KEYWORD_ONLY, default=default))
+        if arguments.kwarg is not None:
+            params.append(inspect.Parameter(arguments.kwarg.arg, inspect.Parameter.VAR_KEYWORD))
+        signature = inspect.Signature(params)
+        simple = [p.name for p in params] if all(
+            p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD and p.default is empty for p in params
+        ) else None
+
+        def run(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+            args = tuple(self._argument(a) for a in args)
+            kwargs = {k: self._argument(v) for k, v in kwargs.items()}
+            if simple is not None and not kwargs and len(args) == len(simple):
+                local = dict(zip(simple, args, strict=True))
+            else:
+                bound = signature.bind(*args, **kwargs)
+                bound.apply_defaults()
+                local = dict(bound.arguments)
+            return self.cross(self.eval(node.body, (*scopes, local)))  # handed to whoever called: data only
+
+        return self.gate.own(Guarded("<lambda>", run, signature=signature))
+
+    def _argument(self, value: Any) -> Any:
+        """What a caller (pandas, or our own builtins) passes to a lambda: records may come from our map()."""
+        return value if kind_of(value) == "record" else self.gate.admit_result(value, "an argument")
+
+    # comprehensions ------------------------------------------------------------------------------------------
+
+    def _bind(self, target: ast.AST, value: Any, local: dict[str, Any]) -> None:
+        if isinstance(target, ast.Name):
+            local[target.id] = value
+            return
+        if not isinstance(target, (ast.Tuple, ast.List)):
+            self.budget.fail("a comprehension may only bind plain names, as in [x * 2 for x in xs]")
+        elements = target.elts  # type: ignore[attr-defined]
+        stars = [i for i, e in enumerate(elements) if isinstance(e, ast.Starred)]
+        if not stars:
+            items = list(itertools.islice(self.iterate(value), len(elements) + 1))
+            if len(items) != len(elements):
+                raise ValueError(
+                    f"too many values to unpack (expected {len(elements)})"
+                    if len(items) > len(elements)
+                    else f"not enough values to unpack (expected {len(elements)}, got {len(items)})"
+                )
+            for element, item in zip(elements, items, strict=True):
+                self._bind(element, item, local)
+            return
+        star, items = stars[0], list(self.iterate(value))
+        after = len(elements) - star - 1
+        if len(items) < star + after:
+            raise ValueError(f"not enough values to unpack (expected at least {star + after}, got {len(items)})")
+        for element, item in zip(elements[:star], items[:star], strict=True):
+            self._bind(element, item, local)
+        local[elements[star].value.id] = items[star : len(items) - after]  # type: ignore[attr-defined]
+        for element, item in zip(elements[star + 1 :], items[len(items) - after :], strict=True):
+            self._bind(element, item, local)
+
+    def _loop(self, node: Any, scopes: Scopes) -> Iterator[Scopes]:
+        """Yield the comprehension's scope once per innermost iteration, in Python's order."""
+        generators: list[ast.comprehension] = node.generators
+        local: dict[str, Any] = {}
+        inner = (*scopes, local)
+
+        def level(index: int) -> Iterator[Scopes]:
+            generator = generators[index]
+            iterable = self.eval(generator.iter, scopes if index == 0 else inner)
+            innermost = index + 1 == len(generators)
+            for item in self.iterate(iterable):
+                self._bind(generator.target, item, local)
+                if all(self.truth(self.eval(condition, inner)) for condition in generator.ifs):
+                    if innermost:
+                        yield inner
+                    else:
+                        yield from level(index + 1)
+
+        return level(0)
+
+    def _placed(self, node: ast.expr, scopes: Scopes) -> Any:
+        value = self.eval(node, scopes)
+        if type(value) not in PLAIN_NUMBERS:
+            self.budget.charge(8, "the values collected by this expression")
+        return value
+
+    def _dictcomp(self, node: ast.DictComp, scopes: Scopes) -> dict[Any, Any]:
+        result: dict[Any, Any] = {}
+        for inner in self._loop(node, scopes):
+            key = self.cross(self._placed(node.key, inner), library=False)
+            result[key] = self._placed(node.value, inner)
+        return self._built(result)

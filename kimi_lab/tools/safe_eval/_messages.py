@@ -19,7 +19,7 @@ class UnsafeExpression(ValueError):
 EXAMPLES = "such as sum, mean, groupby, describe"
 
 
-def method_message(name: str) -> str:
+def method_message(name: str, receiver: str | None = None) -> str:
     if name == "query":
         return (
             "calls to 'query' are not allowed in evaluate (it is an expression engine); use boolean indexing "
@@ -35,8 +35,10 @@ def method_message(name: str) -> str:
             f"calls to '{name}' are not allowed in evaluate ({REFUSED_METHODS[name]}); use only read-only "
             f"methods {EXAMPLES}"
         )
+    on = f" for a {receiver}" if receiver else ""
     return (
-        f"'{name}' is not on evaluate's allow-list of read-only methods; use methods {EXAMPLES}, value_counts or head"
+        f"'{name}' is not on evaluate's allow-list of read-only methods{on}; use methods {EXAMPLES}, value_counts or "
+        "head"
     )
 
 
@@ -76,7 +78,7 @@ def user_function_message(name: str) -> str:
 def module_message(module: str, attr: str | None = None) -> str:
     if attr is None:
         return (
-            f"the module '{module}' can only be used to call its allowed functions, e.g. np.mean(x) or "
+            f"the module '{module}' can only be used to call its allowed functions, such as np.mean(x) or "
             "math.sqrt(x); it is not a value"
         )
     return (
@@ -89,6 +91,29 @@ def limit_message(what: str, amount: int, limit: int) -> str:
     return (
         f"{what} would need {amount:,} items, over evaluate's limit of {limit:,}; use a smaller size or a "
         "vectorised pandas/numpy method"
+    )
+
+
+def human_bytes(amount: int) -> str:
+    size = float(amount)
+    for unit in ("bytes", "kB", "MB", "GB", "TB"):
+        if size < 1000 or unit == "TB":
+            return f"{size:,.0f} {unit}" if unit == "bytes" else f"{size:,.1f} {unit}"
+        size /= 1000
+    return f"{amount:,} bytes"
+
+
+def memory_message(what: str, amount: int, limit: int) -> str:
+    return (
+        f"{what} would need {human_bytes(amount)} of memory, over what evaluate may still use "
+        f"({human_bytes(limit)}); work on a smaller part of the data (head() or a filter) or aggregate first"
+    )
+
+
+def kind_message(value_type: str, what: str = "use") -> str:
+    return (
+        f"evaluate cannot {what} a value of type '{value_type}' (only data: numbers, text, containers, numpy and "
+        "pandas objects); read its plain attributes or call describe_variable on it"
     )
 
 

@@ -1,21 +1,30 @@
-"""Operators: binary, unary, boolean and comparison nodes, f-strings, and the guards on their sizes."""
+"""Operators as evaluate runs them: operands must be data, and results that can outgrow them are priced first.
+
+One `*`, `**`, `<<`, `%` or broadcast can allocate far more than its operands: repetition is priced
+by what the repeated value expands to, `%`-formatting by what its fields render, text columns by
+their bytes, and numpy broadcasting and pandas alignment (duplicated labels multiply) by their shapes.
+"""
 
 from __future__ import annotations
 
 import ast
 import operator
 import re
-from collections.abc import Iterator
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from . import _limits
-from ._budget import Budget, Scopes
-from ._messages import limit_message
-from ._values import PLAIN_NUMBERS, broadcast_size, cell_size, is_int, module_root, product, shape_of
+from ._kinds import kind_of
+from ._messages import memory_message
+from ._sizes import held, payload_bytes
 
-PERCENT_FIELD = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\*|\d+)?(?:\.(\*|\d*))?")
+if TYPE_CHECKING:
+    from ._interpreter import Interpreter
 
-BINARY_OPERATORS: dict[type, Callable[[Any, Any], Any]] = {
+PLAIN_NUMBERS = frozenset({int, float, bool, complex})
+_PERCENT_FIELD = re.compile(r"%(?:\(([^)]*)\))?[-#0 +]*(\*|\d+)?(?:\.(\*|\d*))?([a-zA-Z%])")
+_FRAMES = frozenset({"DataFrame", "Series", "Index"})
+
+BINARY: dict[type, Callable[[Any, Any], Any]] = {
     ast.Add: operator.add,
     ast.Sub: operator.sub,
     ast.Mult: operator.mul,
@@ -37,12 +46,10 @@ COMPARISONS: dict[type, Callable[[Any, Any], Any]] = {
     ast.LtE: operator.le,
     ast.Gt: operator.gt,
     ast.GtE: operator.ge,
-    ast.Is: operator.is_,
-    ast.IsNot: operator.is_not,
     ast.In: lambda a, b: a in b,
     ast.NotIn: lambda a, b: a not in b,
 }
-UNARY_OPERATORS: dict[type, Callable[[Any], Any]] = {
+UNARY: dict[type, Callable[[Any], Any]] = {
     ast.Not: operator.not_,
     ast.USub: operator.neg,
     ast.UAdd: operator.pos,
@@ -50,167 +57,191 @@ UNARY_OPERATORS: dict[type, Callable[[Any], Any]] = {
 }
 
 
-class Operators(Budget):
-    """Arithmetic, comparisons, boolean logic and f-strings, each operand pair guarded before library code runs.
-
-    Plain numbers take a fast path; sequences, big integers, %-templates and pandas/numpy operands are
-    sized first, because one `*`, `**` or broadcast can allocate far more than its operands.
-    """
-
-    def _binop(self, node: ast.BinOp, scopes: Scopes) -> Any:
-        left = self._eval(node.left, scopes)
-        right = self._eval(node.right, scopes)
-        kind = type(node.op)
-        if type(left) in PLAIN_NUMBERS and type(right) in PLAIN_NUMBERS and kind not in (ast.Pow, ast.LShift):
-            return BINARY_OPERATORS[kind](left, right)  # plain arithmetic: nothing to guard, no library code
-        repeated = 0
-        if kind is ast.Mult:
-            repeated = self._guard_repeat(left, right) or self._guard_repeat(right, left)
-        elif kind is ast.Pow:
-            self._guard_pow(left, right)
-        elif kind is ast.LShift and is_int(right) and isinstance(left, int) and right > _limits.MAX_SHIFT:
-            self._fail(
-                f"shifting by more than {_limits.MAX_SHIFT:,} bits is not allowed in evaluate; use floats, "
-                "e.g. 2.0 ** n"
+def binary(ip: Interpreter, op: type, left: Any, right: Any) -> Any:
+    if type(left) in PLAIN_NUMBERS and type(right) in PLAIN_NUMBERS and op not in (ast.Pow, ast.LShift):
+        return ip.external(BINARY[op], (left, right))  # plain arithmetic: nothing to guard
+    left, right = ip.cross(left, library=False), ip.cross(right, library=False)
+    what = "this operation"
+    if op is ast.Mult:
+        estimate = _repeat(ip, left, right) or _repeat(ip, right, left)
+    elif op is ast.Pow:
+        guard_pow(ip, left, right)
+        estimate = 0
+    elif op is ast.LShift:
+        if type(right) is int and isinstance(left, int) and right > _limits.MAX_SHIFT:
+            ip.budget.fail(
+                f"shifting by more than {_limits.MAX_SHIFT:,} bits is not allowed in evaluate; use floats, such as "
+                "2.0 ** n"
             )
-        elif kind is ast.Mod:
-            self._guard_percent(left)
-        self._guard_shapes(left, right, matmul=kind is ast.MatMult)
-        result = self._external(BINARY_OPERATORS[kind], (left, right))
-        if repeated and isinstance(result, (list, tuple)):
-            self.weights[id(result)] = (result, repeated)  # saves rescanning it when it is repeated again
-        if kind is ast.Add:
-            self._charge_large(result, "concatenation")
-        return result
+        estimate = (left.bit_length() + right) // 8 if type(left) is int and type(right) is int else 0
+    elif op is ast.Mod and kind_of(left) in ("str", "bytes"):
+        estimate = _percent(ip, left, right)
+        what = "this %-format"
+    else:
+        estimate = _text(ip, left) + _text(ip, right) if op is ast.Add else 0
+    estimate = max(estimate, _shapes(ip, left, right, matmul=op is ast.MatMult))
+    if estimate:
+        ip.budget.charge(estimate, what)
+    result = ip.gate.admit_result(ip.external(BINARY[op], (left, right)), what)
+    if not estimate:
+        ip.budget.charge(held(result), what)
+    return result
 
-    def _guard_repeat(self, sequence: Any, count: Any) -> int:
-        """Charge `sequence * count` by what it expands to; returns that weight (0 when it is not a repetition)."""
-        if not is_int(count) or count <= 1:
-            return 0
-        if isinstance(sequence, (str, bytes, bytearray, list, tuple)):
-            weight = self._weight(sequence) * count
-            self._charge(weight, "repeating this sequence")
-            return weight
-        if module_root(sequence) in ("pandas", "numpy"):  # s * 3 repeats every string cell
-            text = cell_size(sequence)
-            if text:
-                self._charge(text * count, "repeating these strings")
+
+def unary(ip: Interpreter, op: type, operand: Any) -> Any:
+    if type(operand) in PLAIN_NUMBERS:
+        return ip.external(UNARY[op], (operand,))
+    operand = ip.cross(operand, library=False)
+    result = ip.gate.admit_result(ip.external(UNARY[op], (operand,)), "this operation")
+    ip.budget.charge(held(result), "this operation")
+    return result
+
+
+def compare(ip: Interpreter, op: type, left: Any, right: Any) -> Any:
+    if op is ast.Is:
+        return left is right
+    if op is ast.IsNot:
+        return left is not right
+    if type(left) in PLAIN_NUMBERS and type(right) in PLAIN_NUMBERS:
+        return COMPARISONS[op](left, right)
+    left = ip.cross(left, library=False)
+    right = ip.cross(right, library=False)
+    if op in (ast.In, ast.NotIn) and kind_of(right) == "iterator":
+        found = any(item is left or item == left for item in right)
+        return found if op is ast.In else not found
+    estimate = _shapes(ip, left, right)
+    if estimate:
+        ip.budget.charge(estimate, "this comparison")
+    return ip.gate.admit_result(ip.external(COMPARISONS[op], (left, right)), "this comparison")
+
+
+def guard_pow(ip: Interpreter, base: Any, exponent: Any, modulus: Any = None) -> None:
+    if modulus is not None:
+        if all(type(v) is int for v in (base, exponent, modulus)):
+            work = max(exponent.bit_length(), 1) * max(modulus.bit_length(), 1)
+            if work > _limits.MAX_MODPOW_WORK:
+                ip.budget.fail("pow(a, b, m) with such large b and m is not allowed in evaluate; use smaller numbers")
+        return
+    if type(exponent) is not int or exponent <= 0:
+        return
+    if isinstance(base, int):
+        bits = max(base.bit_length(), 1)
+    elif kind_of(base) == "fraction":
+        bits = base.numerator.bit_length() + base.denominator.bit_length()
+    elif kind_of(base) == "decimal":
+        bits = 100  # the decimal context's precision bounds the digits
+    else:
+        return  # floats, numpy: bounded-size results
+    if exponent > _limits.MAX_EXPONENT or (bits > 1 and bits * exponent > _limits.MAX_INT_BITS):
+        ip.budget.fail(
+            f"integer powers with exponents above {_limits.MAX_EXPONENT:,} or results over {_limits.MAX_INT_BITS:,} "
+            "bits are not allowed in evaluate; use floats (such as 10.0 ** n) or math.log instead"
+        )
+
+
+def _repeat(ip: Interpreter, sequence: Any, count: Any) -> int:
+    """Bytes of `sequence * count`: a list repeats pointers, but printing it repeats every element."""
+    if type(count) is not int or count <= 1:
         return 0
+    kind = kind_of(sequence)
+    if kind in ("str", "bytes"):
+        return payload_bytes(sequence) * count + 80
+    if kind in ("list", "tuple", "deque"):
+        ip.budget.peak(ip.sizes.expanded(sequence) * count, "repeating this sequence (as text)")
+        return held(sequence) * count
+    if kind in _FRAMES or kind == "ndarray":
+        return (held(sequence) + ip.sizes.text(sequence) * count) if ip.sizes.text(sequence) else 0
+    return 0
 
-    def _guard_pow(self, base: Any, exponent: Any, modulus: Any = None) -> None:
-        if modulus is not None:
-            if all(is_int(v) for v in (base, exponent, modulus)):
-                work = max(exponent.bit_length(), 1) * max(modulus.bit_length(), 1)
-                if work > _limits.MAX_MODPOW_WORK:
-                    self._fail("pow(a, b, m) with such large b and m is not allowed in evaluate; use smaller numbers")
-            return
-        if not is_int(exponent) or exponent <= 0:
-            return
-        if isinstance(base, int):
-            bits = max(base.bit_length(), 1)
-        elif module_root(base) == "fractions":
-            bits = base.numerator.bit_length() + base.denominator.bit_length()
+
+def _percent(ip: Interpreter, template: Any, values: Any) -> int:
+    """What `template % values` renders: each field's value as text, at its width."""
+    fields = _PERCENT_FIELD.findall(template if isinstance(template, str) else template.decode("latin-1"))
+    total = len(template) * 4
+    position = 0
+    for key, width, precision, conversion in fields:
+        for part in (width, precision):
+            if part == "*" or (part.isdigit() and int(part) > _limits.MAX_WIDTH):
+                ip.budget.fail(
+                    f"%-format widths must be literal numbers up to {_limits.MAX_WIDTH:,} in evaluate; use an f-string "
+                    'such as f"{x:>10}"'
+                )
+        if conversion == "%":
+            continue
+        if key:
+            value = values.get(key) if kind_of(values) in ("dict", "counter") else None
+        elif kind_of(values) == "tuple":
+            value = values[position] if position < len(values) else None
+            position += 1
         else:
-            return  # floats, Decimal, numpy: bounded-size results
-        if exponent > _limits.MAX_EXPONENT or (bits > 1 and bits * exponent > _limits.MAX_INT_BITS):
-            self._fail(
-                f"integer powers with exponents above {_limits.MAX_EXPONENT:,} or results over "
-                f"{_limits.MAX_INT_BITS:,} bits are not allowed in evaluate; use floats (e.g. 10.0 ** n) or math.log "
-                "instead"
-            )
+            value = values
+        field = ip.sizes.rendered(value) if value is not None else 8
+        total += max(field, int(width or 0) * 4, int(precision or 0) * 4)
+    if total > ip.budget.limit:
+        ip.budget.fail(memory_message("this %-format", total, ip.budget.limit))
+    return total
 
-    def _guard_percent(self, template: Any) -> None:
-        if isinstance(template, (str, bytes)):
-            text = template if isinstance(template, str) else template.decode("latin-1")
-            for width, precision in PERCENT_FIELD.findall(text):
-                for part in (width, precision):
-                    if part == "*" or (part.isdigit() and int(part) > _limits.MAX_WIDTH):
-                        self._fail(
-                            f"%-format widths must be literal numbers up to {_limits.MAX_WIDTH:,} in evaluate; use an "
-                            'f-string such as f"{x:>10}"'
-                        )
-        elif module_root(template) in ("pandas", "numpy") and cell_size(template):
-            self._fail(
-                "%-formatting text columns is not allowed in evaluate; use s.astype(str) or a lambda with an f-string"
-            )
 
-    def _guard_format_spec(self, spec: str) -> None:
-        if any(int(n) > _limits.MAX_WIDTH for n in re.findall(r"\d+", spec)):
-            self._fail(
-                f"format widths and precisions above {_limits.MAX_WIDTH:,} are not allowed in evaluate; use a "
-                "smaller number"
-            )
+def _text(ip: Interpreter, value: Any) -> int:
+    return ip.sizes.text(value) if kind_of(value) in _FRAMES or kind_of(value) == "ndarray" else 0
 
-    def _guard_shapes(self, left: Any, right: Any, *, matmul: bool = False) -> None:
-        """Broadcasting and alignment can turn two modest operands into a huge result: estimate it first."""
-        a, b = shape_of(left), shape_of(right)
-        if a is None or b is None:
-            return
-        limit = max(_limits.MAX_ITEMS, product(a), product(b))
-        if matmul:
-            size = product(a[:-1]) * (b[-1] if len(b) > 1 else 1)
-        elif module_root(left) == "numpy" and module_root(right) == "numpy":
-            size = broadcast_size([a, b])
-        else:
-            size = 0
-            for frame, series in ((left, right), (right, left)):
-                both_pandas = module_root(frame) == module_root(series) == "pandas"
-                if both_pandas and len(shape_of(frame) or ()) == 2 and len(shape_of(series) or ()) == 1:
-                    rows, columns = frame.shape
-                    size = rows * (columns + len(series))
-                    if size > limit and hasattr(series, "index"):
-                        try:
-                            size = rows * len(frame.columns.union(series.index))
-                        except Exception:
-                            pass
-        if size > limit:
-            self._fail(limit_message("this operation's result", size, limit))
 
-    def _unaryop(self, node: ast.UnaryOp, scopes: Scopes) -> Any:
-        return self._external(UNARY_OPERATORS[type(node.op)], (self._eval(node.operand, scopes),))
+def _shapes(ip: Interpreter, left: Any, right: Any, *, matmul: bool = False) -> int:
+    """Bytes of a broadcast or aligned result, when that can exceed both operands."""
+    left_kind, right_kind = kind_of(left), kind_of(right)
+    if left_kind not in _FRAMES | {"ndarray"} or right_kind not in _FRAMES | {"ndarray"}:
+        return 0
+    a, b = tuple(left.shape), tuple(right.shape)
+    if matmul:
+        size = _product(a[:-1]) * (b[-1] if len(b) > 1 else 1)
+    elif left_kind == right_kind == "ndarray":
+        size = _broadcast(a, b)
+    else:
+        size = _aligned(left, right)
+    bigger = max(_product(a), _product(b))
+    return size * 8 if size > bigger else 0
 
-    def _boolop(self, node: ast.BoolOp, scopes: Scopes) -> Any:
-        value: Any = None
-        for value_node in node.values:
-            value = self._eval(value_node, scopes)
-            if bool(value) == isinstance(node.op, ast.Or):
-                return value
-        return value
 
-    def _compare(self, node: ast.Compare, scopes: Scopes) -> Any:
-        left = self._eval(node.left, scopes)
-        last = len(node.ops) - 1
-        result: Any = None
-        for index, (op, comparator) in enumerate(zip(node.ops, node.comparators, strict=True)):
-            right = self._eval(comparator, scopes)
-            if type(left) in PLAIN_NUMBERS and type(right) in PLAIN_NUMBERS:
-                result = COMPARISONS[type(op)](left, right)
-            elif isinstance(op, (ast.In, ast.NotIn)):
-                if isinstance(right, Iterator):
-                    right = self._counting(right)
-                result = self._external(COMPARISONS[type(op)], (left, right))
-            else:
-                if not isinstance(op, (ast.Is, ast.IsNot)):
-                    self._guard_shapes(left, right)
-                result = self._external(COMPARISONS[type(op)], (left, right))
-            if index < last and not bool(result):
-                return result
-            left = right
-        return result
+def _product(dims: tuple[int, ...]) -> int:
+    size = 1
+    for d in dims:
+        size *= int(d)
+    return size
 
-    def _ifexp(self, node: ast.IfExp, scopes: Scopes) -> Any:
-        return self._eval(node.body if bool(self._eval(node.test, scopes)) else node.orelse, scopes)
 
-    def _joinedstr(self, node: ast.JoinedStr, scopes: Scopes) -> str:
-        parts = [part.value if isinstance(part, ast.Constant) else self._eval(part, scopes) for part in node.values]
-        text = "".join(parts)
-        self._charge_large(text, "this f-string")
-        return text
+def _broadcast(a: tuple[int, ...], b: tuple[int, ...]) -> int:
+    size = 1
+    for i in range(1, max(len(a), len(b)) + 1):
+        dims = {s[-i] for s in (a, b) if len(s) >= i} - {1}
+        if len(dims) > 1:
+            return 0  # numpy will refuse
+        size *= dims.pop() if dims else 1
+    return size
 
-    def _formatted(self, node: ast.FormattedValue, scopes: Scopes) -> str:
-        value = self._eval(node.value, scopes)
-        if node.conversion != -1:
-            value = self._external({115: str, 114: repr, 97: ascii}[node.conversion], (value,))
-        spec = "" if node.format_spec is None else self._eval(node.format_spec, scopes)
-        self._guard_format_spec(spec)
-        return self._external(format, (value, spec))
+
+def _aligned(left: Any, right: Any) -> int:
+    """pandas aligns on labels: labels duplicated on both sides multiply like a join."""
+    left_kind, right_kind = kind_of(left), kind_of(right)
+    if "ndarray" in (left_kind, right_kind):
+        return 0
+    if {left_kind, right_kind} == {"DataFrame", "Series"}:  # a Series aligns with the frame's columns
+        frame, series = (left, right) if left_kind == "DataFrame" else (right, left)
+        return len(frame) * (frame.shape[1] + len(series))
+    rows = _join_size(_labels(left), _labels(right))
+    if left_kind == right_kind == "DataFrame":
+        return rows * _join_size(left.columns, right.columns)
+    return rows
+
+
+def _labels(value: Any) -> Any:
+    return value if kind_of(value) == "Index" else value.index
+
+
+def _join_size(first: Any, second: Any) -> int:
+    if first.is_unique and second.is_unique:
+        return len(first) + len(second)
+    if first.equals(second):
+        return len(first)
+    counts = first.value_counts(dropna=False), second.value_counts(dropna=False)
+    both = counts[0].index.intersection(counts[1].index)
+    return int((counts[0].loc[both] * counts[1].loc[both]).sum()) + len(first) + len(second)

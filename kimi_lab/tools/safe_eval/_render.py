@@ -1,0 +1,88 @@
+"""The text the model reads for evaluate's value: bounded in size whatever the value holds.
+
+A plain repr() is not bounded: a list holding one long string many times, a column of long texts or
+a million-element list print as gigabytes. Here every level is cut: frames and series print through
+pandas with row, column and cell-width limits, arrays through numpy's summarising printer with each
+text element cut, containers show their first and last items, and strings their head and tail.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from ._kinds import kind_of
+
+MAX_ITEMS = 40  # per container: the first and last half of these are shown
+MAX_TEXT = 300  # characters of one string inside a container or array
+MAX_DEPTH = 6
+
+
+def _cut(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    keep = max(limit - 40, 10)
+    return f"{text[: keep * 2 // 3]}…[{len(text) - keep:,} characters cut]…{text[-(keep // 3):]}"
+
+
+def render(value: Any, limit: int = 16_000) -> str:
+    """Text for `value`, at most about `limit` characters."""
+    kind = kind_of(value)
+    if kind == "str":
+        return _cut(value, limit)
+    if kind == "DataFrame":
+        text = value.to_string(max_rows=60, max_cols=20, max_colwidth=50, show_dimensions=True)
+    elif kind == "Series":
+        text = value.to_string(max_rows=60, length=len(value) > 60, dtype=True, name=True)
+    elif kind == "ndarray":
+        np = sys.modules["numpy"]
+        text = np.array2string(
+            value,
+            threshold=200,
+            edgeitems=5,
+            max_line_width=120,
+            formatter={"numpystr": lambda v: repr(_cut(str(v), MAX_TEXT)), "object": _short},
+        )
+        if value.ndim > 1 or value.size > 10:
+            text = f"array(shape={value.shape}, dtype={value.dtype}):\n{text}"
+    elif kind in ("Index", "Categorical", "ExtensionArray"):
+        items = value.tolist() if len(value) <= MAX_ITEMS else [*value[: MAX_ITEMS // 2].tolist(), ...,
+                                                                *value[-(MAX_ITEMS // 2):].tolist()]
+        text = f"{type(value).__name__}({_short(items)}, dtype={value.dtype}, length={len(value):,})"
+    else:
+        text = _short(value)
+    return _cut(text, limit)
+
+
+def _short(value: Any, depth: int = 0) -> str:
+    kind = kind_of(value)
+    if kind in ("str", "bytes"):
+        return repr(_cut(value, MAX_TEXT) if kind == "str" else value[:MAX_TEXT])
+    if value is Ellipsis:
+        return "…"
+    if kind == "npscalar":
+        return _cut(str(value), MAX_TEXT)  # 15, not np.int64(15)
+    if depth >= MAX_DEPTH and kind in ("list", "tuple", "set", "frozenset", "dict", "counter", "deque"):
+        return "[…]" if kind == "list" else "{…}" if kind in ("dict", "set", "counter") else "(…)"
+    if kind in ("list", "tuple", "set", "frozenset", "deque"):
+        items = list(value) if len(value) <= MAX_ITEMS else [*list(value)[: MAX_ITEMS // 2], ...,
+                                                             *list(value)[-(MAX_ITEMS // 2):]]
+        body = ", ".join(_short(item, depth + 1) for item in items)
+        more = f"  # {len(value):,} items" if len(value) > MAX_ITEMS else ""
+        if kind == "list":
+            return f"[{body}]{more}"
+        if kind == "tuple":
+            return f"({body}{',' if len(items) == 1 else ''}){more}"
+        if kind == "deque":
+            return f"deque([{body}]){more}"
+        return (f"{{{body}}}" if items else f"{kind}()") + more
+    if kind in ("dict", "counter"):
+        pairs = list(value.items())
+        shown = pairs if len(pairs) <= MAX_ITEMS else [*pairs[: MAX_ITEMS // 2], None, *pairs[-(MAX_ITEMS // 2):]]
+        body = ", ".join("…" if pair is None else f"{_short(pair[0], depth + 1)}: {_short(pair[1], depth + 1)}"
+                         for pair in shown)
+        more = f"  # {len(pairs):,} items" if len(pairs) > MAX_ITEMS else ""
+        return f"{{{body}}}{more}"
+    if kind in ("DataFrame", "Series", "ndarray", "Index", "Categorical", "ExtensionArray"):
+        return render(value, 4_000) if depth == 0 else f"<{type(value).__name__} shape={getattr(value, 'shape', '?')}>"
+    return _cut(repr(value), MAX_TEXT)

@@ -1,0 +1,269 @@
+"""Every guard of evaluate is load-bearing: with the guard in place its check passes; with the guard
+neutered (patched to let everything through) the same check fails.
+
+A guard without a check that fails when it is removed does not count. Layers back each other up, so a
+check targets its own guard: it asserts the guard's own refusal (an UnsafeExpression before the library
+runs, seen through a spy on the library function), not merely "something went wrong".
+"""
+
+from __future__ import annotations
+
+import functools
+import tracemalloc
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import kimi_lab.tools.safe_eval as se
+from kimi_lab.tools.safe_eval import _calls as calls_module
+from kimi_lab.tools.safe_eval import _gate, _guards, _interpreter, _kinds, _operators, _sizes
+from kimi_lab.tools.safe_eval._budget import Budget
+from kimi_lab.tools.safe_eval._messages import UnsafeExpression
+
+from .hostile_namespace import Canaries
+
+
+@dataclass(frozen=True)
+class Guard:
+    name: str
+    neuter: Callable[[pytest.MonkeyPatch], None]
+    check: Callable[[Canaries, pytest.MonkeyPatch], None]
+
+
+def refused(expression: str, budget: int | None = None) -> Callable[[Canaries, pytest.MonkeyPatch], None]:
+    """The guard refuses `expression` itself, and nothing changed."""
+
+    def check(canaries: Canaries, mp: pytest.MonkeyPatch) -> None:
+        if budget is not None:
+            mp.setattr(se, "MAX_BYTES", budget)
+        try:
+            shown = se.evaluate_text(expression, canaries.ns)
+        except UnsafeExpression:
+            shown = ""
+        else:
+            raise AssertionError(f"not refused: {shown[:100]}")
+        assert canaries.intact() == [] and canaries.leaked(shown) == []
+
+    return check
+
+
+def refused_cheaply(
+    expression: str, peak: int = 6_000_000, budget: int | None = None
+) -> Callable[[Canaries, pytest.MonkeyPatch], None]:
+    """Refused before anything big was built: the traced allocation peak stays small (tracemalloc sees
+    Python's and numpy's allocations), so the guard priced the result instead of finding out afterwards."""
+
+    def check(canaries: Canaries, mp: pytest.MonkeyPatch) -> None:
+        if budget is not None:
+            mp.setattr(se, "MAX_BYTES", budget)
+        tracemalloc.start()
+        try:
+            with pytest.raises(UnsafeExpression):
+                se.safe_eval(expression, canaries.ns)
+            top = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert top < peak, f"{top:,} bytes were allocated before the refusal"
+
+    return check
+
+
+def no_effect(expression: str) -> Callable[[Canaries, pytest.MonkeyPatch], None]:
+    """Whatever happens to `expression`, nothing changes and nothing leaks."""
+
+    def check(canaries: Canaries, mp: pytest.MonkeyPatch) -> None:
+        try:
+            shown = se.evaluate_text(expression, canaries.ns)
+        except Exception as exc:
+            shown = str(exc)
+        assert canaries.intact() == [] and canaries.leaked(shown) == []
+
+    return check
+
+
+RULES_COVERED: set[str] = set()
+ESTIMATORS_COVERED: set[str] = set()
+
+
+def identity_rule(rule: str) -> Callable[[pytest.MonkeyPatch], None]:
+    RULES_COVERED.add(rule)
+    return lambda mp: mp.setitem(_guards.RULES, rule, lambda name, value: value)
+
+
+def no_estimate(name: str) -> Callable[[pytest.MonkeyPatch], None]:
+    ESTIMATORS_COVERED.add(name)
+    return lambda mp: mp.setitem(_sizes.ESTIMATORS, name, lambda call, sizes: 0)
+
+
+def _admit_everything(self: Any, value: Any, label: str = "value") -> Any:
+    return value
+
+
+def _read_only_check(canaries: Canaries, mp: pytest.MonkeyPatch) -> None:
+    assert not se.safe_eval("arr", canaries.ns).flags.writeable
+
+
+def _admission_check(canaries: Canaries, mp: pytest.MonkeyPatch) -> None:
+    gate = _gate.Gate(Budget())
+    for value in (open, canaries.recorder, print, canaries.ns["gen"], canaries.ns["gb"], int):
+        with pytest.raises(UnsafeExpression):
+            gate.admit(value)
+
+
+def _kinds_check(canaries: Canaries, mp: pytest.MonkeyPatch) -> None:
+    for value in (open, canaries.recorder, functools.partial(print), lambda: 1):
+        assert _kinds.kind_of(value) == "callable"
+
+
+def _render_check(canaries: Canaries, mp: pytest.MonkeyPatch) -> None:
+    assert len(se.evaluate_text("[text for _ in range(100)]", canaries.ns)) < 20_000
+
+
+GUARDS = [
+    # what a value may be
+    Guard("kinds: callables are never data", lambda mp: (mp.setattr(_kinds, "_cache", {}), mp.setattr(
+        _kinds, "_classify", lambda cls, original=_kinds._classify: "record" if original(cls) == "callable"
+        else original(cls))), _kinds_check),
+    Guard("admission refuses functions, stored iterators and handles",
+          lambda mp: mp.setattr(_gate.Gate, "admit", _admit_everything), _admission_check),
+    Guard("admission hands out arrays read-only", lambda mp: mp.setattr(_gate.Gate, "_read_only", lambda self, a: a),
+          _read_only_check),
+    Guard("admission drops secret-looking dict keys", lambda mp: mp.setattr(_gate.Gate, "_plain_dict",
+                                                                           lambda self, d: d),
+          no_effect("list(cfg.values())")),
+    Guard("admission reads a defaultdict without inserting", lambda mp: mp.setattr(
+        _gate.Gate, "_plain_dict", lambda self, d: d), no_effect("dd['missing']")),
+    Guard("crossing checks the cells of object arrays", lambda mp: mp.setattr(
+        _gate.Gate, "_check_cells", lambda self, cells, depth: None),
+        no_effect("pd.Series([CANARY]).apply(funcs_frame.f.to_numpy())")),
+    Guard("crossing checks every element of a container", lambda mp: mp.setattr(
+        _gate.Gate, "_cross_sequence", lambda self, value, kind, depth: value),
+        no_effect("pd.Series([CANARY]).apply(funcs)")),
+    Guard("crossing checks mappings", lambda mp: mp.setattr(
+        _gate.Gate, "_cross_new", lambda self, value, kind, depth, original=_gate.Gate._cross_new:
+        value if kind in ("dict", "counter") else original(self, value, kind, depth)),
+        no_effect("pd.Series([CANARY]).agg(fdict)")),
+    Guard("visibility hides history and secrets", lambda mp: mp.setattr(
+        _interpreter, "default_hidden", lambda name, value: None), no_effect("In[1]")),
+    Guard("records are read from their own __dict__", lambda mp: mp.setattr(
+        calls_module, "_record_attribute", lambda ip, owner, name: getattr(owner, name)), no_effect("rec.total")),
+    Guard("truth of user objects is not asked", lambda mp: mp.setattr(
+        _interpreter.Interpreter, "truth", lambda self, value: bool(value)), no_effect("1 if lazy else 0")),
+    Guard("set elements and dict keys are data", lambda mp: mp.setattr(
+        _interpreter.Interpreter, "_hashable", lambda self, items: iter(items)), no_effect("{lazy}")),
+    Guard("operands are data", lambda mp: mp.setattr(
+        _interpreter, "compare", lambda ip, op, a, b: _operators.COMPARISONS[op](a, b)), no_effect("lazy == 1")),
+    Guard("the result leaves as data", lambda mp: mp.setattr(
+        _interpreter.Interpreter, "cross", lambda self, value, library=True: value), no_effect("[lazy]")),
+    Guard("rendering is bounded", lambda mp: mp.setattr(se, "render", lambda value, limit=0: repr(value)),
+          _render_check),
+    # methods and parameters
+    Guard("methods are allowed per kind", lambda mp: mp.setitem(
+        se.METHODS, "ndarray", {**se.METHODS["ndarray"], "partition": None}), refused("arr.partition(2)")),
+    Guard("inplace", identity_rule("false"), no_effect("sales.drop(**{'columns': ['units'], 'inplace': True})")),
+    Guard("copy=False", identity_rule("not_false"), refused("sales.units.astype(float, copy=False)")),
+    Guard("out= and other writers", identity_rule("absent"), refused("np.clip(arr, 0, 1, arr)")),
+    Guard("dtypes", identity_rule("dtype"), refused("sales.units.astype('U10000')")),
+    Guard("function names", identity_rule("function"), no_effect("sales.units.apply('to_csv', args=('x.csv',))")),
+    Guard("format strings", identity_rule("format"), refused("sales.to_string(float_format='{0.__class__}')")),
+    Guard("regular expressions", identity_rule("pattern"), refused("sales.region.str.contains('(a+)+$')")),
+    Guard("widths", identity_rule("width"), refused("sales.head().to_string(col_space=5000)")),
+    Guard("digits", identity_rule("digits"), refused("sales.price.round(10**6)")),
+    Guard("bins", identity_rule("bins"), refused("sales.units.value_counts(bins=20_000)")),
+    Guard("periods", identity_rule("periods"), refused("sales.units.shift(list(range(2000)))")),
+    Guard("short texts", identity_rule("short_text"), refused("sales.head().to_string(na_rep='x' * 1000)")),
+    Guard("codecs", identity_rule("codec"), refused("text.encode('unicode_escape')")),
+    Guard("codec error handlers", identity_rule("codec_errors"),
+          refused("words[0].encode('ascii', 'xmlcharrefreplace')")),
+    Guard("isin kind='table'", identity_rule("kind"), refused("np.isin(arr, [0, 10**9], kind='table')")),
+    Guard("engines", identity_rule("engine"), refused("sales.units.apply(lambda v: v, engine='numba')")),
+    # what results cost, priced before they are built
+    Guard("merge sizes", no_estimate("merge"), refused_cheaply("dup.head(1000).merge(dup.head(1000), on='k')")),
+    Guard("reshape sizes", no_estimate("pivot"), refused_cheaply(
+        "pd.DataFrame({'a': big[:1500], 'b': big[:1500]}).pivot_table(index='a', columns='b', values='a')")),
+    Guard("melt sizes", no_estimate("melt"), refused_cheaply("wide.iloc[:50].melt(id_vars=list(range(20)))")),
+    Guard("fixed-width text dtypes", no_estimate("astype"), refused_cheaply("wide.to_numpy().astype('U64')")),
+    Guard("Python lists from arrays", no_estimate("tolist"), refused_cheaply("wide.to_numpy().tolist()")),
+    Guard("printing tables", no_estimate("to_string"),
+          refused_cheaply("wide.iloc[:, :300].to_string()", budget=4_000_000)),
+    Guard("resampling", no_estimate("resample"), refused_cheaply("sales.resample('1min', on='month').sum()")),
+    Guard("running text totals", no_estimate("running_text"), refused_cheaply("long_text.cumsum()")),
+    Guard("string splits", no_estimate("split_expand"), refused_cheaply("pd.Series(['ab' * 200000]).str.split('')")),
+    Guard("regex matches", no_estimate("findall"), refused_cheaply("pd.Series(['ab' * 200000]).str.findall('')")),
+    Guard("joining text", no_estimate("join"), refused_cheaply("text.join(['a', 'b'] * 10)")),
+    Guard("replacing text", no_estimate("replace"), refused_cheaply("text.replace('a', 'a' * 20)")),
+    Guard("padding text", no_estimate("pad"), refused_cheaply("long_text.str.pad(1000)")),
+    Guard("encoding text", no_estimate("codec"), refused_cheaply("(text * 5).encode('utf-32')", 12_000_000)),
+    Guard("hex text", no_estimate("hex"), refused_cheaply("(b'x' * 6_000_000).hex()", 8_000_000)),
+    Guard("unicode normalisation", no_estimate("normalize"), refused_cheaply(
+        "pd.Series([text]).str.normalize('NFKD')")),
+    Guard("concatenating a column", no_estimate("str_cat"),
+          refused("long_text.str.cat(sep='x' * 199)", budget=2_000_000)),
+    Guard("formatting dates", no_estimate("format"), refused(
+        "sales.month.dt.strftime('%01000Y')", budget=200_000)),
+    Guard("correlation matrices", no_estimate("corr"), refused_cheaply("wide.iloc[:10].corr()")),
+    Guard("matrix products", no_estimate("dot"), refused_cheaply(
+        "wide.iloc[:10].T.dot(wide.iloc[:10])")),
+    Guard("frames from scalars", no_estimate("frame"),
+          refused_cheaply("pd.DataFrame(0, index=big, columns=range(500))")),
+    Guard("factorials", no_estimate("factorial"), refused("math.factorial(10**5)")),
+    Guard("np.diff rounds", no_estimate("diff"), refused("np.diff(arr, 10**5)")),
+    Guard("quantile counts", no_estimate("quantiles"), refused_cheaply("statistics.quantiles(xs, n=600_000)")),
+    Guard("selections that repeat rows", lambda mp: mp.setattr(_interpreter.Interpreter, "_fancy",
+                                                               lambda self, target, key: 0),
+          refused_cheaply("wide.iloc[[0] * 2000]")),
+    Guard("repetition", lambda mp: mp.setattr(_operators, "_repeat", lambda ip, a, b: 0),
+          refused_cheaply("text * 20")),
+    Guard("%-formatting", lambda mp: mp.setattr(_operators, "_percent", lambda ip, t, v: 0),
+          refused_cheaply("('%s' * 20) % tuple([text for _ in range(20)])")),
+    Guard("powers", lambda mp: mp.setattr(_operators, "guard_pow", lambda *a, **k: None), refused("10 ** 100000")),
+    Guard("containers converted by a library", lambda mp: mp.setattr(Budget, "peak", lambda self, n, what: None),
+          refused_cheaply("np.mean([[1.5] * 1000] * 3000)")),
+    Guard("f-string widths", lambda mp: mp.setattr(_interpreter, "check_spec", lambda spec: spec),
+          refused('f"{1:>5000}"')),
+    Guard("evaluation steps", lambda mp: mp.setattr(se, "MAX_STEPS", 10**9), refused("[x for x in range(10**5)]")),
+    Guard("the byte budget", lambda mp: mp.setattr(Budget, "charge", lambda self, n, what="": None),
+          refused("[sales.copy() for _ in range(2000)]")),
+]
+
+
+@pytest.fixture
+def run_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[Guard, bool], bool]:
+    counter = iter(range(100))
+
+    def run(guard: Guard, neutered: bool) -> bool:
+        """True when the check passed."""
+        base = tmp_path / f"run{next(counter)}"
+        (base / "work").mkdir(parents=True)
+        with pytest.MonkeyPatch.context() as mp:
+            mp.chdir(base / "work")
+            mp.setattr(se, "MAX_BYTES", 16_000_000)
+            mp.setattr(se, "MAX_STEPS", 20_000)
+            canaries = Canaries(base)
+            mp.setenv(canaries.env_name, canaries.env_value)
+            canaries.before = canaries._snapshot()
+            try:
+                if neutered:
+                    guard.neuter(mp)
+                guard.check(canaries, mp)
+                return True
+            except (Exception, pytest.fail.Exception):
+                return False
+            finally:
+                canaries.close()
+
+    return run
+
+
+@pytest.mark.parametrize("guard", GUARDS, ids=lambda g: g.name)
+def test_the_guard_is_load_bearing(guard: Guard, run_in: Callable[[Guard, bool], bool]) -> None:
+    assert run_in(guard, False), f"with '{guard.name}' in place its check should pass"
+    assert not run_in(guard, True), f"with '{guard.name}' removed its check should fail"
+
+
+def test_every_parameter_rule_and_estimator_is_checked_here() -> None:
+    assert set(_guards.RULES) == RULES_COVERED
+    assert set(_sizes.ESTIMATORS) == ESTIMATORS_COVERED
