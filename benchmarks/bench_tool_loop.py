@@ -6,6 +6,8 @@ written) is subtracted from the round's wall time (arrival to next arrival): wha
 kimi_lab's time (reading the stream, the live display, running the tool, building and sending
 the next request). Targets: under 5 ms a round on average, and round 300 no slower than 1.5x
 round 10 (medians of rounds 5-15 and 290-300, to ride out the noise of a shared machine).
+evaluate's Linux sandbox is off here: it adds a fork per call (about 20-40 ms, measured on its own by
+bench_evaluate.py and bench_sandbox.py), and this benchmark is about the loop.
 
     .venv/bin/python benchmarks/bench_tool_loop.py [--rounds 300]
 """
@@ -26,6 +28,7 @@ SETUP = """
 %load_ext kimi_lab
 %config KimiLab.max_tool_rounds = {rounds}
 %config KimiLab.display = {display!r}
+%config KimiLab.evaluate_sandbox = False
 import pandas as pd, numpy as np
 sales = pd.DataFrame({{"region": np.tile(["north", "south", "east", "west"], 250), "units": np.arange(1000)}})
 """

@@ -42,9 +42,10 @@ _WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
 _COMPACT = re.compile(
     r"passw|passphrase|secret(?!ar)|credential|apikey|accesskey|secretkey|privatekey|privkey|signingkey"
     r"|authkey|authtoken|accesstoken|refreshtoken|sessionid|sessiontoken|sessionkey|bearer|jwt"
+    r"|passcode|passkey|mnemonic|seedphrase|recoveryphrase|hmackey"
 )
 _ALWAYS = frozenset({"auth", "authorization", "authz", "authn", "oauth", "creds", "cred", "cookie", "cookies",
-                     "cookiejar", "token", "apitoken"})
+                     "cookiejar", "token", "apitoken", "otp", "totp", "hmac", "pem"})
 # `*_key` and `*_token` are secrets unless a word before them says "data": primary_key, pad_token, n_token.
 _DATA_BEFORE_KEY = frozenset({
     "primary", "foreign", "sort", "sorting", "group", "grouping", "join", "merge", "partition", "dict", "lookup",
@@ -101,7 +102,9 @@ def looks_secret(name: str) -> bool:
         if word == "key" and before is not None and before not in _DATA_BEFORE_KEY and \
                 all(w in _VALUE_AFTER or w == "id" for w in after):
             return True
-        if word in ("pass", "pwd") and before is not None and not after and before not in _DATA_BEFORE_PASS:
+        if word in ("pass", "pwd", "pw") and before is not None and not after and before not in _DATA_BEFORE_PASS:
+            return True
+        if word in ("pass", "pw") and len(words) == 1:  # {"user": "ann", "pass": "…"}
             return True
     return False
 

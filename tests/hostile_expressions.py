@@ -63,6 +63,27 @@ CALLABLES = [  # 1. callables laundered into library code
     "{lazy}",
     "sorted([lazy, lazy])",
     "pd.Series([lazy])",
+    # found by the red team (round 1)
+    "clients.str.upper()",
+    "clients.str.get(0)",
+    "mock_cells.str.upper()",
+    "by_object['zz']",
+    "by_object.zz",
+    "named",
+    "named + named",
+    "attrs_frame.a",
+    "attrs_series.head()",
+    "when",
+    "str(when)",
+    "zoned.dt.hour",
+    "str(point)",
+    "str([point])",
+    "1 in (x for x in [lazy])",
+    "{**hooked_keys}",
+    "pd.DataFrame({'a': [1]}).astype(hooked_keys)",
+    "pd.Series([CANARY]).transform(lambda x: pd.crosstab(x, x, values=x, aggfunc=funcs))",
+    "pd.Series([1]).transform(lambda x: str([lazy]))",
+    "pd.Series([CANARY]).transform(lambda x: len(lazy))",
 ]
 
 MUTATION = [  # 2. in-place mutation of the user's objects
@@ -116,6 +137,8 @@ MUTATION = [  # 2. in-place mutation of the user's objects
     "arr.data",
     "sales.flags",
     "sales.style",
+    "price.sqrt()",
+    "embeddings.embedding.str.partition(1)",
 ]
 
 MEMORY = [  # 3. memory and time budget
@@ -224,6 +247,18 @@ FORMATS = [  # 4. format strings that reach attributes
     "pd.to_datetime(sales.month, format='{0.__init__}')",
 ]
 
+# Reads of a dict holding secrets that succeed and must: the secret keys are simply not there.
+FILTERED_READS = [
+    "cfg.get('api_key')",
+    "cfg.get('password', 'none')",
+    "list(cfg.values())",
+    "str(cfg)",
+    "[v for k, v in cfg.items()]",
+    "pd.Series(cfg)",
+    "dict(cfg)",
+    "{**cfg}",
+]
+
 SECRETS = [  # 5. secrets: history, hidden names, secret-looking keys and attributes
     "In",
     "In[1]",
@@ -244,14 +279,8 @@ SECRETS = [  # 5. secrets: history, hidden names, secret-looking keys and attrib
     "DB_PASS",
     "Authorization",
     "cfg['api_key']",
-    "cfg.get('api_key')",
-    "cfg.get('password', 'none')",
-    "list(cfg.values())",
-    "str(cfg)",
-    "[v for k, v in cfg.items()]",
-    "pd.Series(cfg)",
-    "dict(cfg)",
-    "{**cfg}",
+    *FILTERED_READS,
+    "cfg_items",
     "settings.token",
     "settings.password",
     "rec_with_key.api_key",
@@ -261,6 +290,13 @@ SECRETS = [  # 5. secrets: history, hidden names, secret-looking keys and attrib
     "pd.io.common",
     "np.__config__",
     "sys.modules",
+    "db_row[2]",
+    "str(db_row)",
+    "conn['pass']",
+    "bytes_cfg[b'api_key']",
+    "cfg_series['api_key']",
+    "secret_cells.meta.str.get('api_key')",
+    "secret_cells.meta",
 ]
 
 ESCAPES = [  # the classic ways out of a sandboxed expression
@@ -311,6 +347,9 @@ ESCAPES = [  # the classic ways out of a sandboxed expression
     "mods[0].system('id')",
     "[m.system('id') for m in mods]",
     "fake_np.mean([1])",
+    "sales.month.dt.tz_localize('dateutil/' + CANARY)",
+    "pd.Timestamp('2024-01-01').tz_localize('dateutil/' + CANARY)",
+    "sales.month.astype('datetime64[ns, dateutil/' + CANARY + ']')",
     "[x := 1]",
     "x = 1",
     "import os",
@@ -335,17 +374,5 @@ CLASSES: dict[str, list[str]] = {
 }
 ALL = [expression for cases in CLASSES.values() for expression in cases]
 
-# Reads that succeed and must: the secret part is simply not there (filtered keys, a dict read without inserting).
-HARMLESS = frozenset(
-    {
-        "dd.get('missing')",
-        "cfg.get('api_key')",
-        "cfg.get('password', 'none')",
-        "list(cfg.values())",
-        "str(cfg)",
-        "[v for k, v in cfg.items()]",
-        "pd.Series(cfg)",
-        "dict(cfg)",
-        "{**cfg}",
-    }
-)
+# Reads that succeed and must: the secret part is not there, and a defaultdict is read without inserting.
+HARMLESS = frozenset({"dd.get('missing')", "cfg_items", "price.sqrt()", *FILTERED_READS})

@@ -9,6 +9,8 @@ text that must never come back in a result or an error.
 from __future__ import annotations
 
 import collections
+import datetime
+import decimal
 import functools
 import hashlib
 import math
@@ -19,7 +21,7 @@ import statistics
 import sys
 import types
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -118,6 +120,89 @@ class CallableRecord:
         return self.recorder(*args)
 
 
+class LazyConfig:
+    """A Box/EasyDict-style config: attribute reads run the user's __getattr__ (it records them)."""
+
+    def __init__(self, **values: Any) -> None:
+        self.__dict__["_values"] = dict(values)
+
+    def __getattr__(self, name: str) -> Any:
+        Lazy.log.append(f"getattr:{name}")
+        try:
+            return self.__dict__["_values"][name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+class UserZone(datetime.tzinfo):
+    """A time zone written by the user: its methods run whenever a time is printed or converted."""
+
+    def utcoffset(self, dt: Any) -> datetime.timedelta:
+        Lazy.log.append("tz.utcoffset")
+        return datetime.timedelta(hours=1)
+
+    def dst(self, dt: Any) -> datetime.timedelta:
+        return datetime.timedelta(0)
+
+    def tzname(self, dt: Any) -> str:
+        Lazy.log.append("tz.tzname")
+        return "UZ"
+
+
+class Point(NamedTuple):
+    """A typed tuple with its own __repr__: user code, not namedtuple's."""
+
+    x: int
+    y: int
+
+    def __repr__(self) -> str:
+        Lazy.log.append("Point.__repr__")
+        return "P"
+
+
+class ClassProperty:
+    """Mock-style objects answer `__class__` from a property."""
+
+    @property  # type: ignore[misc]
+    def __class__(self) -> type:
+        Lazy.log.append("__class__")
+        return str
+
+
+class LookalikeClient:
+    """Methods named like str's: pandas' .str calls each cell's method of the same name."""
+
+    def upper(self) -> str:
+        Lazy.log.append("Client.upper")
+        return "X"
+
+    def get(self, key: Any) -> str:
+        Lazy.log.append("Client.get")
+        return "X"
+
+
+class LoudMeta(type):
+    """A metaclass whose == records: `type(x) in (int, str)` would run it."""
+
+    def __eq__(cls, other: object) -> bool:
+        Lazy.log.append("metaclass.__eq__")
+        return False
+
+    __hash__ = type.__hash__
+
+
+class Metered(metaclass=LoudMeta):
+    pass
+
+
+DBRow = collections.namedtuple("DBRow", "host user password")
+
+
+def _with_attrs(frame: Any) -> Any:
+    frame.attrs["meta"] = LazyConfig(source="crm")  # pandas deep-copies attrs into every result
+    return frame
+
+
 class Session:
     """Looks like an HTTP client: `get` is an allowed method name, but on the wrong kind of object."""
 
@@ -183,11 +268,14 @@ class Canaries:
         self.generator_flag: list[int] = []
         self.record = Record(self.recorder)
         self.memmap_path = workdir / "memmap.bin"
-        Lazy.log = []
         self.ns = self._namespace()
+        Lazy.log = []  # building the namespace hashed some of them
         self.before = self._snapshot()
 
     def _namespace(self) -> dict[str, Any]:
+        self.embeddings = pd.DataFrame(
+            {"doc": ["a", "b"], "embedding": [np.array([3.0, 1.0, 2.0]), np.array([9.0, 7.0, 8.0])]}
+        )
         r = self.recorder
         memmapped = np.memmap(self.memmap_path, dtype="float64", mode="w+", shape=(4,))
         memmapped[:] = 1.0
@@ -260,6 +348,26 @@ class Canaries:
             "masked": np.ma.masked_array([1.0, 2.0], mask=[False, True]),
             "view_obj": np.recarray((2,), dtype=[("a", "f8")]),
             "fileobj": open(self.canary),
+            # found by the red team (round 1): user code reached through labels, names, attrs, zones, cells
+            "embeddings": self.embeddings,
+            "by_object": pd.Series([1, 2], index=pd.Index([Lazy(), "b"], dtype=object)),
+            "named": pd.Series([1.0, 2.0], name=Lazy()),
+            "attrs_frame": _with_attrs(pd.DataFrame({"a": [1, 2]})),
+            "attrs_series": _with_attrs(pd.Series([1, 2])),
+            "when": datetime.datetime(2024, 1, 1, tzinfo=UserZone()),
+            "zoned": pd.Series(pd.to_datetime(["2024-01-01"]).tz_localize("UTC")).dt.tz_convert(UserZone()),
+            "point": Point(1, 2),
+            "db_row": DBRow("db.internal", "admin", self.secret),
+            "conn": {"host": "db", "user": "admin", "pass": self.secret},
+            "bytes_cfg": {b"api_key": self.secret},
+            "cfg_items": {"api_key": self.secret, "host": "x"}.items(),
+            "cfg_series": pd.Series({"api_key": self.secret, "host": "x"}),
+            "hooked_keys": {Lazy(): "int64"},
+            "clients": pd.Series([LookalikeClient()], dtype=object),
+            "mock_cells": pd.Series([ClassProperty()], dtype=object),
+            "secret_cells": pd.DataFrame({"meta": [{"api_key": self.secret, "host": "x"}], "n": [1]}),
+            "price": decimal.Decimal("2.0"),
+            "metered": Metered(),
             "gb": sales.groupby("region"),
             "acc": sales.region.str,
         }
@@ -273,6 +381,8 @@ class Canaries:
             "arr": (ns["arr"].tobytes(), ns["arr"].flags.writeable),
             "big": ns["big"].tobytes(),
             "memmap": self.memmap_path.read_bytes(),
+            "embeddings": [v.tobytes() for v in ns["embeddings"].embedding],
+            "decimal": repr(decimal.getcontext().flags),
             "plain": pickle.dumps([ns["xs"], ns["words"], ns["d"], dict(ns["dd"]), ns["cfg"], ns["In"], ns["Out"]]),
             "files": sorted(p.name for p in self.workdir.iterdir()),
             "cwd": sorted(os.listdir(os.getcwd())),

@@ -17,22 +17,9 @@ from hypothesis import strategies as st
 import kimi_lab.tools.safe_eval as se
 from kimi_lab.tools.safe_eval import ALLOWED_BUILTINS, ALLOWED_METHODS, METHODS, UnsafeExpression, check, safe_eval
 
-from .hostile_namespace import Canaries
+from .hostile_namespace import Canaries, make_sales
 
 # ------------------------------------------------------------------------------------------------------ fixtures
-
-
-def make_sales(rows: int = 300) -> pd.DataFrame:
-    rng = np.random.default_rng(7)
-    return pd.DataFrame(
-        {
-            "region": rng.choice(["north", "south", "east", "west"], rows),
-            "month": pd.date_range("2024-01-01", periods=rows, freq="D"),
-            "product": rng.choice(["apple", "pear", "plum"], rows),
-            "units": rng.integers(1, 10, rows),
-            "price": rng.uniform(1, 100, rows).round(2),
-        }
-    )
 
 
 @pytest.fixture(scope="module")

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 import kimi_lab.tools.safe_eval as se
+from kimi_lab.tools.safe_eval import _builtins, _estimators, _gate, _guards, _interpreter, _kinds, _operators
 from kimi_lab.tools.safe_eval import _calls as calls_module
-from kimi_lab.tools.safe_eval import _gate, _guards, _interpreter, _kinds, _operators, _sizes
 from kimi_lab.tools.safe_eval._budget import Budget
 from kimi_lab.tools.safe_eval._messages import UnsafeExpression
 
@@ -33,12 +33,16 @@ class Guard:
     check: Callable[[Canaries, pytest.MonkeyPatch], None]
 
 
-def refused(expression: str, budget: int | None = None) -> Callable[[Canaries, pytest.MonkeyPatch], None]:
+def refused(
+    expression: str, budget: int | None = None, **limits: float
+) -> Callable[[Canaries, pytest.MonkeyPatch], None]:
     """The guard refuses `expression` itself, and nothing changed."""
 
     def check(canaries: Canaries, mp: pytest.MonkeyPatch) -> None:
         if budget is not None:
             mp.setattr(se, "MAX_BYTES", budget)
+        for name, value in limits.items():
+            mp.setattr(se, name, value)
         try:
             shown = se.evaluate_text(expression, canaries.ns)
         except UnsafeExpression:
@@ -95,7 +99,7 @@ def identity_rule(rule: str) -> Callable[[pytest.MonkeyPatch], None]:
 
 def no_estimate(name: str) -> Callable[[pytest.MonkeyPatch], None]:
     ESTIMATORS_COVERED.add(name)
-    return lambda mp: mp.setitem(_sizes.ESTIMATORS, name, lambda call, sizes: 0)
+    return lambda mp: mp.setitem(_estimators.ESTIMATORS, name, lambda call, sizes: 0)
 
 
 def _admit_everything(self: Any, value: Any, label: str = "value") -> Any:
@@ -116,6 +120,25 @@ def _admission_check(canaries: Canaries, mp: pytest.MonkeyPatch) -> None:
 def _kinds_check(canaries: Canaries, mp: pytest.MonkeyPatch) -> None:
     for value in (open, canaries.recorder, functools.partial(print), lambda: 1):
         assert _kinds.kind_of(value) == "callable"
+
+
+def _forgets_refusals_check(canaries: Canaries, mp: pytest.MonkeyPatch) -> None:
+    gate = _gate.Gate(Budget())
+    holding = [canaries.ns["lazy"]]
+    for _ in range(2):  # the second look must refuse too: nothing was remembered as checked
+        with pytest.raises(UnsafeExpression):
+            gate.cross(holding)
+
+
+def _stops_after_a_refusal_check(canaries: Canaries, mp: pytest.MonkeyPatch) -> None:
+    ip = _interpreter.Interpreter(canaries.ns)
+    ip.budget.violation = UnsafeExpression("refused earlier")
+    ran: list[int] = []
+    with pytest.raises(UnsafeExpression):
+        ip.external(lambda: ran.append(1))
+    with pytest.raises(UnsafeExpression):
+        ip.entering()
+    assert ran == []
 
 
 def _render_check(canaries: Canaries, mp: pytest.MonkeyPatch) -> None:
@@ -160,6 +183,42 @@ GUARDS = [
         _interpreter.Interpreter, "cross", lambda self, value, library=True: value), no_effect("[lazy]")),
     Guard("rendering is bounded", lambda mp: mp.setattr(se, "render", lambda value, limit=0: repr(value)),
           _render_check),
+    Guard("receivers of attributes are checked", lambda mp: mp.setattr(calls_module, "receiver",
+                                                                       lambda ip, owner: owner),
+          no_effect("by_object.zz")),
+    Guard("receivers of subscripts are checked", lambda mp: mp.setattr(
+        _interpreter.Interpreter, "_indexed", lambda self, owner, kind: owner), no_effect("by_object['zz']")),
+    Guard(".str takes text cells only", lambda mp: mp.setattr(calls_module, "_text_cells_only",
+                                                              lambda ip, owner: None),
+          no_effect("embeddings.embedding.str.partition(1)")),
+    Guard("refused values are not remembered as checked", lambda mp: mp.setattr(
+        _gate.Gate, "_forget", lambda self, value: None), _forgets_refusals_check),
+    Guard("nothing runs after a refusal", lambda mp: (
+        mp.setattr(_interpreter.Interpreter, "entering", lambda self: None),
+        mp.setattr(_interpreter.Interpreter, "external", lambda self, fn, args=(), kwargs=None: fn(
+            *args, **(kwargs or {})))), _stops_after_a_refusal_check),
+    Guard("time zones are the libraries'", lambda mp: mp.setattr(
+        _gate.Gate, "_check_zone", lambda self, value, kind, depth: None), no_effect("str(when)")),
+    Guard("attrs are data", lambda mp: mp.setattr(_gate.Gate, "_check_attrs", lambda self, value, depth: None),
+          no_effect("attrs_frame.a")),
+    Guard("names are data", lambda mp: mp.setattr(_gate.Gate, "_check_names", lambda self, value, kind, d: None),
+          no_effect("named")),
+    Guard("namedtuples are namedtuple's own", lambda mp: (mp.setattr(_kinds, "_cache", {}), mp.setattr(
+        _kinds, "_is_namedtuple", lambda cls: cls.__bases__ == (tuple,) and hasattr(cls, "_fields"))),
+        no_effect("str(point)")),
+    Guard("types are compared by identity", lambda mp: mp.setattr(
+        _builtins, "is_type", lambda value, types: type(value) in types), no_effect("isinstance(metered, int)")),
+    Guard("slices are charged", lambda mp: mp.setattr(_interpreter.Interpreter, "_charge_selection",
+                                                      lambda self, result, key: None),
+          refused("[text[i:] for i in range(40)]")),
+    Guard("integer products", lambda mp: mp.setattr(_operators, "guard_product", lambda ip, a, b: None),
+          refused("[b.bit_length() for a in [1 << 60000] for b in [a * a]]")),
+    Guard("sorting text", lambda mp: mp.setattr(_builtins, "sort_work", lambda text, count: None),
+          refused("sorted([text, text[:-1]] * 5)", MAX_SORT_WORK=10**6)),
+    Guard("calls of our functions cost steps", lambda mp: mp.setattr(_interpreter, "CALL_STEPS", 0),
+          refused("pd.Series(range(10**5)).map(math.sqrt).sum()")),
+    Guard("the clock", lambda mp: mp.setattr(Budget, "_check_clock", lambda self: None),
+          refused("sum(1 for i in range(3 * 10**5))", MAX_SECONDS=0.2, MAX_STEPS=10**9)),
     # methods and parameters
     Guard("methods are allowed per kind", lambda mp: mp.setitem(
         se.METHODS, "ndarray", {**se.METHODS["ndarray"], "partition": None}), refused("arr.partition(2)")),
@@ -179,6 +238,7 @@ GUARDS = [
     Guard("codec error handlers", identity_rule("codec_errors"),
           refused("words[0].encode('ascii', 'xmlcharrefreplace')")),
     Guard("isin kind='table'", identity_rule("kind"), refused("np.isin(arr, [0, 10**9], kind='table')")),
+    Guard("time zone names", identity_rule("tz"), refused("sales.month.dt.tz_localize('dateutil/' + CANARY)")),
     Guard("engines", identity_rule("engine"), refused("sales.units.apply(lambda v: v, engine='numba')")),
     # what results cost, priced before they are built
     Guard("merge sizes", no_estimate("merge"), refused_cheaply("dup.head(1000).merge(dup.head(1000), on='k')")),
@@ -212,6 +272,22 @@ GUARDS = [
     Guard("factorials", no_estimate("factorial"), refused("math.factorial(10**5)")),
     Guard("np.diff rounds", no_estimate("diff"), refused("np.diff(arr, 10**5)")),
     Guard("quantile counts", no_estimate("quantiles"), refused_cheaply("statistics.quantiles(xs, n=600_000)")),
+    Guard("text made cell by cell", no_estimate("text_map"), refused_cheaply(
+        "pd.Series(range(20)).map(lambda i: text).str.upper()")),
+    Guard("splitting text", no_estimate("split_text"), refused("text.split('a')")),
+    Guard("sorting columns of text", no_estimate("sort"), refused(
+        "pd.Series(range(10)).map(lambda i: text).sort_values()", MAX_SORT_WORK=10**6)),
+    Guard("stacking", no_estimate("stack"), refused_cheaply("wide.stack()", budget=4_000_000)),
+    Guard("pairwise window statistics", no_estimate("pairwise"), refused(
+        "wide.iloc[:5, :20].rolling(2).cov()", MAX_PAIRS=100)),
+    Guard("concatenating frames", no_estimate("concat"), refused_cheaply(
+        "pd.concat([pd.Series(0.0, index=range(i * 1000, (i + 1) * 1000)) for i in range(60)], axis=1)")),
+    Guard("concatenating arrays", no_estimate("concatenate"), refused_cheaply(
+        "np.concatenate([wide.to_numpy().ravel()], dtype='U64')", peak=16_000_000)),
+    Guard("shifting by many periods", no_estimate("shift"), refused_cheaply("wide.shift(list(range(20)))")),
+    Guard("aligning duplicated labels", no_estimate("aligned"), refused_cheaply(
+        "pd.Series(1.0, index=[1] * 1500).add(pd.Series(1.0, index=[1] * 1499))")),
+    Guard("broadcasting", no_estimate("broadcast"), refused_cheaply("np.maximum(big[:2000, None], big)")),
     Guard("selections that repeat rows", lambda mp: mp.setattr(_interpreter.Interpreter, "_fancy",
                                                                lambda self, target, key: 0),
           refused_cheaply("wide.iloc[[0] * 2000]")),
@@ -266,4 +342,4 @@ def test_the_guard_is_load_bearing(guard: Guard, run_in: Callable[[Guard, bool],
 
 def test_every_parameter_rule_and_estimator_is_checked_here() -> None:
     assert set(_guards.RULES) == RULES_COVERED
-    assert set(_sizes.ESTIMATORS) == ESTIMATORS_COVERED
+    assert set(_estimators.ESTIMATORS) == ESTIMATORS_COVERED

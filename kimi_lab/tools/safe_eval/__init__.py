@@ -18,6 +18,7 @@ pandas and numpy are never imported here: values are recognised by their classes
 
 from __future__ import annotations
 
+import decimal
 import sys
 import types
 import warnings
@@ -38,6 +39,9 @@ from ._limits import MAX_EXPRESSION_CHARS as MAX_EXPRESSION_CHARS
 from ._limits import MAX_INT_BITS as MAX_INT_BITS
 from ._limits import MAX_ITEMS as MAX_ITEMS
 from ._limits import MAX_MODPOW_WORK as MAX_MODPOW_WORK
+from ._limits import MAX_PAIRS as MAX_PAIRS
+from ._limits import MAX_SECONDS as MAX_SECONDS
+from ._limits import MAX_SORT_WORK as MAX_SORT_WORK
 from ._limits import MAX_SHIFT as MAX_SHIFT
 from ._limits import MAX_STEPS as MAX_STEPS
 from ._limits import MAX_WIDTH as MAX_WIDTH
@@ -71,7 +75,8 @@ def safe_eval(expression: str, namespace: Mapping[str, Any], hidden: Hidden | No
     tree = check(expression, namespace)
     interpreter = Interpreter(namespace, hidden)
     try:
-        value = interpreter.run(tree)
+        with decimal.localcontext():  # Decimal arithmetic sets flags on the context: not on the user's
+            value = interpreter.run(tree)
         if kind_of(value) == "function":
             raise UnsafeExpression("the expression's value is a function; call it, such as np.sqrt(x), to get a value")
         return interpreter.cross(value)  # the value leaves: data all the way down, iterators as lists

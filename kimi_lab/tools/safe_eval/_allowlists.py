@@ -50,15 +50,34 @@ _GROUP_COMMON = (
     "ewm corr cov fillna ffill bfill"
 )
 
+# Estimators shared by several kinds (names of functions in `_estimators`).
+_SORTS = dict.fromkeys("sort_values sort_index argsort rank nlargest nsmallest".split(), "sort")
+_FLEX = dict.fromkeys(
+    "add sub mul div truediv floordiv mod pow radd rsub rmul rdiv rtruediv rfloordiv eq ne lt le gt ge "
+    "combine_first align compare corrwith where mask".split(),
+    "aligned",
+)
+_FRAME_SIZED = {
+    **_SORTS, **_FLEX, "astype": "astype", "to_numpy": "astype", "to_dict": "tolist", "to_string": "to_string",
+    "to_markdown": "to_string", "dot": "dot", "cumsum": "running_text", "cumprod": "running_text",
+    "resample": "resample", "asfreq": "resample", "shift": "shift", "unstack": "pivot", "corr": "corr",
+    "cov": "corr",
+}
+_TEXT_MAPS = dict.fromkeys(
+    "upper lower strip lstrip rstrip title capitalize casefold swapcase slice get removeprefix removesuffix wrap "
+    "partition rpartition".split(),
+    "text_map",
+)
+
 # kind -> method -> estimator name (None: no estimate needed)
 METHODS: dict[str, dict[str, str | None]] = {
     "str": _names(
         _TEXT_METHODS, join="join", replace="replace", encode="codec", center="pad", ljust="pad", rjust="pad",
-        zfill="pad",
+        zfill="pad", split="split_text", rsplit="split_text", splitlines="split_text",
     ),
     "bytes": _names(
         _TEXT_METHODS, join="join", replace="replace", decode="codec", hex="hex", center="pad", ljust="pad",
-        rjust="pad", zfill="pad",
+        rjust="pad", zfill="pad", split="split_text", rsplit="split_text", splitlines="split_text",
     ),
     "int": _names("bit_length bit_count conjugate as_integer_ratio is_integer"),
     "bool": _names("bit_length conjugate"),
@@ -84,23 +103,19 @@ METHODS: dict[str, dict[str, str | None]] = {
     "timedelta": _names("total_seconds"),
     "npscalar": _names("item round is_integer conjugate tolist astype"),
     "ndarray": _names(
-        "all any argmax argmin argsort clip copy cumprod cumsum diagonal max mean min nonzero prod ptp ravel "
+        "all any argmax argmin clip copy cumprod cumsum diagonal max mean min nonzero prod ptp ravel "
         "reshape round searchsorted squeeze std sum swapaxes take trace transpose var item flatten",
-        astype="astype", tolist="tolist", dot="dot",
+        astype="astype", tolist="tolist", dot="dot", argsort="sort",
     ),
     "DataFrame": _names(
         f"{_FRAME_COMMON} corr cov pivot melt stack select_dtypes assign join merge iterrows itertuples "
         "nunique dot",
-        merge="merge", join="merge", pivot="pivot", pivot_table="pivot", unstack="pivot", astype="astype",
-        to_numpy="astype", to_dict="tolist", to_string="to_string", to_markdown="to_string", corr="corr",
-        cov="corr", dot="dot", cumsum="running_text", cumprod="running_text", resample="resample",
-        asfreq="resample", melt="melt",
+        **_FRAME_SIZED, merge="merge", join="merge", pivot="pivot", pivot_table="pivot", melt="melt",
+        stack="stack",
     ),
     "Series": _names(
         f"{_FRAME_COMMON} corr cov tolist to_list to_dict to_numpy unstack",
-        unstack="pivot", astype="astype", to_numpy="astype", tolist="tolist", to_list="tolist", to_dict="tolist",
-        to_string="to_string", to_markdown="to_string", dot="dot", cumsum="running_text",
-        cumprod="running_text", replace="replace", resample="resample", asfreq="resample",
+        **_FRAME_SIZED, tolist="tolist", to_list="tolist", replace="replace",
     ),
     "Index": _names(
         "min max argmin argmax argsort sort_values copy drop drop_duplicates duplicated isna notna fillna dropna "
@@ -108,20 +123,22 @@ METHODS: dict[str, dict[str, str | None]] = {
         "nunique value_counts isin union intersection difference symmetric_difference where shift any all "
         "searchsorted day_name month_name normalize floor ceil round to_period tz_localize tz_convert",
         astype="astype", to_numpy="astype", tolist="tolist", to_list="tolist", strftime="format",
+        sort_values="sort", argsort="sort",
     ),
     "Categorical": _names("unique value_counts isna notna min max copy equals", tolist="tolist", to_numpy="astype",
                           astype="astype"),
-    "ExtensionArray": _names("unique value_counts isna copy equals argsort min max", tolist="tolist",
-                             to_numpy="astype", astype="astype"),
-    "GroupBy": _names(_GROUP_COMMON, cumsum="running_text", cumprod="running_text", resample="resample"),
+    "ExtensionArray": _names("unique value_counts isna copy equals min max", tolist="tolist",
+                             to_numpy="astype", astype="astype", argsort="sort"),
+    "GroupBy": _names(_GROUP_COMMON, cumsum="running_text", cumprod="running_text", resample="resample",
+                      nlargest="sort", nsmallest="sort", rank="sort"),
     "Resampler": _names(
         f"{_REDUCTIONS} size first last ohlc agg aggregate apply transform interpolate ffill bfill nearest asfreq"
     ),
-    "Window": _names(f"{_REDUCTIONS} apply agg aggregate corr cov rank"),
+    "Window": _names(f"{_REDUCTIONS} apply agg aggregate rank", corr="pairwise", cov="pairwise"),
     "StringMethods": _names(
         f"{_TEXT_METHODS.replace('isascii ', '').replace('isidentifier ', '').replace('isprintable ', '')} "
         "len slice get contains match fullmatch wrap",
-        extract="findall", extractall="findall", findall="findall",
+        **_TEXT_MAPS, extract="findall", extractall="findall", findall="findall",
         replace="replace", split="split_expand", rsplit="split_expand", cat="str_cat", center="pad", ljust="pad",
         rjust="pad", zfill="pad", pad="pad", normalize="normalize", encode="codec", decode="codec",
     ),
@@ -194,16 +211,17 @@ ATTRIBUTES: dict[str, frozenset[str]] = {
 MODULE_FUNCTIONS: dict[str, dict[str, str | None]] = {
     "numpy": _names(
         "mean std var sum prod nanmean nansum nanstd nanvar nanprod cumsum cumprod median min max nanmin nanmax "
-        "nanmedian argmax argmin round around any all percentile quantile nanpercentile nanquantile where clip "
+        "nanmedian argmax argmin round around any all percentile quantile nanpercentile nanquantile "
         "sqrt log log10 log2 log1p exp expm1 abs absolute fabs floor ceil trunc rint sign isnan isinf isfinite "
-        "square cbrt unique nonzero ravel flatnonzero argwhere average sort argsort diff searchsorted "
-        "count_nonzero isin maximum minimum ptp concatenate",
+        "square cbrt nonzero ravel flatnonzero argwhere average searchsorted count_nonzero isin ptp",
         corrcoef="corr", cov="corr", histogram=None, array="astype", asarray="astype", diff="diff",
+        concatenate="concatenate", sort="sort", argsort="sort", unique="sort", maximum="broadcast",
+        minimum="broadcast", where="broadcast", clip="broadcast",
     ),
     "pandas": _names(
-        "concat to_numeric to_timedelta isna isnull notna notnull cut qcut unique Timestamp Timedelta "
+        "to_numeric to_timedelta isna isnull notna notnull cut qcut unique Timestamp Timedelta "
         "Period Categorical Index",
-        merge="merge", crosstab="pivot", pivot_table="pivot", Series="astype", DataFrame="frame",
+        concat="concat", merge="merge", crosstab="pivot", pivot_table="pivot", Series="astype", DataFrame="frame",
         to_datetime=None, melt="melt",
     ),
     "math": _names(

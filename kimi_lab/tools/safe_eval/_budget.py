@@ -7,6 +7,7 @@ interpreter raises the remembered error again as soon as the library call return
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Iterator
 from typing import Any, NoReturn
 
@@ -19,6 +20,7 @@ class Budget:
     checked, without charging, for temporary allocations that library code frees again (`peak`)."""
 
     def __init__(self) -> None:
+        self.deadline = time.monotonic() + _limits.MAX_SECONDS
         self.steps = 0
         self.iterations = 0
         self.spent = 0
@@ -32,12 +34,21 @@ class Budget:
             self.violation = error
         raise error
 
-    def step(self) -> None:
-        self.steps += 1
+    def step(self, cost: int = 1) -> None:
+        self.steps += cost
+        if self.steps & 0x3FF < cost:  # the clock, every ~1,000 steps
+            self._check_clock()
         if self.steps > _limits.MAX_STEPS:
             self.fail(
                 f"the expression needs more than {_limits.MAX_STEPS:,} evaluation steps; use vectorised pandas/numpy "
                 "operations instead of large comprehensions or lambdas"
+            )
+
+    def _check_clock(self) -> None:
+        if time.monotonic() > self.deadline:
+            self.fail(
+                f"the expression ran for more than {_limits.MAX_SECONDS:g} s; use vectorised pandas/numpy operations "
+                "or a smaller part of the data"
             )
 
     def tick(self) -> None:

@@ -10,16 +10,17 @@ yield, so nothing unchecked comes out of them either.
 from __future__ import annotations
 
 import builtins
+import functools
 import inspect
-import sys
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Callable
 
 from . import _limits
 from ._allowlists import ALLOWED_BUILTINS, CODECS
+from ._estimate_text import sort_work
 from ._kinds import Guarded, kind_of
 from ._operators import guard_pow
-from ._sizes import held
+from ._sizes import POINTER, SCALAR_BYTES, held
 
 if TYPE_CHECKING:
     from ._interpreter import Interpreter
@@ -36,13 +37,17 @@ def make_builtins(ip: Interpreter) -> dict[str, Guarded]:
         implementation = IMPLEMENTATIONS[name]
 
         def run(args: tuple[Any, ...], kwargs: dict[str, Any], impl: Callable[..., Any] = implementation) -> Any:
+            ip.entering()
             return impl(ip, list(args), dict(kwargs))
 
         table[name] = ip.gate.own(Guarded(name, run, target=_TYPES.get(name), signature=_signature(name)))
     return table
 
 
+@functools.cache
 def _signature(name: str) -> Any:
+    """The builtin's signature, for library code that inspects the functions it is given (parsed once:
+    inspect reads builtins' signatures from their docstrings, about 0.3 ms each)."""
     try:
         return inspect.signature(getattr(builtins, name))
     except (TypeError, ValueError):
@@ -89,27 +94,55 @@ def check_parameters_for_codec(encoding: Any) -> None:
 
 
 def _collect(name: str) -> Callable[[Interpreter, list[Any], dict[str, Any]], Any]:
-    """list, tuple, set, frozenset, dict, sorted: run the iterable to its end (counted), charge what they hold."""
+    """list, tuple, set, frozenset, dict, sorted: run the iterable to its end (counted), charge what they hold.
+
+    A sized source is priced before it is read: every item gets a pointer, and items that iteration makes
+    anew (the characters of a string, the scalars of an array) their own object. `sorted` computes its
+    keys first, then checks what comparing them would cost before the C sort runs (it never checks for
+    the tool's time limit)."""
 
     def run(ip: Interpreter, args: list[Any], kwargs: dict[str, Any]) -> Any:
-        key = kwargs.get("key")
-        if key is not None:
-            kwargs["key"] = ip.cross(key, library=False)
+        key = kwargs.pop("key", None)
+        key = None if key is None else ip.cross(key, library=False)
         if name == "dict" and kwargs and not args:
             return _built(ip, dict(_data(ip, [], kwargs)[1]), "dict()")
+        if args:
+            ip.budget.charge(_materialised(args[0]), f"{name}()")
         source = ip.iterate(args[0]) if args else iter(())
-        if name in ("set", "frozenset", "dict", "sorted"):  # hashing and comparing run element code: data only
-            source = (ip.cross(item, library=False) for item in source)
+        if name in ("set", "frozenset", "dict") or (name == "sorted" and key is None):
+            source = (ip.cross(item, library=False) for item in source)  # hashed or compared: data only
         items = list(source)
-        ip.budget.charge(sys.getsizeof(items), f"{name}()")
         if name == "sorted":
-            return _built(ip, ip.external(sorted, (items,), kwargs), "sorted()")
+            keys = items if key is None else [ip.cross(key(item), library=False) for item in items]
+            sort_work(sum(map(_text_bytes, keys)), len(keys))
+            order = ip.external(sorted, (range(len(keys)),), {"key": keys.__getitem__, **kwargs})
+            return _built(ip, [items[i] for i in order], "sorted()")
         if name == "dict":
             extra = _data(ip, [], kwargs)[1]
             return _built(ip, ip.external(dict, (items,), extra), "dict()")
         return _built(ip, ip.external(getattr(builtins, name), (items,)), f"{name}()")
 
     return run
+
+
+def _materialised(source: Any) -> int:
+    """Bytes reading a sized source into a list makes: a pointer per item, and the items iteration creates."""
+    kind = kind_of(source)
+    if kind == "str":
+        return len(source) * (POINTER + (0 if source.isascii() else 80))  # one-character strings above Latin-1
+    if kind in ("ndarray", "Series", "Index", "Categorical", "ExtensionArray"):
+        return len(source) * (POINTER + SCALAR_BYTES)
+    if kind in ("bytes", "list", "tuple", "set", "frozenset", "dict", "counter", "deque", "view", "range"):
+        return len(source) * POINTER
+    return 0
+
+
+def _text_bytes(key: Any) -> int:
+    if kind_of(key) in ("str", "bytes", "npscalar"):
+        return len(key)
+    if kind_of(key) == "tuple":
+        return sum(map(_text_bytes, key))
+    return 8
 
 
 def _reduce(name: str) -> Callable[[Interpreter, list[Any], dict[str, Any]], Any]:
@@ -201,7 +234,15 @@ def _isinstance(ip: Interpreter, args: list[Any], kwargs: dict[str, Any]) -> boo
             raise TypeError("isinstance() arg 2 must be a builtin type such as int or str, or pd.DataFrame")
         types.append(cls.target)
     # issubclass on the real class: isinstance() would also ask the object for __class__, which can be a property
-    return type(value) in types or any(issubclass(type(value), t) for t in types if t.__module__ == "builtins")
+    return is_type(value, types)
+
+
+def is_type(value: Any, types: list[type]) -> bool:
+    """By identity and issubclass on the real class: `in` would compare with ==, which a metaclass can define,
+    and isinstance() would ask the object for __class__, which can be a property."""
+    return any(type(value) is t for t in types) or any(
+        issubclass(type(value), t) for t in types if t.__module__ == "builtins"
+    )
 
 
 IMPLEMENTATIONS: dict[str, Callable[[Interpreter, list[Any], dict[str, Any]], Any]] = {

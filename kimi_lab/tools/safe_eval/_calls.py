@@ -15,10 +15,11 @@ from typing import TYPE_CHECKING, Any
 from kimi_lab.secrets import looks_secret
 
 from ._allowlists import ATTRIBUTES, METHODS, MODULE_CONSTANTS, MODULE_FUNCTIONS
+from ._estimators import ESTIMATORS, CallSite
 from ._guards import Arguments, check_parameters
 from ._kinds import ARRAYS, CONTAINERS, Guarded, instance_dict_descriptor, kind_of
 from ._messages import method_message, module_message, secret_message
-from ._sizes import ESTIMATORS, CallSite, held
+from ._sizes import held
 
 if TYPE_CHECKING:
     from ._interpreter import Interpreter
@@ -61,6 +62,7 @@ def module_function(ip: Interpreter, module: types.ModuleType, name: str) -> Gua
         target = getattr(module, name)
 
         def run(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+            ip.entering()
             return call_module(ip, module, name, list(args), dict(kwargs))
 
         function = ip.gate.own(Guarded(name, run, target=target if isinstance(target, type) else None))
@@ -88,15 +90,15 @@ def call_library(
         if kind_of(value) in CONTAINERS:
             ip.budget.peak(ip.sizes.expanded(value), f"converting the {type(value).__name__} passed to {name}()")
     parent = ip.gate.parents.get(id(owner))
-    site = CallSite(owner, name, args, kwargs, arguments.named(), data=parent)
+    site = CallSite(owner, name, args, kwargs, arguments.named() if arguments.has_signature else None, data=parent)
     estimate = ESTIMATORS[estimator](site, ip.sizes) if estimator else 0
     if estimate:
         ip.budget.charge(estimate, f"{name}()")
     result = ip.external(function, args, kwargs)
     data = owner if kind_of(owner) in ARRAYS else parent
     result = ip.gate.admit_result(result, f"{name}()", parent=data)
-    if not estimate and result is not owner:
-        ip.budget.charge(held(result), f"{name}()")
+    if result is not owner:  # what the estimate missed is charged now, so repeating it cannot go on for free
+        ip.budget.charge(max(held(result) - estimate, 0), f"{name}()")
     return result
 
 
@@ -106,9 +108,14 @@ def read_attribute(ip: Interpreter, owner: Any, name: str) -> Any:
         return module_attribute(ip, owner, name)
     if kind == "record":
         return _record_attribute(ip, owner, name)
+    owner = receiver(ip, owner)
+    if name == "str" and kind in ("Series", "Index") and getattr(owner.dtype, "kind", "") == "O":
+        _text_cells_only(ip, owner)
     if name in ATTRIBUTES.get(kind, ()):
         value = ip.external(getattr, (owner, name))
     elif name not in METHODS.get(kind, {}) and _is_label(ip, owner, kind, name):
+        if looks_secret(name):
+            ip.budget.fail(secret_message(name))
         value = ip.external(owner.__getitem__, (name,))  # df.units, row.units, df.groupby("a").units
     elif name in METHODS.get(kind, {}):
         ip.budget.fail(
@@ -128,6 +135,12 @@ def read_attribute(ip: Interpreter, owner: Any, name: str) -> Any:
     if kind_of(result) in ARRAYS and result is not owner:
         ip.budget.charge(held(result), f"'.{name}'")
     return result
+
+
+def receiver(ip: Interpreter, owner: Any) -> Any:
+    """A pandas or numpy object whose attribute is read, checked first: reading runs library code over it
+    (an accessor over its cells, a label lookup that hashes its labels)."""
+    return ip.cross(owner) if kind_of(owner) in ARRAYS else owner
 
 
 def module_attribute(ip: Interpreter, module: types.ModuleType, name: str) -> Any:
@@ -150,6 +163,18 @@ def _record_attribute(ip: Interpreter, owner: Any, name: str) -> Any:
             "on the object itself, never properties)"
         )
     return ip.gate.admit(attributes[name], name)
+
+
+def _text_cells_only(ip: Interpreter, owner: Any) -> None:
+    """pandas' `.str` calls each cell's own method of the same name (`x.partition(...)`, `x.get(...)`): on an
+    array that sorts it in place, on a dict it reads any key. Only text cells (and missing ones) qualify."""
+    cells = set(map(type, owner.to_numpy(dtype=object, copy=False) if kind_of(owner) == "Series" else owner))
+    if not cells <= {str, bytes, type(None), float}:
+        others = sorted(cls.__name__ for cls in cells - {str, bytes, type(None), float})
+        ip.budget.fail(
+            f"the .str accessor works on text columns only, and this one also holds {', '.join(others[:3])}; "
+            "select the text cells first or use apply with a lambda"
+        )
 
 
 def _is_label(ip: Interpreter, owner: Any, kind: str, name: str) -> bool:

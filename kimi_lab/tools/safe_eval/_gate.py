@@ -19,7 +19,7 @@ from typing import Any, Callable
 from kimi_lab.secrets import looks_secret
 
 from ._budget import Budget
-from ._kinds import ARRAYS, CONTAINERS, HANDLES, SCALARS, Guarded, kind_of, kind_of_class
+from ._kinds import ARRAYS, CONTAINERS, HANDLES, SCALARS, Guarded, kind_of, kind_of_class, memo
 from ._messages import kind_message, module_message
 
 _SEQUENCES = frozenset({"list", "tuple", "set", "frozenset", "deque", "view"})
@@ -27,7 +27,21 @@ _MAPPINGS = frozenset({"dict", "counter"})
 _ARRAY_LIKE = frozenset({"Series", "Index", "Categorical", "ExtensionArray"})
 _PLAIN_TYPES = frozenset({str, int, float, bool, type(None), bytes, complex})
 _CELL_KINDS = SCALARS | CONTAINERS | ARRAYS
-_PLAIN_CONTAINERS = frozenset({"list", "tuple", "set", "frozenset", "deque", "range", "slice", "counter", "view"})
+_PLAIN_CONTAINERS = frozenset({"list", "tuple", "set", "frozenset", "deque", "range", "slice", "counter"})
+_ZONED = frozenset({"datetime", "time", "Timestamp", "tzinfo", "dtype"})
+_ZONE_LIBRARIES = frozenset({"datetime", "zoneinfo", "pytz", "dateutil", "pandas"})
+
+
+def _secret_key(key: Any) -> bool:
+    if type(key) is bytes:
+        key = key.decode("latin-1")
+    return type(key) is str and looks_secret(key)
+
+
+def is_library_zone(zone: Any) -> bool:
+    """Every class of the zone comes from the standard library or pandas' time-zone libraries."""
+    return all(str(getattr(cls, "__module__", "")).split(".")[0] in _ZONE_LIBRARIES or cls is object
+               for cls in type(zone).__mro__)
 
 
 class Gate:
@@ -57,14 +71,19 @@ class Gate:
     def admit(self, value: Any, label: str = "value") -> Any:
         """The value as the evaluation may hold it, or a refusal."""
         kind = kind_of(value)
+        if kind == "tuple" and type(value) is not tuple:
+            self._refuse_secret_fields(value, label)
+            return value
+        if kind == "view":
+            return memo(self._admitted, value, self._plain_view)
         if kind in SCALARS or kind in _PLAIN_CONTAINERS:
             return value
         if kind in ("DataFrame", "Series", "Index", "Categorical", "ExtensionArray", "record"):
             return value
         if kind == "ndarray":
-            return self._memo(self._admitted, value, self._read_only)
+            return memo(self._admitted, value, self._read_only)
         if kind == "dict":
-            return self._memo(self._admitted, value, self._plain_dict)
+            return memo(self._admitted, value, self._plain_dict)
         if kind in HANDLES:
             if id(value) in self.made:
                 return value
@@ -113,19 +132,26 @@ class Gate:
 
     def _plain_dict(self, mapping: Any) -> Any:
         """Secret-looking keys are not data; a defaultdict is read as a plain dict (reading must not insert)."""
-        hidden = [key for key in mapping if type(key) is str and looks_secret(key)]
+        hidden = {id(key) for key in mapping if _secret_key(key)}
         if not hidden and type(mapping) is not collections.defaultdict:
             return mapping
-        return {key: item for key, item in mapping.items() if not (type(key) is str and key in hidden)}
+        return {key: item for key, item in mapping.items() if id(key) not in hidden}
 
-    @staticmethod
-    def _memo(table: dict[int, tuple[Any, Any]], value: Any, make: Callable[[Any], Any]) -> Any:
-        hit = table.get(id(value))
-        if hit is not None and hit[0] is value:
-            return hit[1]
-        result = make(value)
-        table[id(value)] = (value, result)
-        return result
+    def _plain_view(self, view: Any) -> Any:
+        """A stored dict view shows its dict: the same view of the dict with secret-looking keys dropped."""
+        mapping = self._plain_dict(view.mapping)
+        if mapping is view.mapping:
+            return view
+        return getattr(mapping, {"dict_keys": "keys", "dict_values": "values"}.get(type(view).__name__, "items"))()
+
+    def _refuse_secret_fields(self, row: Any, label: str) -> None:
+        fields = getattr(type(row), "_fields", ())
+        hidden = [name for name in fields if looks_secret(name)]
+        if hidden:
+            self.budget.fail(
+                f"'{label}' has fields that look like secrets ({', '.join(hidden[:3])}), so evaluate does not read "
+                "it; ask the user for the fields you need"
+            )
 
     # crossing -----------------------------------------------------------------------------------------------
 
@@ -133,8 +159,8 @@ class Gate:
         """`value` checked all the way down before code we did not write touches it; returns what to pass."""
         kind = kind_of(value)
         if kind in SCALARS:
-            if kind == "dtype" and getattr(value, "categories", None) is not None:
-                self.cross(value.categories, depth + 1)
+            if kind in _ZONED:
+                self._check_zone(value, kind, depth)
             return value
         if kind == "function":
             if id(value) in self.functions:
@@ -149,21 +175,35 @@ class Gate:
             self.budget.charge(sys.getsizeof(items), "materialising an iterator")
             return self.cross(items, depth + 1)
         if kind in HANDLES:
-            if id(value) in self.made:
-                return value
-            self.budget.fail(f"a stored pandas {type(value).__name__} cannot be used; build it in the expression")
+            if id(value) not in self.made:
+                self.budget.fail(f"a stored pandas {type(value).__name__} cannot be used; build it in the expression")
+            parent = self.parents.get(id(value))
+            if parent is not None:  # s.str runs over s's cells: they are checked like s itself
+                self.cross(parent, depth + 1)
+            return value
         if depth > 60:
             self.budget.fail("the value is nested too deeply to be checked; use flatter data")
         hit = self._crossed.get(id(value))
         if hit is not None and hit[0] is value:
             return hit[1]
         self._crossed[id(value)] = (value, value)  # a container holding itself is checked once
-        result = self._cross_new(value, kind, depth)
+        try:
+            result = self._cross_new(value, kind, depth)
+        except BaseException:
+            self._forget(value)
+            raise
         self._crossed[id(value)] = (value, result)
         return result
 
+    def _forget(self, value: Any) -> None:
+        """A refused value leaves no "already checked" mark behind: a library that swallows the refusal and
+        tries again (pandas' transform does) would otherwise pass it the second time."""
+        self._crossed.pop(id(value), None)
+
     def _cross_new(self, value: Any, kind: str, depth: int) -> Any:
         if kind in _SEQUENCES:
+            if kind == "tuple" and type(value) is not tuple:
+                self._refuse_secret_fields(value, "a row")
             return self._cross_sequence(value, kind, depth)
         if kind in _MAPPINGS:
             plain = self.admit(value) if kind == "dict" else value
@@ -182,16 +222,16 @@ class Gate:
                 self.budget.fail("record arrays are not allowed in evaluate; use a DataFrame")
             if value.dtype.kind == "O":
                 self._check_cells(value.ravel(), depth)
-            return self._memo(self._admitted, value, self._read_only)
+            return memo(self._admitted, value, self._read_only)
         if kind in _ARRAY_LIKE:
             self._check_array_like(value, depth)
             return value
         if kind == "DataFrame":
+            self._check_attrs(value, depth)  # first: taking a column out deep-copies them
             for _, column in value.items():
                 self._check_array_like(column, depth)
             self._check_array_like(value.columns, depth)
-            if value.attrs:
-                self.cross(dict(value.attrs), depth + 1)
+            self._check_array_like(value.index, depth)
             return value
         if kind == "record":
             self.budget.fail(kind_message(type(value).__name__, "pass on"))
@@ -209,21 +249,49 @@ class Gate:
             return type(value)._make(items)  # a namedtuple keeps its fields
         return {"list": list, "tuple": tuple, "set": set, "frozenset": frozenset}.get(kind, collections.deque)(items)
 
+    def _check_attrs(self, value: Any, depth: int) -> None:
+        """pandas deep-copies `attrs` into every result: what they hold must be data."""
+        attrs = getattr(value, "attrs", None)
+        if attrs:
+            self.cross(dict(attrs), depth + 1)
+
+    def _check_zone(self, value: Any, kind: str, depth: int) -> None:
+        """A time zone's methods run whenever a time is printed or converted: only the libraries' zones."""
+        if kind == "dtype":
+            if getattr(value, "categories", None) is not None:
+                self.cross(value.categories, depth + 1)
+            zone = getattr(value, "tz", None)
+        else:
+            zone = value if kind == "tzinfo" else getattr(value, "tzinfo", None)
+        if zone is not None and not is_library_zone(zone):
+            self.budget.fail(
+                f"the time zone '{type(zone).__name__}' is not one of datetime's, zoneinfo's, pytz's, dateutil's or "
+                "pandas' own, so evaluate does not use it; convert the times to UTC first"
+            )
+
     def _check_array_like(self, value: Any, depth: int) -> None:
         dtype = value.dtype
         if kind_of(dtype) != "dtype":
             self.budget.fail(f"values of dtype {str(dtype)[:40]} are not allowed in evaluate")
+        self._check_zone(dtype, "dtype", depth)
+        kind = kind_of(value)
+        if kind == "Series":
+            self._check_attrs(value, depth)
+        self._check_names(value, kind, depth)
         if getattr(dtype, "kind", "") == "O" and type(dtype).__name__ != "StringDtype":  # str cells hold only text
             self._check_cells(value.to_numpy(dtype=object, copy=False) if kind_of(value) != "ExtensionArray" else
                               value.astype(object), depth)
-        elif getattr(dtype, "categories", None) is not None:
-            self._check_array_like(dtype.categories, depth + 1)
-        index = getattr(value, "index", None)
-        if index is not None and kind_of(value) == "Series":
-            self._check_array_like(index, depth + 1)
-        if kind_of(value) == "Index" and getattr(value, "nlevels", 1) > 1:
+        if kind == "Series":
+            self._check_array_like(value.index, depth + 1)
+        if kind == "Index" and value.nlevels > 1:
             for level in value.levels:
                 self._check_array_like(level, depth + 1)
+
+    def _check_names(self, value: Any, kind: str, depth: int) -> None:
+        """Names are printed and compared like any value. Read by kind, never with getattr: a Series answers an
+        unknown attribute by looking it up among its labels, which hashes them."""
+        for name in value.names if kind == "Index" else (value.name,) if kind == "Series" else ():
+            self.cross(name, depth + 1)
 
     def _check_cells(self, cells: Any, depth: int) -> None:
         """Cells of an object array: every one must be data; containers in cells are checked like any other."""
@@ -238,7 +306,7 @@ class Gate:
             for cell in cells:
                 if type(cell) in _PLAIN_TYPES or kind_of(cell) in SCALARS:
                     continue
-                if self.cross(cell, depth + 1) is not cell:
+                if self.cross(cell, depth + 1) is not cell and kind_of(cell) != "ndarray":  # arrays: read-only
                     self.budget.fail(
                         "a cell holds a dict with secret-looking keys or other data that would have to be copied "
                         "first; select the columns you need"

@@ -15,6 +15,7 @@ import inspect
 import re
 import string
 import sys
+import types
 from typing import Any, Callable
 
 from . import _limits
@@ -31,7 +32,7 @@ _PERCENT_FIELD = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\*|\d+)?(?:\.(\*|\d*))?")
 _FORMATTER = string.Formatter()
 _DTYPE_TEXT = re.compile(r"^[<>|=]?[A-Za-z][A-Za-z0-9_]{0,20}(\[[A-Za-z0-9_, :/+-]{1,40}\])?$")
 _NO_SIGNATURE = object()
-_signatures: dict[int, tuple[Any, Any]] = {}
+_signatures: dict[tuple[Any, ...], tuple[Any, Any]] = {}
 
 
 def fail(message: str) -> Any:
@@ -42,16 +43,32 @@ def fail(message: str) -> Any:
 
 
 def signature_of(function: Any) -> Any:
-    """The callee's signature (cached), or None when it has none (some C methods)."""
-    key = id(getattr(function, "__func__", function))
+    """The callee's signature (cached), or None when it has none (some C methods).
+
+    Cached by what stays the same from call to call: a Python method by its function, a C method by its
+    class and name. Never by the bound method itself, which would keep its receiver (the user's data)
+    alive for as long as the kernel runs.
+    """
+    target = getattr(function, "__func__", None)
+    owner = getattr(function, "__self__", None)
+    if target is not None:
+        key: tuple[Any, ...] = ("function", id(target))
+        keep = target
+    elif owner is not None and not isinstance(owner, (type, types.ModuleType)):
+        keep = type(owner)
+        key = ("method", id(keep), str(getattr(function, "__name__", "")))
+    else:
+        key, keep = ("callable", id(function)), function
     hit = _signatures.get(key)
-    if hit is not None and hit[0] is getattr(function, "__func__", function):
+    if hit is not None and hit[0] is keep:
         return None if hit[1] is _NO_SIGNATURE else hit[1]
     try:
         signature: Any = inspect.signature(function)
     except (TypeError, ValueError):
         signature = _NO_SIGNATURE
-    _signatures[key] = (getattr(function, "__func__", function), signature)
+    if len(_signatures) > 4096:
+        _signatures.clear()
+    _signatures[key] = (keep, signature)
     return None if signature is _NO_SIGNATURE else signature
 
 
@@ -78,6 +95,10 @@ class Arguments:
                     self._var_keyword = name
                 elif parameter.kind is inspect.Parameter.VAR_POSITIONAL:
                     self._var_positional = name
+
+    @property
+    def has_signature(self) -> bool:
+        return self._bound is not None
 
     def named(self) -> dict[str, Any]:
         """Explicitly passed parameters by name (positional ones included), then keywords for **kwargs."""
@@ -143,12 +164,16 @@ def check_dtype(name: str, value: Any) -> Any:
         return value.target  # astype(int): the builtin type itself, which pandas understands
     kind = kind_of(value)
     if kind == "dict":
+        if any(type(key) not in (str, int, float, bool) for key in value):
+            fail("the keys of a dtype mapping must be column names (text or numbers)")
         return {key: check_dtype(name, item) for key, item in value.items()}
     if value is None:
         return value
     if kind == "str":
         if not _DTYPE_TEXT.match(value):
             fail(f"dtype {value[:40]!r} is not a plain dtype name; use names such as 'int64', 'float', 'category'")
+        if "dateutil" in value or ".." in value or "//" in value:
+            fail("time zones in dtypes must be IANA names such as 'datetime64[ns, UTC]'")
         if any(int(n) > _limits.MAX_DTYPE_SIZE for n in re.findall(r"\d+", value)):
             fail(
                 f"dtypes wider than {_limits.MAX_DTYPE_SIZE} characters (such as 'U1000') are not allowed in evaluate; "
@@ -241,10 +266,22 @@ def check_spec(spec: str) -> str:
     return spec
 
 
-def check_pattern(name: str, value: Any) -> Any:
+def check_pattern(name: str, value: Any, depth: int = 0) -> Any:
     """Regular expressions whose matching time stays polynomial: no repeat inside a repeat, no alternation
-    inside a repeat, no back-references (each can make Python's backtracking matcher take exponential time)."""
-    if kind_of(value) != "str":
+    inside a repeat, no back-references (each can make Python's backtracking matcher take exponential time),
+    and no two unbounded repeats in a row over characters both could match (`a*a*b` is polynomial of high
+    degree). Patterns in lists and dicts (`replace({'(a+)+b': 'x'}, regex=True)`) are checked too."""
+    kind = kind_of(value)
+    if kind in ("list", "tuple") and depth < 3:
+        for item in value:
+            check_pattern(name, item, depth + 1)
+        return value
+    if kind == "dict" and depth < 3:
+        for key, item in value.items():
+            check_pattern(name, key, depth + 1)
+            check_pattern(name, item, depth + 1)
+        return value
+    if kind != "str":
         return value
     if len(value) > _limits.MAX_PATTERN_CHARS:
         fail(f"patterns longer than {_limits.MAX_PATTERN_CHARS} characters are not allowed in evaluate")
@@ -253,6 +290,7 @@ def check_pattern(name: str, value: Any) -> Any:
     except Exception:
         return value  # not a regular expression: a literal, or the library reports the error
     _check_regex(list(parsed), inside_repeat=False)
+    _check_sequences(list(parsed))
     return value
 
 
@@ -288,6 +326,58 @@ def _check_regex(items: list[Any], inside_repeat: bool) -> None:
             _check_regex(list(arg), inside_repeat)
 
 
+def _check_sequences(items: list[Any]) -> None:
+    r"""Adjacent unbounded repeats whose characters overlap (a*a*, .*\d*): each extra one multiplies the
+    positions a failing match retries."""
+    previous: set[str] | None = None
+    for op, arg in items:
+        name = str(op)
+        if name in _REPEATS:
+            _low, high, body = arg
+            chars = _first_chars(list(body))
+            if high > 1000 and previous is not None and (previous & chars or "ANY" in previous | chars):
+                fail(
+                    "two unbounded repeats in a row that can match the same characters (such as a*a* or .*\\d*) "
+                    "are not allowed in evaluate; merge them into one repeat"
+                )
+            previous = chars if high > 1000 else None
+            _check_sequences(list(body))
+        else:
+            previous = None
+            if name == "SUBPATTERN":
+                _check_sequences(list(arg[-1]))
+            elif name == "BRANCH":
+                for branch in arg[1]:
+                    _check_sequences(list(branch))
+
+
+def _first_chars(items: list[Any]) -> set[str]:
+    """A rough set of what a repeated item matches: its literal characters, its classes, or ANY."""
+    chars: set[str] = set()
+    for op, arg in items[:1]:
+        name = str(op)
+        if name == "LITERAL":
+            chars.add(chr(arg))
+        elif name == "IN":
+            for sub_op, sub_arg in arg:
+                if str(sub_op) == "LITERAL":
+                    chars.add(chr(sub_arg))
+                else:
+                    chars.add("ANY")  # ranges, categories, negations: assume they overlap
+        elif name == "SUBPATTERN":
+            chars |= _first_chars(list(arg[-1]))
+        else:
+            chars.add("ANY")
+    return chars
+
+
+def _tz(name: str, value: Any) -> Any:
+    """Time zones by name only as IANA names (`Europe/Paris`, `UTC`): `dateutil/<path>` would open that file."""
+    if isinstance(value, str) and not _ZONE_NAME.match(value):
+        fail(f"time zone {value[:40]!r} is not an IANA name such as 'UTC' or 'Europe/Paris'; use one of those")
+    return value
+
+
 def _engine(name: str, value: Any) -> Any:
     if value not in (None, "cython", "python"):
         fail("only engine=None, 'cython' or 'python' is allowed in evaluate")
@@ -297,6 +387,8 @@ def _engine(name: str, value: Any) -> Any:
 def _bins(name: str, value: Any) -> Any:
     if type(value) is int and value > _limits.MAX_BINS:
         fail(limit_message(f"{name}={value:,}", value, _limits.MAX_BINS))
+    if isinstance(value, str):  # "fd", "auto": numpy derives the count from the data, without a bound
+        fail(f"{name} given by name ('{value[:20]}') is not allowed in evaluate; pass a number of bins")
     return value
 
 
@@ -364,8 +456,10 @@ RULES: dict[str, Callable[[str, Any], Any]] = {
     "codec": _codec,
     "codec_errors": _codec_errors,
     "kind": _kind,
+    "tz": _tz,
 }
-_EXTRA_RULES = {"encoding": "codec", "kind": "kind"}
+_EXTRA_RULES = {"encoding": "codec", "kind": "kind", "tz": "tz", "tzinfo": "tz", "regex": "pattern"}
+_ZONE_NAME = re.compile(r"^(UTC|GMT|[A-Z][A-Za-z_]+(/[A-Za-z0-9_+\-]+){0,2}|[+-]\d{2}:?\d{2})$")
 
 
 def check_parameters(arguments: Arguments, method: str) -> set[int]:

@@ -41,6 +41,7 @@ from ._sizes import Sizes, held
 
 Scopes = tuple  # tuple[dict[str, Any], ...]: comprehension and lambda locals, innermost last
 Hidden = Callable[[str, Any], "str | None"]
+CALL_STEPS = 10  # what one call of a guarded function costs, on top of the steps of its body
 _TRUTHY_KINDS = SCALARS | CONTAINERS | ARRAYS | {"function", "iterator"}
 _ITERABLE_KINDS = CONTAINERS - {"slice"} | ARRAYS | {"str", "bytes", "GroupBy", "Resampler", "Window"}
 
@@ -115,7 +116,12 @@ class Interpreter:
         return handler(node, scopes)  # type: ignore[misc]
 
     def external(self, fn: Callable[..., Any], args: Any = (), kwargs: Mapping[str, Any] | None = None) -> Any:
-        """Call code we did not write; if it swallowed one of our refusals, raise that instead of its result."""
+        """Call code we did not write; if it swallowed one of our refusals, raise that instead of its result.
+
+        After a refusal nothing more runs: a library that caught it and tries another way gets it again.
+        """
+        if self.budget.violation is not None:
+            raise self.budget.violation
         try:
             result = fn(*args, **(kwargs or {}))
         except UnsafeExpression:
@@ -131,6 +137,13 @@ class Interpreter:
         if self.budget.violation is not None:
             raise self.budget.violation
         return result
+
+    def entering(self) -> None:
+        """One of our guarded functions is called (by the expression, or by pandas once per row): after a
+        refusal nothing runs any more, and each call costs steps (library code may call it millions of times)."""
+        if self.budget.violation is not None:
+            raise self.budget.violation
+        self.budget.step(CALL_STEPS)
 
     def cross(self, value: Any, *, library: bool = True) -> Any:
         return self.gate.cross(value, library=library)
@@ -153,6 +166,8 @@ class Interpreter:
     def iterate(self, value: Any) -> Iterator[Any]:
         """Items of a data value, each counted and admitted; only iterators this evaluation made are read."""
         kind = kind_of(value)
+        if kind in ARRAYS:
+            value = self.cross(value, library=False)  # iterating runs pandas/numpy code over the cells
         if kind == "iterator":
             if id(value) not in self.gate.made:
                 self.gate.admit(value)  # refuses, with the reason
@@ -218,16 +233,29 @@ class Interpreter:
         kind = kind_of(owner)
         if kind not in SCALARS | CONTAINERS | ARRAYS | {"Indexer", "GroupBy", "StringMethods"}:
             self.budget.fail(f"evaluate does not index a '{type(owner).__name__}'; read its attributes instead")
-        if kind in ("dict", "counter") and type(key) is str and looks_secret(key):
-            self.budget.fail(secret_message(key))
+        if kind in ("dict", "counter", "Series", "DataFrame", "Indexer", "GroupBy"):
+            for part in key if kind_of(key) in ("tuple", "list") else (key,):  # df.loc[:, "password"] too
+                if type(part) in (str, bytes) and looks_secret(part if type(part) is str else part.decode("latin-1")):
+                    self.budget.fail(secret_message(str(part)))
+        owner = self._indexed(owner, kind)
         parent = self.gate.parents.get(id(owner))
         estimate = self._fancy(parent if kind == "Indexer" else owner, key)
         if estimate:
             self.budget.charge(estimate, "this selection")
         result = self.gate.admit_result(self.external(operator.getitem, (owner, key)), "this item", parent=parent)
-        if not estimate and kind_of(result) in ARRAYS:
-            self.budget.charge(held(result), "this selection")
+        if not estimate:
+            self._charge_selection(result, key)
         return result
+
+    def _indexed(self, owner: Any, kind: str) -> Any:
+        """The owner of a subscript, checked first: label lookups hash and compare its labels and cells
+        (indexing a list, tuple, str or range runs no element code)."""
+        return owner if kind in ("list", "tuple", "str", "bytes", "range", "deque") else self.cross(owner)
+
+    def _charge_selection(self, result: Any, key: Any) -> None:
+        """A slice is a new object (text[i:] copies the text); an item is not."""
+        if kind_of(result) in ARRAYS or kind_of(key) == "slice":
+            self.budget.charge(held(result), "this selection")
 
     def _fancy(self, target: Any, key: Any) -> int:
         """Selecting with a list of positions or labels can repeat rows: price it by the key's length."""
@@ -270,8 +298,8 @@ class Interpreter:
                 mapping = self.eval(value_node, scopes)
                 if kind_of(mapping) not in ("dict", "counter"):
                     raise TypeError(f"'{type(mapping).__name__}' object is not a mapping")
-                for key in self.iterate(mapping.keys()):
-                    result[key] = self.gate.admit(mapping[key])
+                for key, item in self.iterate(mapping.items()):  # no mapping[key]: that hashes the key first
+                    result[self.cross(key, library=False)] = item
                 continue
             key = self.cross(self.eval(key_node, scopes), library=False)
             result[key] = self.eval(value_node, scopes)
@@ -409,6 +437,7 @@ class Interpreter:
         ) else None
 
         def run(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+            self.entering()
             args = tuple(self._argument(a) for a in args)
             kwargs = {k: self._argument(v) for k, v in kwargs.items()}
             if simple is not None and not kwargs and len(args) == len(simple):

@@ -18,7 +18,7 @@ import fractions
 import os
 import sys
 import types
-from typing import Any
+from typing import Any, Callable
 
 # Kinds whose values are immutable leaves: no elements to check, nothing of the user's to call.
 SCALARS = frozenset(
@@ -125,12 +125,20 @@ def kind_of(value: Any) -> str:
 
 def kind_of_class(cls: type) -> str:
     """The kind of every instance of `cls` (kinds depend on the exact class only)."""
-    hit = _cache.get(id(cls))
-    if hit is not None and hit[0] is cls:
+    if len(_cache) > 10_000:  # classes made on the fly (namedtuples per query) must not pile up
+        _cache.clear()
+    return memo(_cache, cls, _classify)
+
+
+def memo(table: dict[int, tuple[Any, Any]], key: Any, make: Callable[[Any], Any]) -> Any:
+    """`make(key)`, remembered by the key's identity: hashing it could run its own code, and the table keeps
+    the key alive so its id is not reused while the entry exists."""
+    hit = table.get(id(key))
+    if hit is not None and hit[0] is key:
         return hit[1]
-    kind = _classify(cls)
-    _cache[id(cls)] = (cls, kind)
-    return kind
+    result = make(key)
+    table[id(key)] = (key, result)
+    return result
 
 
 def _classify(cls: type) -> str:
@@ -193,6 +201,8 @@ def _numpy_scalars(np: Any) -> frozenset[type]:
 
 
 def _pandas_kind(cls: type) -> str:
+    if _is_namedtuple(cls):
+        return "tuple"  # itertuples() rows
     if not _exported(cls, "pandas"):
         return "opaque"
     name = cls.__name__
@@ -203,16 +213,32 @@ def _pandas_kind(cls: type) -> str:
         return "dtype"
     if cls.__module__.startswith("pandas._libs.tslibs.offsets") or cls.__module__ == "pandas.tseries.offsets":
         return "Offset"
-    if _is_namedtuple(cls):
-        return "tuple"  # itertuples() rows
     return "opaque"  # Styler, Flags, plotting and sparse accessors, anything new
 
 
+_REFERENCE = collections.namedtuple("_REFERENCE", "a")
+
+
 def _is_namedtuple(cls: type) -> bool:
+    """Made by collections.namedtuple (or typing.NamedTuple) and nothing added: its methods are the generated
+    ones (a NamedTuple class with its own __repr__ is the user's code)."""
     if cls.__bases__ != (tuple,) or not isinstance(getattr(cls, "_fields", None), tuple):
         return False
     fields = set(cls._fields)  # type: ignore[attr-defined]
-    return all(name in _NAMEDTUPLE_ATTRS or name in fields for name in vars(cls))
+    own = vars(cls)
+    if not all(name in _NAMEDTUPLE_ATTRS or name in fields for name in own):
+        return False
+    for name, value in own.items():
+        if name == "__new__":
+            generated = getattr(getattr(value, "__func__", value), "__globals__", {})
+            if not str(generated.get("__name__", "")).startswith("namedtuple_"):
+                return False
+        elif callable(value) or isinstance(value, classmethod):
+            code = getattr(getattr(value, "__func__", value), "__code__", None)
+            reference = vars(_REFERENCE).get(name)
+            if code is None or code is not getattr(getattr(reference, "__func__", reference), "__code__", None):
+                return False
+    return True
 
 
 def instance_dict_descriptor(cls: type) -> Any:

@@ -7,10 +7,14 @@ package (which forwards it here) reaches every guard.
 from __future__ import annotations
 
 import os
+import time
 
 MAX_EXPRESSION_CHARS = 10_000
 MAX_DEPTH = 100  # syntax-tree levels; keeps both walkers far from Python's recursion limit
 MAX_STEPS = 1_000_000  # node evaluations per call, lambdas and comprehensions included
+MAX_SECONDS = 20.0  # wall time one evaluation may spend in its own steps (the tool's limit stops library calls)
+MAX_SORT_WORK = 50_000_000_000  # bytes compared when sorting text: about ten seconds of memcmp, never interrupted
+MAX_PAIRS = 10_000  # column pairs of pairwise window statistics (pandas loops over them in Python)
 MAX_ITEMS = 10_000_000  # iterations one evaluation may run (a CPU bound; memory is MAX_BYTES)
 MAX_EXPONENT = 10_000
 MAX_INT_BITS = 100_000
@@ -41,16 +45,20 @@ def _available_memory() -> int | None:
         return None
 
 
+_measured: list[float] = [0.0, 0.0]  # [when, bytes]: /proc/meminfo costs about a millisecond to read
+
+
 def default_max_bytes() -> int:
-    """A quarter of the memory still available, between 256 MiB and 4 GiB.
+    """A quarter of the memory still available, between 256 MiB and 4 GiB (read at most once a second).
 
     What one expression may allocate. A fixed number would either refuse ordinary work on a big
     frame or let a small machine run out: an out-of-memory kill loses every variable in the kernel.
     """
-    available = _available_memory()
-    if available is None:
-        return 1 << 30
-    return max(256 << 20, min(available // 4, 4 << 30))
+    now = time.monotonic()
+    if now - _measured[0] > 1.0:
+        available = _available_memory()
+        _measured[:] = [now, float(1 << 30 if available is None else max(256 << 20, min(available // 4, 4 << 30)))]
+    return int(_measured[1])
 
 
 MAX_BYTES: int | None = None  # None: default_max_bytes() at the start of each evaluation

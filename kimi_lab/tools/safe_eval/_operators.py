@@ -59,7 +59,9 @@ UNARY: dict[type, Callable[[Any], Any]] = {
 
 def binary(ip: Interpreter, op: type, left: Any, right: Any) -> Any:
     if type(left) in PLAIN_NUMBERS and type(right) in PLAIN_NUMBERS and op not in (ast.Pow, ast.LShift):
-        return ip.external(BINARY[op], (left, right))  # plain arithmetic: nothing to guard
+        if type(left) is int and type(right) is int and op is ast.Mult:
+            guard_product(ip, left, right)
+        return ip.external(BINARY[op], (left, right))  # plain arithmetic: nothing else to guard
     left, right = ip.cross(left, library=False), ip.cross(right, library=False)
     what = "this operation"
     if op is ast.Mult:
@@ -88,6 +90,17 @@ def binary(ip: Interpreter, op: type, left: Any, right: Any) -> Any:
     return result
 
 
+def guard_product(ip: Interpreter, left: int, right: int) -> None:
+    """A product has the bits of both factors: squaring in a loop doubles them every time."""
+    bits = left.bit_length() + right.bit_length()
+    if bits > _limits.MAX_INT_BITS:
+        ip.budget.fail(
+            f"integer products over {_limits.MAX_INT_BITS:,} bits are not allowed in evaluate; use floats or "
+            "math.log instead"
+        )
+    ip.budget.charge(bits // 8, "this product")
+
+
 def unary(ip: Interpreter, op: type, operand: Any) -> Any:
     if type(operand) in PLAIN_NUMBERS:
         return ip.external(UNARY[op], (operand,))
@@ -107,7 +120,7 @@ def compare(ip: Interpreter, op: type, left: Any, right: Any) -> Any:
     left = ip.cross(left, library=False)
     right = ip.cross(right, library=False)
     if op in (ast.In, ast.NotIn) and kind_of(right) == "iterator":
-        found = any(item is left or item == left for item in right)
+        found = any(item is left or item == left for item in (ip.cross(i, library=False) for i in right))
         return found if op is ast.In else not found
     estimate = _shapes(ip, left, right)
     if estimate:
@@ -144,6 +157,8 @@ def _repeat(ip: Interpreter, sequence: Any, count: Any) -> int:
     if type(count) is not int or count <= 1:
         return 0
     kind = kind_of(sequence)
+    if kind == "npscalar" and isinstance(sequence, (str, bytes)):  # np.str_ repeats like str
+        kind = "str" if isinstance(sequence, str) else "bytes"
     if kind in ("str", "bytes"):
         return payload_bytes(sequence) * count + 80
     if kind in ("list", "tuple", "deque"):
@@ -195,9 +210,9 @@ def _shapes(ip: Interpreter, left: Any, right: Any, *, matmul: bool = False) -> 
     if matmul:
         size = _product(a[:-1]) * (b[-1] if len(b) > 1 else 1)
     elif left_kind == right_kind == "ndarray":
-        size = _broadcast(a, b)
+        size = broadcast_size([a, b])
     else:
-        size = _aligned(left, right)
+        size = aligned_size(left, right)
     bigger = max(_product(a), _product(b))
     return size * 8 if size > bigger else 0
 
@@ -209,18 +224,19 @@ def _product(dims: tuple[int, ...]) -> int:
     return size
 
 
-def _broadcast(a: tuple[int, ...], b: tuple[int, ...]) -> int:
+def broadcast_size(shapes: list[tuple[int, ...]]) -> int:
+    """Elements in numpy's broadcast of these shapes (0 if they do not broadcast: numpy will refuse)."""
     size = 1
-    for i in range(1, max(len(a), len(b)) + 1):
-        dims = {s[-i] for s in (a, b) if len(s) >= i} - {1}
+    for i in range(1, max(len(s) for s in shapes) + 1):
+        dims = {s[-i] for s in shapes if len(s) >= i} - {1}
         if len(dims) > 1:
-            return 0  # numpy will refuse
+            return 0
         size *= dims.pop() if dims else 1
     return size
 
 
-def _aligned(left: Any, right: Any) -> int:
-    """pandas aligns on labels: labels duplicated on both sides multiply like a join."""
+def aligned_size(left: Any, right: Any) -> int:
+    """Cells of pandas' alignment of two objects on their labels: duplicated labels multiply like a join."""
     left_kind, right_kind = kind_of(left), kind_of(right)
     if "ndarray" in (left_kind, right_kind):
         return 0

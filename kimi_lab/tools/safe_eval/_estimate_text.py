@@ -1,0 +1,196 @@
+"""Estimators for calls that make text: what the result will hold, in bytes, before the call runs.
+
+Text grows in ways its input size does not show: a replacement inserted at every match, a separator
+between every piece, a width given to every row, every piece of a split becoming its own object (about
+50 bytes even for one character), an encoding at four bytes a character, aliased cells each made anew.
+Sorting text is priced too, in characters compared, because a sort of long equal-prefix strings runs
+in C for minutes without ever checking for the tool's time limit.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import sys
+
+from . import _limits
+from ._callsite import CallSite, Estimator, rows_of
+from ._guards import _sre_parse, check_format
+from ._kinds import kind_of
+from ._messages import UnsafeExpression
+from ._sizes import POINTER, Sizes, held, payload_bytes
+
+STRING_OBJECT = 56  # a small str object and its pointer: what one piece of a split costs at least
+_WHITESPACE = " \t\n\r\x0b\x0c"
+
+
+def estimate_join(call: CallSite, sizes: Sizes) -> int:
+    """str.join / bytes.join: every element's text plus a separator between each pair, whatever the iterable
+    (a string joins its characters, a set or dict its members)."""
+    items = call.arg(0, "iterable")
+    separator = payload_bytes(call.owner)
+    if kind_of(items) in ("str", "bytes"):
+        return len(items) * (separator + 4) + 64
+    if kind_of(items) not in ("list", "tuple", "set", "frozenset", "deque", "view", "dict", "counter"):
+        return 0
+    return sum(sizes.expanded(item) for item in items) + len(items) * separator
+
+
+def estimate_replace(call: CallSite, sizes: Sizes) -> int:
+    owner = call.owner
+    kind = kind_of(owner)
+    if kind in ("str", "bytes"):
+        old, new = call.arg(0, "old"), call.arg(1, "new")
+        if not isinstance(old, (str, bytes)) or not isinstance(new, (str, bytes)):
+            return 0
+        count = owner.count(old) if old else len(owner) + 1
+        limit = call.arg(2, "count", -1)
+        if isinstance(limit, int) and limit >= 0:
+            count = min(count, limit)
+        return sys.getsizeof(owner) + count * len(new) * (4 if kind == "str" else 1)
+    if kind == "StringMethods":
+        pattern, replacement = call.arg(0, "pat"), call.arg(1, "repl")
+        regex = bool(call.arg(5, "regex", False))
+        base = sizes.text(call.data)
+        if not isinstance(pattern, str) or not isinstance(replacement, str):
+            return 2 * base
+        counted = owner.count(pattern if regex else re.escape(pattern)).sum()
+        return base + int(counted) * len(replacement) * 4
+    if kind in ("Series", "DataFrame"):
+        return 2 * (held(owner) + sizes.text(owner))  # value replacement: at most a copy with new objects
+    return 0
+
+
+def estimate_text_map(call: CallSite, sizes: Sizes) -> int:
+    """`.str.upper()` and the like: a new string for every cell, as long as the old one (aliased cells
+    are each made anew)."""
+    return sizes.text(call.data) + rows_of(call.data) * STRING_OBJECT
+
+
+def estimate_pad(call: CallSite, sizes: Sizes) -> int:
+    width = call.arg(0, "width", 0)
+    width = width if isinstance(width, int) else 0
+    if kind_of(call.owner) in ("str", "bytes"):
+        return sys.getsizeof(call.owner) + max(width, 0) * 4
+    return rows_of(call.data) * (max(width, 0) * 4 + 64) + sizes.text(call.data)
+
+
+def estimate_codec(call: CallSite, sizes: Sizes) -> int:
+    owner = call.owner
+    if kind_of(owner) in ("str", "bytes"):
+        return len(owner) * 4 + 64
+    return 4 * sizes.text(call.data) + rows_of(call.data) * 64
+
+
+def estimate_hex(call: CallSite, sizes: Sizes) -> int:
+    return len(call.owner) * 3 + 64
+
+
+def estimate_normalize(call: CallSite, sizes: Sizes) -> int:
+    return 18 * sizes.text(call.data)  # NFKD can expand a character up to 18 times
+
+
+def estimate_split_text(call: CallSite, sizes: Sizes) -> int:
+    """str.split / rsplit / splitlines: every piece is a new string object."""
+    text = call.owner
+    separator = call.arg(0, "sep")
+    if call.name == "splitlines":
+        pieces = text.count("\n" if kind_of(text) == "str" else b"\n") + 1
+    elif separator is None:
+        pieces = sum(text.count(c if kind_of(text) == "str" else c.encode()) for c in _WHITESPACE) + 1
+    else:
+        pieces = text.count(separator) + 1 if separator else 1
+    return pieces * STRING_OBJECT + sys.getsizeof(text)
+
+
+def estimate_split(call: CallSite, sizes: Sizes) -> int:
+    """`.str.split`: each piece becomes a string object plus a pointer in its row's list."""
+    data = call.data
+    pattern = call.arg(0, "pat")
+    if pattern is None:
+        pieces = int(call.owner.count(r"\s+").sum())
+    elif isinstance(pattern, str):
+        regex = call.arg(3, "regex", None)
+        pieces = int(call.owner.count(pattern if regex else re.escape(pattern)).sum())
+    else:
+        pieces = sizes.text(data)
+    return (pieces + rows_of(data)) * (STRING_OBJECT + POINTER) + sizes.text(data) + rows_of(data) * 72
+
+
+def estimate_findall(call: CallSite, sizes: Sizes) -> int:
+    """Every match is a new string (about 50 bytes even when empty); a pattern that can match nothing
+    matches between every two characters."""
+    pattern = call.arg(0, "pat")
+    try:
+        low = _sre_parse.parse(pattern).getwidth()[0] if isinstance(pattern, str) else 1
+    except Exception:
+        low = 1
+    chars = sizes.text(call.data)
+    matches = chars // max(low, 1) + rows_of(call.data)
+    groups = 1 + (pattern.count("(") if isinstance(pattern, str) else 0)
+    return matches * groups * 64 + chars
+
+
+def estimate_str_cat(call: CallSite, sizes: Sizes) -> int:
+    others = call.arg(0, "others")
+    sep = call.arg(1, "sep") or ""
+    extra = sizes.expanded(others) if others is not None else 0
+    return sizes.text(call.data) + extra + rows_of(call.data) * (len(sep) * 4 + 64)
+
+
+def estimate_format(call: CallSite, sizes: Sizes) -> int:
+    """strftime over many values: each gets the format's full rendered width."""
+    fmt = call.arg(0, "format") or call.arg(0, "date_format") or ""
+    check_format("format", fmt)  # C methods such as datetime.strftime have no signature to bind it by name
+    widths = sum(int(n) for n in re.findall(r"\d+", fmt)) if isinstance(fmt, str) else 0
+    per_value = (len(fmt) if isinstance(fmt, str) else 0) * 8 + widths + 64
+    owner = call.owner
+    if kind_of(owner) in ("date", "datetime", "time", "Timestamp", "Period"):
+        return per_value
+    return rows_of(call.data) * per_value
+
+
+def estimate_running_text(call: CallSite, sizes: Sizes) -> int:
+    """cumsum over text builds every prefix: quadratic in the column."""
+    data = call.data  # for a groupby: bounded by the whole frame
+    text = sizes.text(data)
+    return text * max(rows_of(data), 1) // 2 if text else 0
+
+
+def sort_work(text_bytes: int, count: int) -> None:
+    """Refuse a sort whose comparisons would read more than MAX_SORT_WORK characters: n log n compares of
+    up to the average text each, done in C without a check for the tool's time limit."""
+    if count > 1 and text_bytes:
+        work = text_bytes * math.log2(count)
+        if work > _limits.MAX_SORT_WORK:
+            raise UnsafeExpression(
+                f"sorting this text would compare about {work:,.0f} characters, over evaluate's limit of "
+                f"{_limits.MAX_SORT_WORK:,}; sort a shorter key (such as its first characters) or fewer rows"
+            )
+
+
+def estimate_sort(call: CallSite, sizes: Sizes) -> int:
+    target = call.data if kind_of(call.owner) != "module" else call.arg(0, "a")
+    if kind_of(target) == "ndarray" and target.dtype.kind in "US":
+        sort_work(int(target.nbytes), int(target.size))
+    elif kind_of(target) in ("DataFrame", "Series", "Index", "ndarray", "Categorical", "ExtensionArray"):
+        sort_work(sizes.text(target), rows_of(target))
+    return 0
+
+
+TEXT_ESTIMATORS: dict[str, Estimator] = {
+    "join": estimate_join,
+    "replace": estimate_replace,
+    "text_map": estimate_text_map,
+    "pad": estimate_pad,
+    "codec": estimate_codec,
+    "hex": estimate_hex,
+    "normalize": estimate_normalize,
+    "split_text": estimate_split_text,
+    "split_expand": estimate_split,
+    "findall": estimate_findall,
+    "str_cat": estimate_str_cat,
+    "format": estimate_format,
+    "running_text": estimate_running_text,
+    "sort": estimate_sort,
+}

@@ -1,0 +1,11 @@
+"""Every estimator by the name the allow-lists give it (`_allowlists.METHODS` and `MODULE_FUNCTIONS`)."""
+
+from __future__ import annotations
+
+from ._callsite import CallSite, Estimator
+from ._estimate_data import DATA_ESTIMATORS
+from ._estimate_text import TEXT_ESTIMATORS
+
+__all__ = ["ESTIMATORS", "CallSite", "Estimator"]
+
+ESTIMATORS: dict[str, Estimator] = {**TEXT_ESTIMATORS, **DATA_ESTIMATORS}
