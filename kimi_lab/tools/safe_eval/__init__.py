@@ -41,8 +41,8 @@ from ._limits import MAX_ITEMS as MAX_ITEMS
 from ._limits import MAX_MODPOW_WORK as MAX_MODPOW_WORK
 from ._limits import MAX_PAIRS as MAX_PAIRS
 from ._limits import MAX_SECONDS as MAX_SECONDS
-from ._limits import MAX_SORT_WORK as MAX_SORT_WORK
 from ._limits import MAX_SHIFT as MAX_SHIFT
+from ._limits import MAX_SORT_WORK as MAX_SORT_WORK
 from ._limits import MAX_STEPS as MAX_STEPS
 from ._limits import MAX_WIDTH as MAX_WIDTH
 from ._messages import UnsafeExpression
