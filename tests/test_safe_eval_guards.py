@@ -274,7 +274,11 @@ GUARDS = [
     Guard("quantile counts", no_estimate("quantiles"), refused_cheaply("statistics.quantiles(xs, n=600_000)")),
     Guard("text made cell by cell", no_estimate("text_map"), refused_cheaply(
         "pd.Series(range(20)).map(lambda i: text).str.upper()")),
-    Guard("splitting text", no_estimate("split_text"), refused("text.split('a')")),
+    Guard("splitting text", no_estimate("split_text"), refused_cheaply("text.split('a')")),
+    Guard("index arrays of nonzero", no_estimate("nonzero"), refused_cheaply(
+        "np.nonzero((wide.to_numpy() > 0).reshape(200, 2, 10, 10, 10))")),
+    Guard("taking slabs of an array", no_estimate("take"), refused_cheaply(
+        "(wide.to_numpy() > 0).take([0] * 10_000, axis=0)")),
     Guard("sorting columns of text", no_estimate("sort"), refused(
         "pd.Series(range(10)).map(lambda i: text).sort_values()", MAX_SORT_WORK=10**6)),
     Guard("stacking", no_estimate("stack"), refused_cheaply("wide.stack()", budget=4_000_000)),
@@ -294,7 +298,7 @@ GUARDS = [
     Guard("repetition", lambda mp: mp.setattr(_operators, "_repeat", lambda ip, a, b: 0),
           refused_cheaply("text * 20")),
     Guard("%-formatting", lambda mp: mp.setattr(_operators, "_percent", lambda ip, t, v: 0),
-          refused_cheaply("('%s' * 20) % tuple([text for _ in range(20)])")),
+          refused_cheaply("('%s' * 20) % (" + "text, " * 20 + ")")),
     Guard("powers", lambda mp: mp.setattr(_operators, "guard_pow", lambda *a, **k: None), refused("10 ** 100000")),
     Guard("containers converted by a library", lambda mp: mp.setattr(Budget, "peak", lambda self, n, what: None),
           refused_cheaply("np.mean([[1.5] * 1000] * 3000)")),

@@ -103,9 +103,10 @@ METHODS: dict[str, dict[str, str | None]] = {
     "timedelta": _names("total_seconds"),
     "npscalar": _names("item round is_integer conjugate tolist astype"),
     "ndarray": _names(
-        "all any argmax argmin clip copy cumprod cumsum diagonal max mean min nonzero prod ptp ravel "
-        "reshape round searchsorted squeeze std sum swapaxes take trace transpose var item flatten",
-        astype="astype", tolist="tolist", dot="dot", argsort="sort",
+        "all any argmax argmin copy cumprod cumsum diagonal max mean min prod ptp ravel "
+        "reshape round searchsorted squeeze std sum swapaxes trace transpose var item flatten",
+        astype="astype", tolist="tolist", dot="dot", argsort="sort", nonzero="nonzero", take="take",
+        clip="broadcast",
     ),
     "DataFrame": _names(
         f"{_FRAME_COMMON} corr cov pivot melt stack select_dtypes assign join merge iterrows itertuples "
@@ -213,7 +214,8 @@ MODULE_FUNCTIONS: dict[str, dict[str, str | None]] = {
         "mean std var sum prod nanmean nansum nanstd nanvar nanprod cumsum cumprod median min max nanmin nanmax "
         "nanmedian argmax argmin round around any all percentile quantile nanpercentile nanquantile "
         "sqrt log log10 log2 log1p exp expm1 abs absolute fabs floor ceil trunc rint sign isnan isinf isfinite "
-        "square cbrt nonzero ravel flatnonzero argwhere average searchsorted count_nonzero isin ptp",
+        "square cbrt ravel average searchsorted count_nonzero isin ptp",
+        nonzero="nonzero", flatnonzero="nonzero", argwhere="nonzero",
         corrcoef="corr", cov="corr", histogram=None, array="astype", asarray="astype", diff="diff",
         concatenate="concatenate", sort="sort", argsort="sort", unique="sort", maximum="broadcast",
         minimum="broadcast", where="broadcast", clip="broadcast",

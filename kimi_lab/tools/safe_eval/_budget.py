@@ -57,9 +57,7 @@ class Budget:
             self.fail(limit_message("iterating", self.iterations, _limits.MAX_ITEMS))
 
     def charge(self, amount: int, what: str = "the values built by this expression") -> None:
-        if amount < _limits.SMALL_BYTES:
-            self.spent += max(amount, 0)
-            return
+        """Small amounts add up like big ones: 300,000 strings of 4 kB are as big as one of 1.2 GB."""
         if self.spent + amount > self.limit:
             self.fail(memory_message(what, self.spent + amount, self.limit))
         self.spent += amount

@@ -20,7 +20,7 @@ from ._allowlists import ALLOWED_BUILTINS, CODECS
 from ._estimate_text import sort_work
 from ._kinds import Guarded, kind_of
 from ._operators import guard_pow
-from ._sizes import POINTER, SCALAR_BYTES, held
+from ._sizes import POINTER, SCALAR_BYTES, held, held_result
 
 if TYPE_CHECKING:
     from ._interpreter import Interpreter
@@ -59,7 +59,7 @@ def _data(ip: Interpreter, args: list[Any], kwargs: dict[str, Any]) -> tuple[lis
 
 
 def _built(ip: Interpreter, value: Any, what: str) -> Any:
-    ip.budget.charge(held(value), what)
+    ip.budget.charge(held_result(value), what)
     return value
 
 
@@ -68,6 +68,8 @@ def _plain(name: str) -> Callable[[Interpreter, list[Any], dict[str, Any]], Any]
 
     def run(ip: Interpreter, args: list[Any], kwargs: dict[str, Any]) -> Any:
         args, kwargs = _data(ip, args, kwargs)
+        if name in ("abs", "divmod") and args:  # over an array: a new array (two for divmod) as big as it
+            ip.budget.charge(held(args[0]) * (2 if name == "divmod" else 1), f"{name}()")
         return ip.gate.admit_result(ip.external(getattr(builtins, name), args, kwargs), f"{name}()")
 
     return run
@@ -212,7 +214,7 @@ def _range(ip: Interpreter, args: list[Any], kwargs: dict[str, Any]) -> range:
 def _pow(ip: Interpreter, args: list[Any], kwargs: dict[str, Any]) -> Any:
     args, kwargs = _data(ip, args, kwargs)
     guard_pow(ip, *args[:3], **{k: v for k, v in kwargs.items() if k in ("base", "exp", "mod")})
-    return ip.external(pow, args, kwargs)
+    return _built(ip, ip.gate.admit_result(ip.external(pow, args, kwargs), "pow()"), "pow()")
 
 
 def _round(ip: Interpreter, args: list[Any], kwargs: dict[str, Any]) -> Any:
@@ -220,7 +222,7 @@ def _round(ip: Interpreter, args: list[Any], kwargs: dict[str, Any]) -> Any:
     digits = args[1] if len(args) > 1 else kwargs.get("ndigits")
     if type(digits) is int and abs(digits) > _limits.MAX_WIDTH:
         ip.budget.fail(f"round() to more than {_limits.MAX_WIDTH:,} digits is not allowed in evaluate; use fewer")
-    return ip.gate.admit_result(ip.external(round, args, kwargs), "round()")
+    return _built(ip, ip.gate.admit_result(ip.external(round, args, kwargs), "round()"), "round()")
 
 
 def _isinstance(ip: Interpreter, args: list[Any], kwargs: dict[str, Any]) -> bool:

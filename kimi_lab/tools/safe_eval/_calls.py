@@ -19,7 +19,7 @@ from ._estimators import ESTIMATORS, CallSite
 from ._guards import Arguments, check_parameters
 from ._kinds import ARRAYS, CONTAINERS, Guarded, instance_dict_descriptor, kind_of
 from ._messages import method_message, module_message, secret_message
-from ._sizes import held
+from ._sizes import held, held_result
 
 if TYPE_CHECKING:
     from ._interpreter import Interpreter
@@ -98,7 +98,7 @@ def call_library(
     data = owner if kind_of(owner) in ARRAYS else parent
     result = ip.gate.admit_result(result, f"{name}()", parent=data)
     if result is not owner:  # what the estimate missed is charged now, so repeating it cannot go on for free
-        ip.budget.charge(max(held(result) - estimate, 0), f"{name}()")
+        ip.budget.charge(max(held_result(result) - estimate, 0), f"{name}()")
     return result
 
 

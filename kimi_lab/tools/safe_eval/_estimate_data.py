@@ -360,11 +360,31 @@ def estimate_aligned(call: CallSite, sizes: Sizes) -> int:
 
 
 def estimate_broadcast(call: CallSite, sizes: Sizes) -> int:
-    """np.maximum / np.where / np.clip: the result has the broadcast shape of all array arguments."""
+    """np.maximum / np.where / np.clip / a.clip: the result has the broadcast shape of all array arguments."""
     from ._operators import broadcast_size
 
-    shapes = [tuple(a.shape) for a in (*call.args, *call.kwargs.values()) if kind_of(a) in ("ndarray", "Series")]
+    operands = (call.owner, *call.args, *call.kwargs.values())
+    shapes = [tuple(a.shape) for a in operands if kind_of(a) in ("ndarray", "Series")]
     return broadcast_size(shapes) * CELL if len(shapes) > 1 else 0
+
+
+def estimate_nonzero(call: CallSite, sizes: Sizes) -> int:
+    """One index array per dimension, as long as the number of nonzero elements (at most all of them)."""
+    array = call.owner if kind_of(call.owner) == "ndarray" else call.arg(0, "a")
+    if kind_of(array) != "ndarray":
+        return 0
+    return max(array.ndim, 1) * int(array.size) * 8
+
+
+def estimate_take(call: CallSite, sizes: Sizes) -> int:
+    """`a.take(indices, axis)`: a slice of the array for every index, repeats included."""
+    owner, indices, axis = call.owner, call.arg(0, "indices"), call.arg(1, "axis")
+    # a nested list of indices holds at least one 28-byte int object per index
+    count = int(indices.size) if kind_of(indices) == "ndarray" else max(sizes.expanded(indices) // 28, 1)
+    if axis is None or owner.ndim <= 1:
+        return count * owner.itemsize
+    slab = int(owner.size // max(owner.shape[axis], 1))
+    return count * slab * owner.itemsize
 
 
 def estimate_resample(call: CallSite, sizes: Sizes) -> int:
@@ -434,6 +454,8 @@ DATA_ESTIMATORS: dict[str, Estimator] = {
     "aligned": estimate_aligned,
     "broadcast": estimate_broadcast,
     "resample": estimate_resample,
+    "nonzero": estimate_nonzero,
+    "take": estimate_take,
     "factorial": estimate_factorial,
     "diff": estimate_diff,
     "quantiles": estimate_quantiles,

@@ -41,12 +41,36 @@ def held(value: Any) -> int:
     return SCALAR_BYTES
 
 
+def held_result(value: Any) -> int:
+    """What a library call's result holds, counting arrays inside the tuple, list or dict it returns
+    (divmod of an array returns two arrays; a groupby's `indices` a dict of arrays)."""
+    kind = kind_of(value)
+    if kind in ("tuple", "list"):
+        return held(value) + sum(held_result(item) for item in value if kind_of(item) not in _FIXED)
+    if kind in ("dict", "counter"):
+        return held(value) + sum(held_result(item) for item in value.values() if kind_of(item) not in _FIXED)
+    return held(value)
+
+
 def payload_bytes(text: Any) -> int:
     """Bytes of a str's or bytes' characters, without the object header (1, 2 or 4 bytes a character)."""
     if isinstance(text, str) and text and not text.isascii():
         widest = max(text)
         return len(text) * (4 if widest > "\uffff" else 2 if widest > "\xff" else 1)
     return len(text)
+
+
+MAX_PRINTED = 20_000_000  # text pandas may build while printing one object (it cuts the result only afterwards)
+_FLAT_CELLS = frozenset({str, bytes, int, float, bool, type(None)})
+
+
+def _ends(value: Any) -> list[Any]:
+    """The first and last 30 rows: what pandas prints of a long object."""
+    if len(value) <= 60:
+        return [value]
+    if kind_of(value) in ("DataFrame", "Series"):
+        return [value.iloc[:30], value.iloc[-30:]]
+    return [value[:30], value[-30:]]
 
 
 class Sizes:
@@ -72,6 +96,8 @@ class Sizes:
         if kind == "DataFrame":
             return sum(self.text(column) for _, column in value.items()) + self.text(value.index)
         if kind in ("Series", "Index"):
+            if getattr(value.dtype, "kind", "") == "O" and not set(map(type, value)) <= _FLAT_CELLS:
+                return sum(self.expanded(cell) for cell in value)  # lists in cells: aliasing counts every time
             try:
                 total = int(value.memory_usage(deep=True)) if kind == "Index" else int(
                     value.memory_usage(deep=True, index=False)
@@ -110,6 +136,16 @@ class Sizes:
         return len(cell) if kind_of(cell) in ("str", "bytes") else max(self.rendered(cell), 32)
 
     # what a value becomes as text or as an array -------------------------------------------------------------
+
+    def _labels(self, value: Any) -> int:
+        """Column and index labels are printed whole: a label of a million characters is a million bytes."""
+        kind = kind_of(value)
+        labels = []
+        if kind == "DataFrame":
+            labels = [value.columns[:60], *_ends(value.index)]
+        elif kind == "Series":
+            labels = _ends(value.index)
+        return sum(self.expanded(label) for label in labels)
 
     def expanded(self, value: Any, depth: int = 0) -> int:
         """Bytes of `value` with every shared element counted each time it appears, as repr() or
@@ -153,10 +189,19 @@ class Sizes:
         return total
 
     def rendered(self, value: Any) -> int:
-        """Bytes repr()/str()/format() may produce: pandas and numpy shorten big objects themselves."""
+        """Bytes repr()/str()/format() may produce: pandas and numpy shorten big objects themselves, but not
+        labels, the elements of an Index, or what a cell's nested lists expand to while being printed."""
         kind = kind_of(value)
         if kind in ("DataFrame", "Series", "Index", "Categorical", "ExtensionArray"):
-            return min(self.expanded(value), 200_000)  # display.max_rows and max_colwidth cut it
+            shown = _ends(value)
+            printed = sum(map(self.expanded, shown)) if kind == "Index" else min(self.expanded(value), 200_000)
+            work = sum(map(self.text, shown)) + self._labels(value)
+            if work > MAX_PRINTED:
+                raise UnsafeExpression(
+                    f"printing this {type(value).__name__} would make about {work:,} bytes of text (long labels or "
+                    "nested lists in its cells); select fewer rows or columns first"
+                )
+            return printed + work
         if kind == "ndarray":
             per_item = max(value.dtype.itemsize, SCALAR_BYTES) if value.dtype.kind != "O" else 0
             cells = min(int(value.size), 1_000)  # numpy summarises arrays over 1,000 elements
