@@ -231,6 +231,31 @@ MEMORY = [  # 3. memory and time budget
     "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]"
     "]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]",
     "str(deep)",
+    # round 2 of the red team: each was refused only after it had allocated, or not at all
+    "[[a for _ in range(100)] for a in [[[a for _ in range(100)] for a in [[[a for _ in range(100)] for a in "
+    "[[0] * 100]][0]]][0]]][0] == [[a for _ in range(100)] for a in [[[a for _ in range(100)] for a in "
+    "[[[a for _ in range(100)] for a in [[0] * 100]][0]]][0]]][0]",
+    "pd.Series(['x' * 100] * 5 * 10**4, dtype='object').sum()[:5]",
+    "pd.Series(1, index=[0] * 8000).loc[[0] * 8000].size",
+    "pd.DataFrame({'a': pd.Categorical([0], categories=range(5000)), "
+    "'b': pd.Categorical([0], categories=range(5000))}).value_counts().size",
+    "pd.DataFrame({'a': pd.Categorical(range(300)), 'b': pd.Categorical(range(300)), "
+    "'c': pd.Categorical(range(300))}).groupby(['a', 'b', 'c'], observed=False).size().size",
+    "pd.crosstab(pd.Categorical([0], categories=range(8000)), pd.Categorical([0], categories=range(8000)), "
+    "dropna=False).shape",
+    "len(pd.DataFrame({'a': range(10000)}).to_string(header=['x' * 50000]))",
+    "len(str(pd.Index(pd.Series('x' * 10**6, index=range(100)))))",
+    "[pd.DataFrame({'a': [1]})[[t for _ in range(100)]] for t in ['x' * 10**6]]",
+    "np.array([['x' * 10000] + [''] * 9999]).nbytes",
+    "pd.Series(['x' * 1000]).str.wrap(1, subsequent_indent='y' * 10**6).str.len()",
+    "pd.Series(['\\t' * 10**6]).str.wrap(1000, tabsize=1000, drop_whitespace=False).str.len()",
+    "pd.Series(['x' * 10**5]).replace('.', 'y' * 1000, regex=True).str.len()",
+    "len(pd.DataFrame({'a': range(10**6)}).groupby('a').groups)",
+    "len(pd.DataFrame({'a': range(10**6)}).groupby('a').indices)",
+    "pd.DataFrame({'a': range(5 * 10**5), 'b': 1.5}).T.shape",
+    "len(list(pd.DataFrame({'a': range(5 * 10**5), 'b': 1.5}).itertuples(name=None)))",
+    "[[a for _ in range(100)] for a in [[[a for _ in range(100)] for a in [[[a for _ in range(100)] for a in "
+    "[[0] * 100]][0]]][0]]][0].count(1)",
 ]
 
 FORMATS = [  # 4. format strings that reach attributes

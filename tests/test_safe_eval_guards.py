@@ -18,7 +18,18 @@ from typing import Any
 import pytest
 
 import kimi_lab.tools.safe_eval as se
-from kimi_lab.tools.safe_eval import _builtins, _estimators, _gate, _guards, _interpreter, _kinds, _operators
+from kimi_lab.tools.safe_eval import (
+    _builtins,
+    _calls,
+    _estimate_data,
+    _estimate_text,
+    _estimators,
+    _gate,
+    _guards,
+    _interpreter,
+    _kinds,
+    _operators,
+)
 from kimi_lab.tools.safe_eval import _calls as calls_module
 from kimi_lab.tools.safe_eval._budget import Budget
 from kimi_lab.tools.safe_eval._messages import UnsafeExpression
@@ -71,6 +82,17 @@ def refused_cheaply(
         finally:
             tracemalloc.stop()
         assert top < peak, f"{top:,} bytes were allocated before the refusal"
+
+    return check
+
+
+def refused_while(stage: str, expression: str, budget: int) -> Callable[[Canaries, pytest.MonkeyPatch], None]:
+    """Refused at `stage`, on the way, and not only once the whole result exists."""
+
+    def check(canaries: Canaries, mp: pytest.MonkeyPatch) -> None:
+        mp.setattr(se, "MAX_BYTES", budget)
+        with pytest.raises(UnsafeExpression, match=stage):
+            se.safe_eval(expression, canaries.ns)
 
     return check
 
@@ -307,6 +329,35 @@ GUARDS = [
     Guard("evaluation steps", lambda mp: mp.setattr(se, "MAX_STEPS", 10**9), refused("[x for x in range(10**5)]")),
     Guard("the byte budget", lambda mp: mp.setattr(Budget, "charge", lambda self, n, what="": None),
           refused("[sales.copy() for _ in range(2000)]")),
+    # round 2 of the red team: comparisons, categories, text sums, wrapping, attributes, iterators, keys
+    Guard("comparing nested containers", lambda mp: mp.setattr(_operators, "scan_work", lambda *a: None),
+          refused("[[0] * 100] * 100 == [[0] * 100] * 100", MAX_ITEMS=1_000)),
+    Guard("searching nested containers", no_estimate("scan"),
+          refused("([[0] * 100] * 100).count([1])", MAX_ITEMS=1_000)),
+    Guard("every combination of categories", no_estimate("categories"), refused_cheaply(
+        "pd.DataFrame({'a': pd.Categorical([0], categories=range(1500)), "
+        "'b': pd.Categorical([0], categories=range(1500))}).value_counts()")),
+    Guard("summing text", no_estimate("text_sum"),
+          refused("pd.Series(['x' * 10] * 3000, dtype='object').sum()")),
+    Guard("wrapping text", no_estimate("wrap"), refused_cheaply(
+        "pd.Series([text[:1000]]).str.wrap(1, subsequent_indent='y' * 20000)")),
+    Guard("attributes that build per group", lambda mp: mp.setattr(_calls, "attribute_estimate", lambda *a: 0),
+          refused_cheaply("pd.DataFrame({'a': range(10**5)}).groupby('a').groups")),
+    Guard("items a library iterator makes", lambda mp: mp.setattr(_interpreter, "held_result", lambda value: 0),
+          refused_while("the items of this iterator", "list(sales.units.items())", budget=20_000)),
+    Guard("keys printed in errors", lambda mp: mp.setattr(_interpreter.Interpreter, "_key_peak", lambda s, k: None),
+          refused_cheaply("wide[[text] * 10]")),
+    Guard("labels an index holds many times", lambda mp: mp.setattr(
+        _interpreter, "_selected", lambda key, labels: len(key)),
+        refused_cheaply("dup.set_index('k').loc[[1] * 3000]")),
+    Guard("regex replacements", lambda mp: mp.setattr(_estimate_text, "_regex_growth", lambda *a: 0),
+          refused_cheaply("pd.Series([text[:10**5]]).replace('.', 'y' * 200, regex=True)")),
+    Guard("nested lists become arrays", lambda mp: mp.setattr(
+        _estimate_data, "_leaves", lambda items, memo=None, depth=0: len(items)),
+        refused_cheaply("np.array([[text[:1000]] + [''] * 5000])")),
+    Guard("column titles are printed whole", lambda mp: mp.setattr(
+        _estimate_data, "title_widths", lambda header, frame: []),
+        refused_cheaply("pd.DataFrame({'a': range(1000)}).to_string(header=['x' * 20000])")),
 ]
 
 

@@ -5,6 +5,7 @@ text the model reads)."""
 from __future__ import annotations
 
 import json
+import tracemalloc
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +91,30 @@ def test_aliased_values_render_small(canaries: Canaries) -> None:
     """A list holding one megabyte string twenty times costs twenty pointers, and prints cut."""
     text = se.evaluate_text("[text for _ in range(20)]", canaries.ns)
     assert len(text) < 20_000 and "characters cut" in text
+
+
+NESTED = (
+    "[[a for _ in range(40)] for a in [[[a for _ in range(40)] for a in "
+    "[[[a for _ in range(40)] for a in [[0] * 40]][0]]][0]]][0]"
+)
+
+
+@pytest.mark.parametrize("expression", [
+    NESTED,  # 2.5 million leaves, aliased: the printer stops after a few thousand items
+    f"[pd.Series([0]).map(lambda v: X) for X in [{NESTED}]][0]",  # the same list inside a cell
+    "pd.DataFrame({'x' * 10**6: range(60)})",  # a column label of a million characters
+    "pd.Series(['y' * 10**5] * 60, index=['i' * 10**5] * 60)",  # long cells and long row labels
+])
+def test_nested_values_and_long_labels_render_small(expression: str, canaries: Canaries) -> None:
+    """Printing is bounded while it happens, not only cut afterwards (pandas prints labels and nested
+    cells whole: a 184 MB peak for one long column label)."""
+    tracemalloc.start()
+    try:
+        shown = se.evaluate_text(expression, canaries.ns)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert 50 < len(shown) < 20_000 and peak < 10_000_000
 
 
 def test_a_refusal_inside_library_code_is_not_swallowed(canaries: Canaries) -> None:

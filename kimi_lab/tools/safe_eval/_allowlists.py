@@ -61,10 +61,10 @@ _FRAME_SIZED = {
     **_SORTS, **_FLEX, "astype": "astype", "to_numpy": "astype", "to_dict": "tolist", "to_string": "to_string",
     "to_markdown": "to_string", "dot": "dot", "cumsum": "running_text", "cumprod": "running_text",
     "resample": "resample", "asfreq": "resample", "shift": "shift", "unstack": "pivot", "corr": "corr",
-    "cov": "corr",
+    "cov": "corr", "groupby": "categories", "sum": "text_sum",
 }
 _TEXT_MAPS = dict.fromkeys(
-    "upper lower strip lstrip rstrip title capitalize casefold swapcase slice get removeprefix removesuffix wrap "
+    "upper lower strip lstrip rstrip title capitalize casefold swapcase slice get removeprefix removesuffix "
     "partition rpartition".split(),
     "text_map",
 )
@@ -86,13 +86,13 @@ METHODS: dict[str, dict[str, str | None]] = {
     "decimal": _names("quantize is_nan is_signed is_zero is_finite as_integer_ratio to_integral_value normalize "
                       "sqrt ln log10 exp adjusted copy_abs"),
     "fraction": _names("limit_denominator as_integer_ratio"),
-    "list": _names("count index copy"),
-    "tuple": _names("count index"),
+    "list": _names("copy", count="scan", index="scan"),
+    "tuple": _names("", count="scan", index="scan"),
     "dict": _names("get keys values items copy"),
     "counter": _names("get keys values items copy most_common total elements"),
     "set": _names("union intersection difference symmetric_difference issubset issuperset isdisjoint copy"),
     "frozenset": _names("union intersection difference symmetric_difference issubset issuperset isdisjoint copy"),
-    "deque": _names("count index copy"),
+    "deque": _names("copy", count="scan", index="scan"),
     "range": _names("count index"),
     "date": _names("isoformat weekday isoweekday isocalendar toordinal ctime replace", strftime="format"),
     "datetime": _names(
@@ -112,7 +112,7 @@ METHODS: dict[str, dict[str, str | None]] = {
         f"{_FRAME_COMMON} corr cov pivot melt stack select_dtypes assign join merge iterrows itertuples "
         "nunique dot",
         **_FRAME_SIZED, merge="merge", join="merge", pivot="pivot", pivot_table="pivot", melt="melt",
-        stack="stack",
+        stack="stack", value_counts="categories",
     ),
     "Series": _names(
         f"{_FRAME_COMMON} corr cov tolist to_list to_dict to_numpy unstack",
@@ -130,7 +130,7 @@ METHODS: dict[str, dict[str, str | None]] = {
                           astype="astype"),
     "ExtensionArray": _names("unique value_counts isna copy equals min max", tolist="tolist",
                              to_numpy="astype", astype="astype", argsort="sort"),
-    "GroupBy": _names(_GROUP_COMMON, cumsum="running_text", cumprod="running_text", resample="resample",
+    "GroupBy": _names(_GROUP_COMMON, sum="text_sum", cumsum="running_text", cumprod="running_text", resample="resample",
                       nlargest="sort", nsmallest="sort", rank="sort"),
     "Resampler": _names(
         f"{_REDUCTIONS} size first last ohlc agg aggregate apply transform interpolate ffill bfill nearest asfreq"
@@ -141,7 +141,7 @@ METHODS: dict[str, dict[str, str | None]] = {
         "len slice get contains match fullmatch wrap",
         **_TEXT_MAPS, extract="findall", extractall="findall", findall="findall",
         replace="replace", split="split_expand", rsplit="split_expand", cat="str_cat", center="pad", ljust="pad",
-        rjust="pad", zfill="pad", pad="pad", normalize="normalize", encode="codec", decode="codec",
+        rjust="pad", zfill="pad", pad="pad", normalize="normalize", encode="codec", decode="codec", wrap="wrap",
     ),
     "DatetimeProperties": _names(
         "day_name month_name normalize to_period tz_localize tz_convert floor ceil round isocalendar "

@@ -112,6 +112,7 @@ def read_attribute(ip: Interpreter, owner: Any, name: str) -> Any:
     if name == "str" and kind in ("Series", "Index") and getattr(owner.dtype, "kind", "") == "O":
         _text_cells_only(ip, owner)
     if name in ATTRIBUTES.get(kind, ()):
+        ip.budget.charge(attribute_estimate(owner, kind, name), f"'.{name}'")
         value = ip.external(getattr, (owner, name))
     elif name not in METHODS.get(kind, {}) and _is_label(ip, owner, kind, name):
         if looks_secret(name):
@@ -135,6 +136,20 @@ def read_attribute(ip: Interpreter, owner: Any, name: str) -> Any:
     if kind_of(result) in ARRAYS and result is not owner:
         ip.budget.charge(held(result), f"'.{name}'")
     return result
+
+
+_BOXED = 48  # a cell turned into a Python object: its pointer and a boxed number
+
+
+def attribute_estimate(owner: Any, kind: str, name: str) -> int:
+    """Bytes an attribute builds before it can be charged: a groupby's `groups` and `indices` hold an
+    Index or array for every group (a million groups of one row are hundreds of megabytes); `.T` and
+    `.values` of a frame whose columns differ in type box every cell as a Python object."""
+    if kind == "GroupBy" and name in ("groups", "indices"):
+        return int(owner.ngroups) * 600 + len(owner.obj) * 8
+    if kind == "DataFrame" and name in ("T", "values") and owner.dtypes.nunique() > 1:
+        return int(owner.size) * _BOXED
+    return 0
 
 
 def receiver(ip: Interpreter, owner: Any) -> Any:

@@ -30,6 +30,19 @@ def _elements(value: Any) -> int:
     return rows_of(value)
 
 
+def _leaves(items: Any, memo: dict[int, int] | None = None, depth: int = 0) -> int:
+    """Elements of a nested list as numpy would lay them out: [[a, b], [c]] holds three. Shared sublists
+    count every time they appear (memoised, so a list aliased a million times is counted once)."""
+    memo = {} if memo is None else memo
+    if id(items) in memo:
+        return memo[id(items)]
+    count = 0
+    for item in items:
+        count += _leaves(item, memo, depth + 1) if kind_of(item) in ("list", "tuple") and depth < 32 else 1
+    memo[id(items)] = count
+    return count
+
+
 def _longest_text(items: Any, depth: int = 0) -> int:
     """Characters of the longest string in a (nested) list: numpy gives every element that width."""
     longest = 0
@@ -76,8 +89,10 @@ def estimate_astype(call: CallSite, sizes: Sizes) -> int:
     else:
         source, dtype = call.owner, call.arg(0, "dtype")
     if kind_of(source) in ("list", "tuple"):
-        count = len(source)
-        longest = _longest_text(source) * 4 * count
+        count = _leaves(source)
+        # numpy gives every element of a list of strings the longest one's width; pandas keeps objects
+        fixed = call.name in ("array", "asarray") and dtype is None
+        longest = _longest_text(source) * 4 * count if fixed else 0
         return max(count * _width(dtype, source, sizes), sizes.expanded(source), longest)
     return _elements(source) * _width(dtype, source, sizes) + sizes.text(source)
 
@@ -123,13 +138,23 @@ def estimate_to_string(call: CallSite, sizes: Sizes) -> int:
     colwidth = call.arg(0, "max_colwidth")
     fmt = call.arg(0, "float_format")
     fmt_width = sum(int(n) for n in re.findall(r"\d+", fmt)) + len(fmt) if isinstance(fmt, str) else 0
-    widths = 0
-    for _, column in frame.head(rows).items():
+    titles = title_widths(call.arg(0, "header", True), frame)
+    index = sizes.chars(frame.index) if call.arg(0, "index", True) else 0  # labels are never cut
+    widths = index
+    for position, (_, column) in enumerate(frame.head(rows).items()):
         text = sizes.chars(column)
         if isinstance(colwidth, int) and colwidth > 0:
             text = min(text, colwidth)
-        widths += max(text, col_space, 32) + fmt_width + 2
+        title = titles[position] if position < len(titles) else 0
+        widths += max(text, title, col_space, 32) + fmt_width + 2
     return (rows + 2) * (widths + 40) * 4
+
+
+def title_widths(header: Any, frame: Any) -> list[int]:
+    """Widths of the column titles: pandas pads every row of a column to its title's width."""
+    if kind_of(header) in ("list", "tuple"):
+        return [len(str(title)) for title in header]
+    return [len(str(label)) for label in frame.columns] if header else []
 
 
 def _key_counts(frame: Any, key: Any, use_index: bool) -> Any:
@@ -194,6 +219,20 @@ def estimate_merge(call: CallSite, sizes: Sizes) -> int:
     return min(_matches(lc, rc, how) for lc, rc in counts) * width
 
 
+def _categories(values: Any) -> int | None:
+    """Categories of a categorical key, seen or not (a reshape or an unobserved groupby makes a row for
+    each), plus one for missing values; None for other keys."""
+    categories = getattr(getattr(values, "dtype", None), "categories", None)
+    return None if categories is None else len(categories) + 1
+
+
+def _levels(values: Any) -> int:
+    counted = _categories(values)
+    if counted is not None:
+        return counted
+    return max(int(sys.modules["pandas"].Series(values).nunique(dropna=False)), 1)
+
+
 def _nunique(frame: Any, keys: Any) -> int:
     if keys is None:
         return 1
@@ -204,7 +243,7 @@ def _nunique(frame: Any, keys: Any) -> int:
             values = frame[key]
         except Exception:
             values = frame.index.get_level_values(key) if hasattr(frame, "index") else []
-        total *= max(int(sys.modules["pandas"].Series(values).nunique(dropna=False)), 1)
+        total *= _levels(values)
     return total
 
 
@@ -215,7 +254,7 @@ def _distinct(values: Any) -> int:
             total *= _distinct(item)
         return total
     try:
-        return max(int(sys.modules["pandas"].Series(values).nunique(dropna=False)), 1)
+        return _levels(values)
     except Exception:
         return max(rows_of(values), 1)
 
@@ -234,6 +273,42 @@ def estimate_pivot(call: CallSite, sizes: Sizes) -> int:
     if values is None and kind_of(owner) == "DataFrame":
         value_columns = len(owner.columns)
     return _nunique(owner, index) * _nunique(owner, columns) * value_columns * CELL
+
+
+def _key_columns(owner: Any, keys: Any) -> list[Any]:
+    """The values of groupby keys: column names, arrays, or (for a Series) its index levels."""
+    parts = keys if isinstance(keys, (list, tuple)) else [keys]
+    found = []
+    for part in parts:
+        if kind_of(part) in ("Series", "Index", "ndarray", "Categorical"):
+            found.append(part)
+        elif kind_of(owner) == "DataFrame" and not isinstance(part, (list, dict)) and part in owner.columns:
+            found.append(owner[part])
+    return found
+
+
+def estimate_categories(call: CallSite, sizes: Sizes) -> int:
+    """Grouping by categorical keys with observed=False, and a frame's value_counts, make a row for every
+    combination of categories, seen or not: two keys of 5,000 categories are 25 million rows."""
+    owner = call.owner
+    if call.name == "groupby":
+        if call.arg(5, "observed") is not False:
+            return 0
+        columns = _key_columns(owner, call.arg(0, "by"))
+    else:
+        subset = call.arg(0, "subset")
+        frame = owner if subset is None else owner[list(subset) if isinstance(subset, (list, tuple)) else [subset]]
+        columns = [column for _, column in frame.items()]
+    product, others = 1, 1
+    for column in columns:
+        counted = _categories(column)
+        if counted is None:
+            others = min(others * _levels(column), max(len(owner), 1))
+        else:
+            product *= counted
+    if product == 1:
+        return 0
+    return product * others * CELL * max(len(columns), 1)
 
 
 def _unstack(owner: Any, level: Any) -> int:
@@ -455,6 +530,7 @@ DATA_ESTIMATORS: dict[str, Estimator] = {
     "broadcast": estimate_broadcast,
     "resample": estimate_resample,
     "nonzero": estimate_nonzero,
+    "categories": estimate_categories,
     "take": estimate_take,
     "factorial": estimate_factorial,
     "diff": estimate_diff,

@@ -12,12 +12,14 @@ from __future__ import annotations
 import math
 import re
 import sys
+from typing import Any
 
 from . import _limits
 from ._callsite import CallSite, Estimator, rows_of
 from ._guards import _sre_parse, check_format
 from ._kinds import kind_of
 from ._messages import UnsafeExpression
+from ._operators import scan_work
 from ._sizes import POINTER, Sizes, held, payload_bytes
 
 STRING_OBJECT = 56  # a small str object and its pointer: what one piece of a split costs at least
@@ -57,8 +59,35 @@ def estimate_replace(call: CallSite, sizes: Sizes) -> int:
         counted = owner.count(pattern if regex else re.escape(pattern)).sum()
         return base + int(counted) * len(replacement) * 4
     if kind in ("Series", "DataFrame"):
-        return 2 * (held(owner) + sizes.text(owner))  # value replacement: at most a copy with new objects
+        copy = 2 * (held(owner) + sizes.text(owner))  # value replacement: at most a copy with new objects
+        return copy + _regex_growth(owner, call.arg(0, "to_replace"), call.arg(1, "value"), call.arg(3, "regex"))
     return 0
+
+
+def _regex_growth(owner: Any, to_replace: Any, value: Any, regex: Any) -> int:
+    """`Series.replace(pattern, text, regex=True)` puts `text` in for every match: '.' matches every
+    character, so a long replacement multiplies the column."""
+    if isinstance(regex, str) or kind_of(regex) == "list":
+        to_replace, value = regex, value
+    elif not regex:
+        return 0
+    if kind_of(to_replace) == "dict":
+        pairs = list(to_replace.items())
+    elif kind_of(to_replace) == "list":
+        pairs = [(pattern, value) for pattern in to_replace]
+    else:
+        pairs = [(to_replace, value)]
+    columns = [column for _, column in owner.items()] if kind_of(owner) == "DataFrame" else [owner]
+    growth = 0
+    for pattern, replacement in pairs:
+        if not isinstance(pattern, str) or not isinstance(replacement, str):
+            continue
+        for column in columns:
+            if getattr(column.dtype, "kind", "") in "biufcmM":
+                continue
+            matches = column.astype(object).map(lambda cell: cell if isinstance(cell, str) else "")
+            growth += int(matches.str.count(pattern).sum()) * len(replacement) * 4
+    return growth
 
 
 def estimate_text_map(call: CallSite, sizes: Sizes) -> int:
@@ -150,6 +179,31 @@ def estimate_format(call: CallSite, sizes: Sizes) -> int:
     return rows_of(call.data) * per_value
 
 
+def estimate_scan(call: CallSite, sizes: Sizes) -> int:
+    """`list.count(x)` and `list.index(x)` compare x with every element, nested ones included."""
+    scan_work(sizes, call.owner)
+    return 0
+
+
+def estimate_wrap(call: CallSite, sizes: Sizes) -> int:
+    """`.str.wrap`: every line gets its indent (a line can be one character long) and tabs expand to
+    `tabsize` spaces."""
+    data = call.data
+    indents = sum(len(call.arg(i, name, "") or "") for i, name in ((5, "initial_indent"), (6, "subsequent_indent")))
+    tabsize = call.arg(2, "tabsize", 8)
+    tabs = int(data.astype(object).map(lambda cell: cell.count("\t") if isinstance(cell, str) else 0).sum())
+    chars = sizes.text(data) // 2 + rows_of(data)
+    return sizes.text(data) + rows_of(data) * STRING_OBJECT + chars * (indents + 1) * 4 + tabs * max(tabsize, 1) * 4
+
+
+def estimate_text_sum(call: CallSite, sizes: Sizes) -> int:
+    """`sum` over a column of text joins it one cell at a time: every step copies what was joined so far."""
+    data = call.data
+    columns = [column for _, column in data.items()] if kind_of(data) == "DataFrame" else [data]
+    text = sum(sizes.text(column) for column in columns)
+    return text * max(rows_of(data), 1) // 2 if text else 0
+
+
 def estimate_running_text(call: CallSite, sizes: Sizes) -> int:
     """cumsum over text builds every prefix: quadratic in the column."""
     data = call.data  # for a groupby: bounded by the whole frame
@@ -192,5 +246,8 @@ TEXT_ESTIMATORS: dict[str, Estimator] = {
     "str_cat": estimate_str_cat,
     "format": estimate_format,
     "running_text": estimate_running_text,
+    "text_sum": estimate_text_sum,
+    "scan": estimate_scan,
+    "wrap": estimate_wrap,
     "sort": estimate_sort,
 }

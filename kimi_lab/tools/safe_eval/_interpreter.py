@@ -37,7 +37,7 @@ from ._messages import (
     user_function_message,
 )
 from ._operators import PLAIN_NUMBERS, binary, compare, unary
-from ._sizes import Sizes, held
+from ._sizes import Sizes, held, held_result
 
 Scopes = tuple  # tuple[dict[str, Any], ...]: comprehension and lambda locals, innermost last
 Hidden = Callable[[str, Any], "str | None"]
@@ -159,8 +159,11 @@ class Interpreter:
             yield self.gate.admit(item)
 
     def _library_iterator(self, source: Iterator[Any]) -> Iterator[Any]:
+        """Items a library makes as it goes (itertuples, items, iterrows) are new objects: each is charged,
+        so collecting a million of them is refused on the way, not after they exist."""
         for item in source:
             self.budget.tick()
+            self.budget.charge(held_result(item), "the items of this iterator")
             yield self.gate.admit_result(item, "an iterator's item")
 
     def iterate(self, value: Any) -> Iterator[Any]:
@@ -238,14 +241,21 @@ class Interpreter:
                 if type(part) in (str, bytes) and looks_secret(part if type(part) is str else part.decode("latin-1")):
                     self.budget.fail(secret_message(str(part)))
         owner = self._indexed(owner, kind)
+        if kind in ARRAYS | {"Indexer", "GroupBy"}:
+            self._key_peak(key)
         parent = self.gate.parents.get(id(owner))
-        estimate = self._fancy(parent if kind == "Indexer" else owner, key)
+        estimate = self._fancy(parent if kind == "Indexer" else owner, key, owner if kind == "Indexer" else None)
         if estimate:
             self.budget.charge(estimate, "this selection")
         result = self.gate.admit_result(self.external(operator.getitem, (owner, key)), "this item", parent=parent)
         if not estimate:
             self._charge_selection(result, key)
         return result
+
+    def _key_peak(self, key: Any) -> None:
+        """A missing label's KeyError prints the whole key (a list of long strings, each in full)."""
+        if kind_of(key) in CONTAINERS:
+            self.budget.peak(4 * self.sizes.expanded(key), "this selection's key")
 
     def _indexed(self, owner: Any, kind: str) -> Any:
         """The owner of a subscript, checked first: label lookups hash and compare its labels and cells
@@ -257,16 +267,28 @@ class Interpreter:
         if kind_of(result) in ARRAYS or kind_of(key) == "slice":
             self.budget.charge(held(result), "this selection")
 
-    def _fancy(self, target: Any, key: Any) -> int:
-        """Selecting with a list of positions or labels can repeat rows: price it by the key's length."""
+    def _fancy(self, target: Any, key: Any, indexer: Any = None) -> int:
+        """Selecting with a list of positions or labels can repeat rows: price it by the rows it selects (a
+        label that the index holds many times selects each of them, for every time the key names it)."""
         if kind_of(target) not in ARRAYS:
             return 0
         keys = key if kind_of(key) == "tuple" else (key,)
-        length = max((len(k) for k in keys if kind_of(k) in ("list", "ndarray", "Series", "Index")), default=0)
+        by_label = type(indexer).__name__ in ("_LocIndexer", "_AtIndexer") or (
+            indexer is None and kind_of(target) in ("Series", "DataFrame")
+        )
+        axes = [target.columns] if indexer is None and kind_of(target) == "DataFrame" else list(
+            getattr(target, "axes", ()))
         rows = len(target) if len(getattr(target, "shape", (1,))) else 1
-        if length <= rows:
+        factor = 1.0
+        for position, part in enumerate(keys):
+            if kind_of(part) not in ("list", "ndarray", "Series", "Index") or position >= max(len(axes), 1):
+                continue
+            labels = axes[position] if axes else None
+            selected = _selected(part, labels if by_label else None)
+            factor *= selected / max(len(labels) if labels is not None else rows, 1)
+        if factor <= 1:
             return 0
-        return length * (held(target) + self.sizes.text(target)) // max(rows, 1)
+        return int(factor * (held(target) + self.sizes.text(target)))
 
     def _slice(self, node: ast.Slice, scopes: Scopes) -> slice:
         parts = [None if part is None else self.eval(part, scopes) for part in (node.lower, node.upper, node.step)]
@@ -517,3 +539,16 @@ class Interpreter:
             key = self.cross(self._placed(node.key, inner), library=False)
             result[key] = self._placed(node.value, inner)
         return self._built(result)
+
+
+def _selected(key: Any, labels: Any) -> int:
+    """Rows a list key selects: its length for positions and unique labels; for a label the index holds
+    n times, n rows every time the key names it."""
+    if labels is None or getattr(getattr(key, "dtype", None), "kind", "") == "b" or labels.is_unique:
+        return len(key)
+    pandas = __import__("sys").modules["pandas"]
+    try:
+        counts = labels.value_counts(dropna=False)
+        return int(pandas.Index(list(key) if kind_of(key) == "list" else key).map(counts).fillna(1).sum())
+    except Exception:
+        return len(key) * len(labels)

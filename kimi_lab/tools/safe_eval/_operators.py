@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from . import _limits
 from ._kinds import kind_of
-from ._messages import memory_message
-from ._sizes import held, payload_bytes
+from ._messages import UnsafeExpression, memory_message
+from ._sizes import Sizes, held, payload_bytes
 
 if TYPE_CHECKING:
     from ._interpreter import Interpreter
@@ -122,10 +122,32 @@ def compare(ip: Interpreter, op: type, left: Any, right: Any) -> Any:
     if op in (ast.In, ast.NotIn) and kind_of(right) == "iterator":
         found = any(item is left or item == left for item in (ip.cross(i, library=False) for i in right))
         return found if op is ast.In else not found
+    scan_work(ip.sizes, right if op in (ast.In, ast.NotIn) else left, right if op not in (ast.In, ast.NotIn) else None)
     estimate = _shapes(ip, left, right)
     if estimate:
         ip.budget.charge(estimate, "this comparison")
     return ip.gate.admit_result(ip.external(COMPARISONS[op], (left, right)), "this comparison")
+
+
+_CONTAINERS = ("list", "tuple", "dict", "counter", "set", "frozenset", "deque")
+
+
+def scan_work(sizes: Sizes, container: Any, other: Any = None) -> None:
+    """Comparing nested containers, or searching one, visits every element in C without a check for the
+    time limit: a list aliased five levels deep compares ten billion elements. Refuse when the elements
+    visited (counted with every shared sublist each time, about 28 bytes each) pass MAX_ITEMS."""
+    if kind_of(container) not in _CONTAINERS:
+        return
+    work = sizes.expanded(container)
+    if other is not None:
+        if kind_of(other) not in _CONTAINERS:
+            return
+        work = min(work, sizes.expanded(other))
+    if work // 28 > _limits.MAX_ITEMS:
+        raise UnsafeExpression(
+            f"comparing or searching these nested containers visits about {work // 28:,} elements, over evaluate's "
+            f"limit of {_limits.MAX_ITEMS:,}; compare smaller parts"
+        )
 
 
 def guard_pow(ip: Interpreter, base: Any, exponent: Any, modulus: Any = None) -> None:

@@ -30,10 +30,8 @@ def render(value: Any, limit: int = 16_000) -> str:
     kind = kind_of(value)
     if kind == "str":
         return _cut(value, limit)
-    if kind == "DataFrame":
-        text = value.to_string(max_rows=60, max_cols=20, max_colwidth=50, show_dimensions=True)
-    elif kind == "Series":
-        text = value.to_string(max_rows=60, length=len(value) > 60, dtype=True, name=True)
+    if kind in ("DataFrame", "Series"):
+        text = _table(value)
     elif kind == "ndarray":
         np = sys.modules["numpy"]
         text = np.array2string(
@@ -54,7 +52,74 @@ def render(value: Any, limit: int = 16_000) -> str:
     return _cut(text, limit)
 
 
-def _short(value: Any, depth: int = 0) -> str:
+MAX_LABEL = 100  # characters of a row or column label
+_FLAT = (str, bytes, int, float, bool, type(None))
+
+
+def _table(value: Any) -> str:
+    """A frame or series through pandas' printer, after cutting what that printer prints whole: labels
+    (a column named by a million characters), long strings in a series, and cells holding lists or dicts
+    (pandas prints their full repr, however deeply they nest or alias)."""
+    shown = _cut_cells(value)
+    if shown is None:
+        if kind_of(value) == "DataFrame":
+            return value.to_string(max_rows=60, max_cols=20, max_colwidth=50, show_dimensions=True)
+        return value.to_string(max_rows=60, length=len(value) > 60, dtype=True, name=True)
+    note = f"[the first and last 30 of {len(value):,} rows]\n" if len(value) > 60 else ""
+    if kind_of(shown) == "DataFrame":
+        columns = f", the first and last 10 of {value.shape[1]:,} columns" if value.shape[1] > 20 else ""
+        return f"{note}{shown.to_string()}\n\n[{value.shape[0]:,} rows x {value.shape[1]:,} columns{columns}]"
+    return f"{note}{shown.to_string(name=True)}\nLength: {len(value):,}, dtype: {value.dtype}"
+
+
+def _cut_cells(value: Any) -> Any:
+    """The rows and columns pandas would show, with long labels, long text and nested cells cut; None
+    when nothing needed cutting (then pandas prints the original with its own "..." markers)."""
+    pandas = sys.modules["pandas"]
+    rows = value if len(value) <= 60 else pandas.concat([value.iloc[:30], value.iloc[-30:]])
+    if kind_of(value) == "DataFrame" and value.shape[1] > 20:
+        rows = pandas.concat([rows.iloc[:, :10], rows.iloc[:, -10:]], axis=1)
+    frame = kind_of(rows) == "DataFrame"
+    labels = [*rows.index, *(rows.columns if frame else [rows.name])]
+    long_labels = any(len(str(label)) > MAX_LABEL for label in labels)
+    columns = list(rows.items()) if frame else [(rows.name, rows)]
+    long_cells = any(
+        getattr(column.dtype, "kind", "") == "O" and any(_needs_cut(cell) for cell in column) for _, column in columns
+    )
+    if not long_labels and not long_cells:
+        return None
+    rows = rows.astype(object).map(_cell)
+    rows.index = [_label(label) for label in rows.index]
+    if frame:
+        rows.columns = [_label(label) for label in rows.columns]
+    else:
+        rows.name = _label(rows.name)
+    return rows
+
+
+def _cell(cell: Any) -> Any:
+    """A cell as pandas would show it with max_colwidth=50, whatever it holds."""
+    if not _needs_cut(cell):
+        return cell
+    text = cell if type(cell) is str else _short(cell, 1, [200]).strip("'")
+    return text if len(text) <= 50 else f"{text[:47]}..."
+
+
+def _needs_cut(cell: Any) -> bool:
+    return type(cell) not in _FLAT or (type(cell) in (str, bytes) and len(cell) > 50)
+
+
+def _label(label: Any) -> Any:
+    return label if label is None or len(str(label)) <= MAX_LABEL else _cut(str(label), MAX_LABEL)
+
+
+def _short(value: Any, depth: int = 0, left: list[int] | None = None) -> str:
+    """Bounded text for any value: at most MAX_ITEMS items a container, MAX_DEPTH levels, and about
+    2,000 items in all (a list aliased six levels deep holds billions)."""
+    left = [2_000] if left is None else left
+    left[0] -= 1
+    if left[0] < 0:
+        return "…"
     kind = kind_of(value)
     if kind in ("str", "bytes"):
         return repr(_cut(value, MAX_TEXT) if kind == "str" else value[:MAX_TEXT])
@@ -67,7 +132,7 @@ def _short(value: Any, depth: int = 0) -> str:
     if kind in ("list", "tuple", "set", "frozenset", "deque"):
         items = list(value) if len(value) <= MAX_ITEMS else [*list(value)[: MAX_ITEMS // 2], ...,
                                                              *list(value)[-(MAX_ITEMS // 2):]]
-        body = ", ".join(_short(item, depth + 1) for item in items)
+        body = ", ".join(_short(item, depth + 1, left) for item in items)
         more = f"  # {len(value):,} items" if len(value) > MAX_ITEMS else ""
         if kind == "list":
             return f"[{body}]{more}"
@@ -79,8 +144,10 @@ def _short(value: Any, depth: int = 0) -> str:
     if kind in ("dict", "counter"):
         pairs = list(value.items())
         shown = pairs if len(pairs) <= MAX_ITEMS else [*pairs[: MAX_ITEMS // 2], None, *pairs[-(MAX_ITEMS // 2):]]
-        body = ", ".join("…" if pair is None else f"{_short(pair[0], depth + 1)}: {_short(pair[1], depth + 1)}"
-                         for pair in shown)
+        body = ", ".join(
+            "…" if pair is None else f"{_short(pair[0], depth + 1, left)}: {_short(pair[1], depth + 1, left)}"
+            for pair in shown
+        )
         more = f"  # {len(pairs):,} items" if len(pairs) > MAX_ITEMS else ""
         return f"{{{body}}}{more}"
     if kind in ("DataFrame", "Series", "ndarray", "Index", "Categorical", "ExtensionArray"):
