@@ -247,6 +247,7 @@ MEMORY = [  # 3. memory and time budget
     "len(str(pd.Index(pd.Series('x' * 10**6, index=range(100)))))",
     "[pd.DataFrame({'a': [1]})[[t for _ in range(100)]] for t in ['x' * 10**6]]",
     "np.array([['x' * 10000] + [''] * 9999]).nbytes",
+    "pd.Series(['x' * 10**4] + [''] * 10**4).to_numpy(dtype=str).nbytes",
     "pd.Series(['x' * 1000]).str.wrap(1, subsequent_indent='y' * 10**6).str.len()",
     "pd.Series(['\\t' * 10**6]).str.wrap(1000, tabsize=1000, drop_whitespace=False).str.len()",
     "pd.Series(['x' * 10**5]).replace('.', 'y' * 1000, regex=True).str.len()",

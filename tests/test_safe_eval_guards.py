@@ -355,6 +355,9 @@ GUARDS = [
     Guard("nested lists become arrays", lambda mp: mp.setattr(
         _estimate_data, "_leaves", lambda items, memo=None, depth=0: len(items)),
         refused_cheaply("np.array([[text[:1000]] + [''] * 5000])")),
+    Guard("numpy's str is fixed-width", lambda mp: mp.setattr(_estimate_data, "_width", functools.partial(
+        lambda width, dtype, source, sizes, fixed=False: width(dtype, source, sizes), _estimate_data._width)),
+        refused_cheaply("pd.Series([text[:2000]] + [''] * 2000).to_numpy(dtype=str)")),
     Guard("column titles are printed whole", lambda mp: mp.setattr(
         _estimate_data, "title_widths", lambda header, frame: []),
         refused_cheaply("pd.DataFrame({'a': range(1000)}).to_string(header=['x' * 20000])")),

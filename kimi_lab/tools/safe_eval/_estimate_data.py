@@ -55,13 +55,17 @@ def _longest_text(items: Any, depth: int = 0) -> int:
     return longest
 
 
-def _width(dtype: Any, source: Any, sizes: Sizes) -> int:
-    """Bytes an element of `dtype` takes; for unsized text dtypes, the longest text in `source`."""
+def _width(dtype: Any, source: Any, sizes: Sizes, fixed: bool = False) -> int:
+    """Bytes an element of `dtype` takes; for unsized text dtypes, the longest text in `source`. With
+    `fixed` (numpy is converting), `str` means numpy's fixed-width text: the longest text for every
+    element, as pandas' `to_numpy(dtype=str)` and `np.array(..., dtype=str)` do."""
     if dtype is None:
         return 16
     if isinstance(dtype, Guarded):
         dtype = dtype.target
-    if dtype is str or (isinstance(dtype, str) and dtype in ("str", "string", "object", "O")):
+    if (dtype is str or dtype == "str") and fixed:
+        dtype = "U"
+    elif dtype is str or (isinstance(dtype, str) and dtype in ("str", "string", "object", "O")):
         return 64
     np = sys.modules.get("numpy")
     try:
@@ -91,10 +95,11 @@ def estimate_astype(call: CallSite, sizes: Sizes) -> int:
     if kind_of(source) in ("list", "tuple"):
         count = _leaves(source)
         # numpy gives every element of a list of strings the longest one's width; pandas keeps objects
-        fixed = call.name in ("array", "asarray") and dtype is None
-        longest = _longest_text(source) * 4 * count if fixed else 0
-        return max(count * _width(dtype, source, sizes), sizes.expanded(source), longest)
-    return _elements(source) * _width(dtype, source, sizes) + sizes.text(source)
+        fixed = call.name in ("array", "asarray")
+        longest = _longest_text(source) * 4 * count if fixed and dtype is None else 0
+        return max(count * _width(dtype, source, sizes, fixed), sizes.expanded(source), longest)
+    fixed = call.name in ("array", "asarray", "to_numpy") or kind_of(source) == "ndarray"
+    return _elements(source) * _width(dtype, source, sizes, fixed) + sizes.text(source)
 
 
 def estimate_concatenate(call: CallSite, sizes: Sizes) -> int:
