@@ -56,7 +56,9 @@ print("ELAPSED", elapsed, len(r.content) + len(r.reasoning))
 
 
 def reply(delay: float = 0.0, scale: int = 1) -> Reply:
-    return Reply(reasoning="r" * (TOKENS_REASONING * CHARS // scale), content="a" * (TOKENS_ANSWER * CHARS // scale),
+    # words, as a model writes them: the secret scrubber holds back an unbroken run (it could be a key) until
+    # the run ends, so a stream of one 16,000-character word would measure that hold, not the display path
+    return Reply(reasoning="rrr " * (TOKENS_REASONING // scale), content="aaa " * (TOKENS_ANSWER // scale),
                  chunk_chars=CHARS, delay=delay)
 
 

@@ -117,3 +117,18 @@ def test_every_shape_in_one_answer_keeps_the_text_around_them(kimi):
     assert all(w.startswith("skipped a malformed stream event") for w in warnings)
     assert "later ones are skipped without a warning" in warnings[-1]
     assert elapsed < 5.0
+
+
+def test_a_tool_loop_reuses_its_connection_after_each_done(kimi):
+    """The body after [DONE] is drained off the asking thread, so the next round's request can go out on the
+    same keep-alive connection instead of opening a new one each round (closing at [DONE] opened five
+    connections for five requests; the drain races the next request, so reuse is usual, not certain)."""
+    from kimi_lab.testing import ToolCall
+
+    kimi.server.clear()
+    kimi.server.script(*[Reply(reasoning=f"Round {i}.", tool_calls=[ToolCall("list_variables", "{}")])
+                         for i in range(4)], Reply(content="done"))
+    cell = kimi.run("%kimi --new look around")
+    assert cell.error is None and cell.result.content == "done", cell.stdout
+    numbers = [r.connection for r in kimi.server.chat_requests]
+    assert len(numbers) == 5 and len(set(numbers)) < 5, numbers

@@ -233,3 +233,13 @@ def test_importing_does_not_load_pandas_or_numpy() -> None:
     code = "import sys, kimi_lab.tools.safe_eval; print('pandas' in sys.modules or 'numpy' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
+
+
+def test_summing_numbers_of_a_big_frame_with_text_is_not_priced_as_text() -> None:
+    """The text-sum price covers the text being summed: a groupby's numeric column over a million rows
+    with text beside it runs, while summing the text itself is refused."""
+    big = make_sales(1_000_000)
+    assert safe_eval('big.groupby("region")["units"].sum().sum()', {"big": big}) == big.units.sum()
+    assert safe_eval("big.groupby('region')[['units']].sum().units.sum()", {"big": big}) == big.units.sum()
+    with pytest.raises(UnsafeExpression, match="sum"):
+        safe_eval("big.groupby('region').sum()", {"big": big})

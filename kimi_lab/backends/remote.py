@@ -224,13 +224,20 @@ class RemoteBackend:
             else:
                 opened = item
         assert opened is not None
+        lines = opened.response.iter_lines()
+        finished = False
         try:
             # The SSE body is read here as raw JSON (see the module docstring).
-            yield from self._read(opened.response, request)
+            for event in self._read(lines, request):
+                finished = isinstance(event, Done) and event.finish_reason != "cancelled"
+                yield event
         finally:
-            opened.close()
+            if finished:
+                _release_after_done(lines, opened)
+            else:
+                opened.close()
 
-    def _read(self, response: Any, request: ChatRequest) -> Iterator[Event]:
+    def _read(self, lines: Iterator[str], request: ChatRequest) -> Iterator[Event]:
         splitter = ThinkSplitter()
         leaked_reasoning, leaked_content = LeakGuard(reasoning=True), LeakGuard(reasoning=False)
         finish: str | None = None
@@ -238,7 +245,7 @@ class RemoteBackend:
         last_event: float | None = None  # monotonic time of the last data event
         opened = time.monotonic()
         try:
-            for payload in sse_events(response.iter_lines()):
+            for payload in sse_events(lines):
                 if request.cancel.is_set():
                     yield Done("cancelled")
                     return
@@ -249,8 +256,8 @@ class RemoteBackend:
                 last_event = time.monotonic()
                 if payload == "[DONE]":
                     # The answer is complete. Reading on until the server ends the body would let a
-                    # server that keeps it open turn a finished answer into a timeout; closing the
-                    # response instead costs at most a new connection for the next request.
+                    # server that keeps it open turn a finished answer into a timeout: what follows is
+                    # drained off the asking thread (`_release_after_done`).
                     saw_done = True
                     break
                 try:
@@ -303,3 +310,28 @@ class RemoteBackend:
         yield from chunk.tool_calls
         if chunk.usage is not None:
             yield UsageEvent(chunk.usage)
+
+
+DRAIN_SECONDS = 5.0  # how long a body may go on after [DONE] before its connection is closed
+DRAIN_LINES = 1_000
+
+
+def _release_after_done(lines: Iterator[str], opened: Any) -> None:
+    """Read what follows [DONE] on a daemon thread, then close. A server that ends the body at once (the
+    usual case) leaves a connection the next request reuses (a tool loop would otherwise open one a
+    round); one that keeps it open with comments is cut off after DRAIN_SECONDS, never on the asking
+    thread."""
+    import threading
+
+    def drain() -> None:
+        deadline = time.monotonic() + DRAIN_SECONDS
+        try:
+            for count, _ in enumerate(lines):
+                if count >= DRAIN_LINES or time.monotonic() > deadline:
+                    break
+        except Exception:  # a dropped connection after a finished answer changes nothing
+            pass
+        finally:
+            opened.close()
+
+    threading.Thread(target=drain, name="kimi-lab-drain", daemon=True).start()

@@ -111,6 +111,7 @@ class RecordedRequest:
     body: dict[str, Any] | None
     time: float
     finished: float | None = None  # time.monotonic() when the response was fully written
+    connection: int = 0  # which TCP connection carried it, counted from 1: equal numbers mean keep-alive
 
 
 class _Headers(dict[str, str]):

@@ -100,7 +100,7 @@ class _Handler(BaseHTTPRequestHandler):
         super().setup()
         # Small SSE writes must leave at once, as a real server's do (no Nagle + delayed-ACK stalls).
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.owner._track(self.connection, threading.current_thread())
+        self.connection_number = self.owner._track(self.connection, threading.current_thread())
 
     def finish(self) -> None:
         try:
@@ -135,7 +135,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _record(self, arrived: float, body: dict[str, Any] | None) -> RecordedRequest:
         headers = _Headers({k.lower(): v for k, v in self.headers.items()})
-        request = RecordedRequest(self.command, self.path, headers, body, arrived)
+        request = RecordedRequest(self.command, self.path, headers, body, arrived, connection=self.connection_number)
         self.owner._record(request)
         return request
 
@@ -347,6 +347,7 @@ class LoopbackServer:
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._connections: dict[socket.socket, threading.Thread] = {}
+        self._accepted = 0
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -472,9 +473,12 @@ class LoopbackServer:
         """Interruptible, bounded sleep; False means stop() was called."""
         return not self._stopping.wait(min(max(seconds, 0.0), _MAX_WAIT))
 
-    def _track(self, conn: socket.socket, thread: threading.Thread) -> None:
+    def _track(self, conn: socket.socket, thread: threading.Thread) -> int:
+        """Remember an open connection; returns its number (1, 2, …) in this server's life."""
         with self._cond:
             self._connections[conn] = thread
+            self._accepted += 1
+            return self._accepted
 
     def _untrack(self, conn: socket.socket) -> None:
         with self._cond:

@@ -197,11 +197,18 @@ def estimate_wrap(call: CallSite, sizes: Sizes) -> int:
 
 
 def estimate_text_sum(call: CallSite, sizes: Sizes) -> int:
-    """`sum` over a column of text joins it one cell at a time: every step copies what was joined so far."""
-    data = call.data
+    """`sum` over a column of text joins it one cell at a time: every step copies what was joined so far
+    (within each group, for a groupby: the text summed times the largest group)."""
+    data, longest = call.data, rows_of(call.data)
+    if kind_of(call.owner) == "GroupBy":
+        data = getattr(call.owner, "_selected_obj", data)  # the columns summed, not the whole frame
+        keys = getattr(call.owner, "exclusions", frozenset())
+        if kind_of(data) == "DataFrame" and keys:
+            data = data[[name for name in data.columns if name not in keys]]
+        longest = int(call.owner.size().max()) if sizes.text(data) else 0
     columns = [column for _, column in data.items()] if kind_of(data) == "DataFrame" else [data]
     text = sum(sizes.text(column) for column in columns)
-    return text * max(rows_of(data), 1) // 2 if text else 0
+    return text * max(longest, 1) // 2 if text else 0
 
 
 def estimate_running_text(call: CallSite, sizes: Sizes) -> int:
