@@ -358,6 +358,9 @@ GUARDS = [
     Guard("numpy's str is fixed-width", lambda mp: mp.setattr(_estimate_data, "_width", functools.partial(
         lambda width, dtype, source, sizes, fixed=False: width(dtype, source, sizes), _estimate_data._width)),
         refused_cheaply("pd.Series([text[:2000]] + [''] * 2000).to_numpy(dtype=str)")),
+    Guard("ints built to collide in hash tables", lambda mp: mp.setattr(
+        _gate.Gate, "colliding_ints", lambda self, values: None),
+        refused("len(set([i * (2**61 - 1) for i in range(1000)]))", MAX_BIG_INTS=100)),
     Guard("column titles are printed whole", lambda mp: mp.setattr(
         _estimate_data, "title_widths", lambda header, frame: []),
         refused_cheaply("pd.DataFrame({'a': range(1000)}).to_string(header=['x' * 20000])")),

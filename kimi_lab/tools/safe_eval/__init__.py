@@ -30,6 +30,7 @@ from ._allowlists import ALLOWED_BUILTINS, METHODS, MODULE_CONSTANTS, MODULE_FUN
 from ._check import check
 from ._interpreter import Hidden, Interpreter
 from ._kinds import kind_of
+from ._limits import MAX_BIG_INTS as MAX_BIG_INTS
 from ._limits import MAX_BINS as MAX_BINS
 from ._limits import MAX_BYTES as MAX_BYTES
 from ._limits import MAX_DEPTH as MAX_DEPTH

@@ -114,6 +114,10 @@ def _collect(name: str) -> Callable[[Interpreter, list[Any], dict[str, Any]], An
         if name in ("set", "frozenset", "dict") or (name == "sorted" and key is None):
             source = (ip.cross(item, library=False) for item in source)  # hashed or compared: data only
         items = list(source)
+        if name in ("set", "frozenset"):
+            ip.gate.colliding_ints(items)
+        elif name == "dict":
+            ip.gate.colliding_ints(pair[0] for pair in items if type(pair) is tuple and len(pair) == 2)
         if name == "sorted":
             keys = items if key is None else [ip.cross(key(item), library=False) for item in items]
             sort_work(sum(map(_text_bytes, keys)), len(keys))

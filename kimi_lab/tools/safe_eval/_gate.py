@@ -18,6 +18,7 @@ from typing import Any, Callable
 
 from kimi_lab.secrets import looks_secret
 
+from . import _limits
 from ._budget import Budget
 from ._kinds import ARRAYS, CONTAINERS, HANDLES, SCALARS, Guarded, kind_of, kind_of_class, memo
 from ._messages import kind_message, module_message
@@ -26,6 +27,7 @@ _SEQUENCES = frozenset({"list", "tuple", "set", "frozenset", "deque", "view"})
 _MAPPINGS = frozenset({"dict", "counter"})
 _ARRAY_LIKE = frozenset({"Series", "Index", "Categorical", "ExtensionArray"})
 _PLAIN_TYPES = frozenset({str, int, float, bool, type(None), bytes, complex})
+_HASH_MODULUS = sys.hash_info.modulus  # 2**61 - 1 on 64-bit builds
 _CELL_KINDS = SCALARS | CONTAINERS | ARRAYS
 _PLAIN_CONTAINERS = frozenset({"list", "tuple", "set", "frozenset", "deque", "range", "slice", "counter"})
 _ZONED = frozenset({"datetime", "time", "Timestamp", "tzinfo", "dtype"})
@@ -55,6 +57,7 @@ class Gate:
         self._admitted: dict[int, tuple[Any, Any]] = {}
         self._crossed: dict[int, tuple[Any, Any]] = {}
         self.wrap_iterator: Callable[[Any], Any] = iter  # set by the interpreter: counts and admits items
+        self.big_ints = 0  # ints beyond the hash modulus handed on so far (see colliding_ints)
 
     def mark(self, value: Any, parent: Any = None) -> Any:
         self.made[id(value)] = value
@@ -240,7 +243,10 @@ class Gate:
     def _cross_sequence(self, value: Any, kind: str, depth: int) -> Any:
         if kind == "view":
             return self.cross(list(value), depth + 1)  # dict views: library code gets a list
-        if set(map(type, value)) <= _PLAIN_TYPES:
+        types = set(map(type, value))
+        if int in types:
+            self.colliding_ints(value)
+        if types <= _PLAIN_TYPES:
             return value  # the common case, at C speed
         items = [self.cross(item, depth + 1) for item in value]
         if all(a is b for a, b in zip(items, value, strict=True)):
@@ -293,9 +299,25 @@ class Gate:
         for name in value.names if kind == "Index" else (value.name,) if kind == "Series" else ():
             self.cross(name, depth + 1)
 
+    def colliding_ints(self, values: Any) -> None:
+        """Python hashes an int modulo 2**61 - 1, so multiples of it all land in one hash-table slot: a set,
+        dict or pandas `unique` of 60,000 of them compares each with all the others, for minutes, inside one
+        C call no timer stops. Ints that large are rare in data; more than MAX_BIG_INTS in one evaluation
+        are refused."""
+        big = sum(1 for v in values if type(v) is int and not -_HASH_MODULUS < v < _HASH_MODULUS)
+        if big:
+            self.big_ints += big
+            if self.big_ints > _limits.MAX_BIG_INTS:
+                self.budget.fail(
+                    f"more than {_limits.MAX_BIG_INTS:,} integers beyond 61 bits would go into hash tables, where "
+                    "they can collide and take minutes; convert them to float or str first"
+                )
+
     def _check_cells(self, cells: Any, depth: int) -> None:
         """Cells of an object array: every one must be data; containers in cells are checked like any other."""
         types = set(map(type, cells))
+        if int in types:
+            self.colliding_ints(cells)
         if types <= _PLAIN_TYPES:
             return  # the common case, at C speed
         kinds = {kind_of_class(cls) for cls in types}

@@ -306,8 +306,12 @@ class Interpreter:
         return values
 
     def _hashable(self, items: Any) -> Iterator[Any]:
-        """Set elements and dict keys are hashed and compared by their own code: data only."""
-        return (self.cross(item, library=False) for item in items)
+        """Set elements and dict keys are hashed and compared by their own code: data only (and not
+        thousands of ints built to collide)."""
+        for item in items:
+            if type(item) is int:
+                self.gate.colliding_ints((item,))
+            yield self.cross(item, library=False)
 
     def _built(self, value: Any) -> Any:
         self.budget.charge(held(value), "the values collected by this expression")
@@ -537,6 +541,8 @@ class Interpreter:
         result: dict[Any, Any] = {}
         for inner in self._loop(node, scopes):
             key = self.cross(self._placed(node.key, inner), library=False)
+            if type(key) is int:
+                self.gate.colliding_ints((key,))
             result[key] = self._placed(node.value, inner)
         return self._built(result)
 

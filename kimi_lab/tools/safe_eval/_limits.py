@@ -16,6 +16,7 @@ MAX_SECONDS = 20.0  # wall time one evaluation may spend in its own steps (the t
 MAX_SORT_WORK = 50_000_000_000  # bytes compared when sorting text: about ten seconds of memcmp, never interrupted
 MAX_PAIRS = 10_000  # column pairs of pairwise window statistics (pandas loops over them in Python)
 MAX_ITEMS = 10_000_000  # iterations one evaluation may run (a CPU bound; memory is MAX_BYTES)
+MAX_BIG_INTS = 10_000  # ints beyond 61 bits handed to hashing code (they can all collide: quadratic time)
 MAX_EXPONENT = 10_000
 MAX_INT_BITS = 100_000
 MAX_SHIFT = 100_000
