@@ -13,7 +13,7 @@ __all__ = ["FLAG_OPTIONS", "VALUE_OPTIONS", "split_options"]
 VALUE_OPTIONS = {
     "-p", "--provider", "-m", "--model", "--base-url", "--chat", "--system", "--temperature",
     "--top-p", "--max-tokens", "--seed", "--stop", "--out", "--tools", "--max-rounds",
-    "--n-ctx", "--threads", "--gpu-layers", "--min-p",
+    "--n-ctx", "--threads", "--gpu-layers", "--min-p", "--effort", "--route",
 }
 FLAG_OPTIONS = {"--new", "--no-reasoning", "--json", "--cpu-moe", "--force-load", "-h", "--help"}
 _TOKEN = re.compile(r"\"(?:\\.|[^\"\\])*\"|'(?:\\.|[^'\\])*'|\S+")

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Sequence
 
 from .backends.base import ChatRequest
+from .backends.listing import cached_listing, fetch_listing
 from .config import KimiLab, settings
 from .conversation import Conversation, conversations
 from .errors import KimiConfigError
 from .interpolate import interpolate
+from .model_rules import EFFORTS, RULES, rule_for
 from .result import Result
 from .secrets import namespace_secrets, scrub, secret_values
 from .target import Target, resolve_target
@@ -72,6 +75,8 @@ def prepare(
     stop: str | Sequence[str] | None = None,
     reasoning: bool = True,
     json: bool = False,
+    effort: str | None = None,
+    route: str | Sequence[str] | None = None,
     namespace: dict[str, Any] | None = None,
     tools: str | None = None,
     max_rounds: int | None = None,
@@ -88,8 +93,23 @@ def prepare(
     seed = _number("--seed", seed, int)
     if not prompt.strip():
         raise KimiConfigError("the prompt is empty: write the question after %kimi or in the cell body")
-    target = resolve_target(provider=provider, model=model, base_url=base_url, config=cfg)
+    target = preferred_model(resolve_target(provider=provider, model=model, base_url=base_url, config=cfg), cfg)
     notes: list[str] = []
+    # the local backend renders Kimi K2's own template: no provider rules apply
+    rule = RULES[0] if target.provider.dialect == "native" else rule_for(target.model, cfg.model_rules)
+    effort = effort if effort is not None else cfg.effort
+    if effort is not None and effort not in EFFORTS:
+        raise KimiConfigError(f"--effort must be one of {', '.join(EFFORTS)}, not {effort!r}")
+    if rule.fixed_sampling and (temperature is not None or top_p is not None):
+        given = "--temperature" if temperature is not None else "--top-p"
+        raise KimiConfigError(
+            f"{target.model} fixes its sampling on the provider's side (any other value is an HTTP 400): "
+            f"drop {given}, or set KimiLab.model_rules = {{{rule.name!r}: {{'fixed_sampling': False}}}} if it changed"
+        )
+    if effort is not None:
+        note = rule.body_fields(effort, target.provider.dialect)[1]
+        if note:
+            notes.append(note)
     offered = select_tools(tools if tools is not None else cfg.tools)
     if namespace is not None:
         prompt, notes = interpolate(prompt, namespace)
@@ -110,11 +130,16 @@ def prepare(
         wanted = limit
     default_system = TOOLS_SYSTEM if offered else None
     request = ChatRequest(
-        messages=[*conv.wire(target.provider.dialect, default_system), {"role": "user", "content": prompt}],
+        messages=[
+            *conv.wire(target.provider.dialect, default_system, rule.replay), {"role": "user", "content": prompt}
+        ],
         model=target.model,
         max_tokens=wanted,
-        temperature=cfg.temperature if temperature is None else temperature,
-        top_p=cfg.top_p if top_p is None else top_p,
+        temperature=None if rule.fixed_sampling else cfg.temperature if temperature is None else temperature,
+        top_p=None if rule.fixed_sampling else cfg.top_p if top_p is None else top_p,
+        effort=effort,
+        rule=rule,
+        route=_route(route, cfg),
         seed=seed,
         stop=[stop] if isinstance(stop, str) else (list(stop) if stop else None),
         json_mode=json,
@@ -146,6 +171,44 @@ def prepare(
     return turn
 
 
+def preferred_model(target: Target, cfg: KimiLab) -> Target:
+    """A preset that prefers models in order (moonshot: K2 Thinking while still listed, else kimi-k2.6) gets
+    the first one its provider lists; with no listing, the preset's own default. Never for a chosen model."""
+    prefer = target.provider.prefer
+    if target.model_is_default and prefer:
+        listing = fetch_listing(target, cfg)
+        chosen = next((m for m in prefer if listing.has(m)), None) if not listing.error else None
+        if chosen and chosen != target.model:
+            target = replace(target, model=chosen)
+    elif target.provider.dialect == "openrouter":
+        fetch_listing(target, cfg)  # its listing carries live prices and limits; read once per kernel
+    price = target.provider.price_of(target.model)
+    if price is not target.provider.price:
+        target = replace(target, provider=replace(target.provider, price=price))
+    return _listed_figures(target)
+
+
+def _listed_figures(target: Target) -> Target:
+    """Live price, context and output limit from a listing this kernel already read (OpenRouter's has
+    them), instead of the preset's fixed figures; a listing is never fetched just for this."""
+    listing = cached_listing(target)
+    entry = listing.get(target.model) if listing is not None else None
+    if entry is None:
+        return target
+    provider = target.provider
+    provider = replace(provider, price=entry.price or provider.price, context=entry.context or provider.context,
+                       max_output=entry.max_output or provider.max_output)
+    return replace(target, provider=provider)
+
+
+def _route(route: str | Sequence[str] | None, cfg: KimiLab) -> list[str] | None:
+    """--route "moonshotai,together" or a list; else KimiLab.openrouter_route."""
+    if route is None:
+        return list(cfg.openrouter_route) or None
+    names = route.split(",") if isinstance(route, str) else list(route)
+    return [name.strip() for name in names if name.strip()] or None
+
+
 def run(turn: Turn, view_kind: str | None = None, config: KimiLab | None = None) -> Result:
     """Stream a prepared turn into a view; raise the turn's error (carrying the partial result)."""
     cfg = config or settings()
@@ -164,7 +227,7 @@ def run(turn: Turn, view_kind: str | None = None, config: KimiLab | None = None)
 
 def ask(prompt: str, *, show: bool | None = None, **options: Any) -> Result:
     """Ask Kimi and return the Result; options are the magic's (provider, model, base_url, chat,
-    new, system, temperature, top_p, max_tokens, seed, stop, reasoning, json, tools, max_rounds)
+    new, system, temperature, top_p, max_tokens, seed, stop, reasoning, json, tools, max_rounds, effort, route)
     plus `namespace`: the variables the tools (and `{name}` in the prompt) see. Inside IPython it
     defaults to the notebook's variables; elsewhere to none.
 

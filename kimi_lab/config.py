@@ -23,7 +23,28 @@ class KimiLab(Configurable):
     max_tokens = Int(
         32_768, help="Sent with every request (reasoning counts against it); capped at the preset's max output."
     ).tag(config=True)
-    temperature = Float(1.0, help="Sampling temperature (Kimi recommends 1.0).").tag(config=True)
+    temperature = Float(
+        1.0, help="Sampling temperature (Kimi recommends 1.0); not sent to models whose provider fixes it."
+    ).tag(config=True)
+    effort = Enum(
+        ["low", "high", "max"], None, allow_none=True,
+        help="Reasoning effort, mapped to the model's own control (K3: reasoning_effort; K2.5/K2.6: low turns "
+        "thinking off); None: the provider's default.",
+    ).tag(config=True)
+    openrouter_route = List(
+        Unicode(), [],
+        help="OpenRouter: upstream hosts to try, in order (e.g. ['moonshotai', 'together']); empty: OpenRouter's "
+        "choice. Sent as provider.order.",
+    ).tag(config=True)
+    openrouter_fallbacks = Bool(
+        True, help="OpenRouter: allow hosts outside openrouter_route when those fail (provider.allow_fallbacks)."
+    ).tag(config=True)
+    model_rules = Dict(
+        {},
+        help="Corrections to the per-model request rules (see `%kimi config`): {rule name: {field: value}}, "
+        "or a new rule with a 'pattern'. Fields: thinking, fixed_sampling, output_field, replay, "
+        "required_tool_choice, note.",
+    ).tag(config=True)
     top_p = Float(None, allow_none=True, help="Nucleus sampling; not sent unless set.").tag(config=True)
     timeout = Float(300.0, help="Seconds to wait for the next bytes of a response.").tag(config=True)
     connect_timeout = Float(10.0, help="Seconds to wait for a connection.").tag(config=True)

@@ -9,7 +9,7 @@ from typing import Any
 from .events import TokenUsage
 from .result import Result
 
-__all__ = ["Conversation", "Message", "assistant_wire", "conversations", "message_wire"]
+__all__ = ["Conversation", "Message", "assistant_wire", "conversations", "message_wire", "wire_messages"]
 
 DEFAULT_CHAT = "default"
 
@@ -26,30 +26,57 @@ class Message:
     partial: bool = False  # cut short by an interrupt or a failure
 
 
-def assistant_wire(msg: Message, dialect: str) -> dict[str, Any]:
-    """An assistant message as sent. Only tool-call messages carry their reasoning back:
-    Moonshot rejects any tool-call message without it (HTTP 400), and the chat template drops
-    the reasoning of final answers anyway, so resending that would only cost tokens."""
+def assistant_wire(msg: Message, dialect: str, replay: str = "tool_calls", carried: str = "") -> dict[str, Any]:
+    """An assistant message as sent. Its reasoning goes back in `reasoning_content` on every tool-call
+    message (Moonshot rejects one without it, also behind OpenRouter: HTTP 400), and on every assistant
+    message when the model's rule says `replay="all"` (K2.7-code, K3). OpenRouter also gets its own
+    `reasoning` and `reasoning_details`, unchanged; vLLM's newer dialect `reasoning`.
+
+    An empty `reasoning_content` counts as missing (pi issue #4251): a round that streamed no reasoning
+    sends `carried`, the latest reasoning of the same conversation, else a sentence naming the calls."""
     out: dict[str, Any] = {"role": "assistant", "content": msg.content}
     if msg.tool_calls:
         out["tool_calls"] = msg.tool_calls
-        if dialect == "openrouter":
-            out["reasoning"] = msg.reasoning
-            if msg.reasoning_details:
-                out["reasoning_details"] = msg.reasoning_details
-        elif dialect == "reasoning":
-            out["reasoning"] = msg.reasoning
-        else:
-            out["reasoning_content"] = msg.reasoning
+    if not (msg.tool_calls or replay == "all"):
+        return out
+    # the local backend renders the template itself: only real reasoning, none carried over
+    reasoning = msg.reasoning if dialect == "native" else msg.reasoning or carried or _calls_sentence(msg)
+    if not reasoning:
+        return out
+    out["reasoning_content"] = reasoning
+    if dialect == "openrouter":
+        out["reasoning"] = reasoning
+        if msg.reasoning_details:
+            out["reasoning_details"] = msg.reasoning_details
+    elif dialect == "reasoning":
+        out["reasoning"] = reasoning
     return out
 
 
-def message_wire(msg: Message, dialect: str) -> dict[str, Any]:
+def _calls_sentence(msg: Message) -> str:
+    names = [call.get("function", {}).get("name", "a tool") for call in msg.tool_calls or ()]
+    return f"I will call {', '.join(names)}." if names else ""
+
+
+def message_wire(msg: Message, dialect: str, replay: str = "tool_calls", carried: str = "") -> dict[str, Any]:
     if msg.role == "assistant":
-        return assistant_wire(msg, dialect)
+        return assistant_wire(msg, dialect, replay, carried)
     if msg.role == "tool":
-        return {"role": "tool", "tool_call_id": msg.tool_call_id, "content": msg.content}
+        out = {"role": "tool", "tool_call_id": msg.tool_call_id, "content": msg.content}
+        if msg.name:
+            out["name"] = msg.name  # Moonshot's documented shape; the chat template renders it
+        return out
     return {"role": msg.role, "content": msg.content}
+
+
+def wire_messages(messages: list[Message], dialect: str, replay: str = "tool_calls") -> list[dict[str, Any]]:
+    """Messages as sent, each assistant message carrying the latest reasoning before it where it has none."""
+    out, carried = [], ""
+    for msg in messages:
+        if msg.role == "assistant" and msg.reasoning:
+            carried = msg.reasoning
+        out.append(message_wire(msg, dialect, replay, carried))
+    return out
 
 
 @dataclass
@@ -62,13 +89,13 @@ class Conversation:
     cost: float = 0.0
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
-    def wire(self, dialect: str, default_system: str | None = None) -> list[dict[str, Any]]:
+    def wire(self, dialect: str, default_system: str | None = None, replay: str = "tool_calls") -> list[dict[str, Any]]:
         """Messages as sent (see assistant_wire for what carries reasoning)."""
         out: list[dict[str, Any]] = []
         system = self.system or default_system
         if system:
             out.append({"role": "system", "content": system})
-        out.extend(message_wire(msg, dialect) for msg in self.messages)
+        out.extend(wire_messages(self.messages, dialect, replay))
         return out
 
     def record(self, result: Result) -> None:

@@ -15,7 +15,9 @@ from ._options import OptionError, split_options
 
 __all__ = ["KimiMagics"]
 
-SUBCOMMANDS = ("providers", "config", "reset", "history", "usage", "tools", "unload", "chat", "export", "reopen")
+SUBCOMMANDS = (
+    "providers", "models", "config", "reset", "history", "usage", "tools", "unload", "chat", "export", "reopen",
+)
 _NAME = re.compile(r"^[\w.-]+$")
 
 
@@ -39,6 +41,9 @@ class KimiMagics(Magics):
     @argument("--out", help="Store the result object in this variable.")
     @argument("--tools", help="Tools offered: auto (data tools + yours), data, none, +code, or a list.")
     @argument("--max-rounds", type=int, help="Most model calls in the tool loop (default 64).")
+    @argument("--effort", choices=("low", "high", "max"),
+              help="Reasoning effort, mapped to the model's control (K3: reasoning_effort; K2.5/K2.6: low = off).")
+    @argument("--route", help="OpenRouter: upstream hosts in order, e.g. moonshotai,together.")
     @argument("--n-ctx", type=int, help="Local GGUF: context size in tokens (default 16384).")
     @argument("--threads", type=int, help="Local GGUF: CPU threads.")
     @argument("--gpu-layers", type=int, help="Local GGUF: layers on the GPU (-1: all).")
@@ -51,7 +56,7 @@ class KimiMagics(Magics):
 
         %kimi [options] PROMPT           one-line question
         %%kimi [options]                 the cell body is the prompt
-        %kimi providers | config | usage | tools | unload | reset [NAME] | history [NAME] | chat [NAME]
+        %kimi providers | models | config | usage | tools | unload | reset [NAME] | history [NAME] | chat [NAME]
         %kimi export [NAME] | reopen [NAME]      transcripts recorded on disk, across kernels
         %%kimi -p local -m PATH.gguf | REPO:QUANT | REPO/FILE.gguf   a GGUF run in this kernel
 
@@ -62,6 +67,9 @@ class KimiMagics(Magics):
         from . import api
         from .errors import KimiError
         from .tools.approval import stdin_approver
+        head, _, rest = line.strip().partition(" ")
+        if cell is None and head in SUBCOMMANDS and rest.strip().startswith("-"):
+            line = f"{rest} {head}"  # `%kimi models -p openrouter` reads as `%kimi -p openrouter models`
         try:
             opts_text, prompt = split_options(line)
             argv = shlex.split(opts_text)
@@ -94,6 +102,8 @@ class KimiMagics(Magics):
             namespace=self.shell.user_ns if self.shell is not None else None,
             tools=args.tools,
             max_rounds=args.max_rounds,
+            effort=args.effort,
+            route=args.route,
             approve=stdin_approver,
             local={
                 "n_ctx": args.n_ctx, "n_threads": args.threads, "n_gpu_layers": args.gpu_layers,
@@ -118,6 +128,8 @@ class KimiMagics(Magics):
             return reports.providers_table(os.environ)
         if name == "config":
             return reports.config_table(args)
+        if name == "models":
+            return reports.models_table(args)
         if name == "usage":
             return reports.usage_report()
         if name == "history":

@@ -52,6 +52,13 @@ class Provider:
     max_output: int = CONTEXT_256K
     key_required: bool = True
     note: str = ""
+    # Models to prefer, in order, among those the provider lists; `model` is used when the listing
+    # cannot be read. Only consulted when the model was not chosen by the user.
+    prefer: tuple[str, ...] = ()
+    prices: tuple[tuple[str, Price], ...] = ()  # per model id where it differs from `price`
+
+    def price_of(self, model: str) -> Price | None:
+        return next((price for name, price in self.prices if name == model), self.price)
 
 
 def _kimi(name: str, base_url: str | None, key_env: str, model: str, **kw: Any) -> Provider:
@@ -63,8 +70,13 @@ _STANDARD = Price(0.60, 2.50, 0.15)
 PRESETS: dict[str, Provider] = {
     p.name: p
     for p in (
-        _kimi("moonshot", "https://api.moonshot.ai/v1", "MOONSHOT_API_KEY", "kimi-k2-thinking",
-              price=_STANDARD, note="China: https://api.moonshot.cn/v1"),
+        # Moonshot discontinued kimi-k2-thinking(-turbo) on its own API in 2026 (promptfoo's Moonshot page:
+        # "use kimi-k2.6"); K2 Thinking is still used where Moonshot lists it. Prices: kimi-protocol.md §8.
+        _kimi("moonshot", "https://api.moonshot.ai/v1", "MOONSHOT_API_KEY", "kimi-k2.6",
+              price=Price(0.95, 4.00, 0.16), prefer=("kimi-k2-thinking", "kimi-k2.6"),
+              prices=(("kimi-k2-thinking", _STANDARD), ("kimi-k3", Price(3.00, 15.00, 0.30))),
+              note="kimi-k2.6, thinking on: Moonshot retired kimi-k2-thinking from its API in 2026 (used when "
+              "still listed). China: https://api.moonshot.cn/v1"),
         _kimi("openrouter", "https://openrouter.ai/api/v1", "OPENROUTER_API_KEY",
               "moonshotai/kimi-k2-thinking", dialect="openrouter", price=_STANDARD),
         _kimi("tera", "https://api.tera.gw/v1", "TERA_API_KEY", "moonshotai/kimi-k2-thinking",
@@ -107,6 +119,8 @@ def _provider_from_mapping(name: str, spec: Mapping[str, Any], base: Provider | 
         raise KimiConfigError(
             f"preset {name!r}: price must be [input, output, cache_read] dollars per million tokens"
         ) from None
+    if "prefer" in values:
+        values["prefer"] = tuple(values["prefer"])
     if values.get("dialect", "reasoning_content") not in DIALECTS:
         raise KimiConfigError(f"preset {name!r}: dialect must be one of {', '.join(DIALECTS)}")
     if base is not None:

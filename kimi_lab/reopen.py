@@ -102,6 +102,9 @@ def reopen(name: str | None, store: TranscriptStore | None = None) -> tuple[Conv
         for record in records:
             result = result_of(record)
             conv.messages.append(Message("user", record.prompt))
-            conv.messages.append(Message("assistant", result.content, partial=record.interrupted))
+            # its reasoning too: K2.7-code and K3 want it back on every earlier assistant message
+            conv.messages.append(
+                Message("assistant", result.content, reasoning=result.reasoning, partial=record.interrupted)
+            )
             conv.record(result)
     return conv, len(records)

@@ -8,7 +8,8 @@ from typing import Any, Mapping
 from ._tables import Table
 from .config import settings
 from .conversation import conversations
-from .errors import KimiError
+from .errors import KimiAPIError, KimiError
+from .model_rules import rule_for
 from .providers import merge_presets
 from .render import format_cost, markdown, plain_text
 from .secrets import mask_url
@@ -28,16 +29,39 @@ def providers_table(env: Mapping[str, str]) -> Table:
         price = (
             f"${p.price.input:g} / ${p.price.output:g} / ${p.price.cache_read:g}" if p.price else "unknown"
         )
+        model = f"{p.model} (or {', '.join(m for m in p.prefer if m != p.model)} if listed)" if p.prefer else p.model
         rows.append(
-            [p.name, mask_url(p.base_url) if p.base_url else "(set --base-url)", key, p.model, p.dialect, price,
-             f"{p.context:,}", f"{p.max_output:,}"]
+            [p.name, mask_url(p.base_url) if p.base_url else "(set --base-url)", key, model, p.dialect, price,
+             f"{p.context:,}", f"{p.max_output:,}", p.note]
         )
     return Table(
         ["provider", "base URL", "API key", "model", "reasoning dialect",
-         "price per 1M in / out / cache read", "context", "max output"],
+         "price per 1M in / out / cache read", "context", "max output", "note"],
         rows,
         title=f"Providers (a key in {ENV_API_KEY} works for any of them)",
     )
+
+
+def models_table(args: Any) -> Table:
+    """`%kimi models [-p NAME]`: what the provider lists right now (GET /models), Kimi ids first."""
+    from .backends.listing import fetch_listing
+
+    cfg = settings()
+    t = resolve_target(provider=args.provider, model=args.model, base_url=args.base_url, config=cfg)
+    listing = fetch_listing(t, cfg, refresh=True)
+    if listing.error:
+        raise KimiAPIError(
+            f"could not read the model list of {t.provider.name} at {t.shown_url} ({listing.error}); "
+            f"check the key and --base-url, or pass -m with a model id the provider documents"
+        )
+    rows = []
+    for m in sorted(listing.models, key=lambda m: (not m.is_kimi, m.id)):
+        price = f"${m.price.input:.2f} / ${m.price.output:.2f} / ${m.price.cache_read:.2f}" if m.price else ""
+        rows.append([m.id, f"{m.context:,}" if m.context else "", f"{m.max_output:,}" if m.max_output else "",
+                     price, rule_for(m.id, cfg.model_rules).name if m.is_kimi else ""])
+    kimi = sum(1 for m in listing.models if m.is_kimi)
+    return Table(["model", "context", "max output", "price per 1M in / out / cache read", "request rule"], rows,
+                 title=f"Models {t.provider.name} lists: {len(rows)}, {kimi} of them Kimi (chosen: {t.model})")
 
 
 def config_table(args: Any) -> Table:
@@ -51,10 +75,13 @@ def config_table(args: Any) -> Table:
             ["model", t.model],
             ["API key", f"from {t.key_source}" if t.key_source else "none (not needed)"],
         ]
+        if t.provider.dialect != "native":
+            rule = rule_for(t.model, cfg.model_rules)
+            rows.append(["request rule", rule.describe(args.effort or cfg.effort)])
     except KimiError as exc:
         rows.append(["provider", f"not resolved: {exc.message}"])
-    for name in ("max_tokens", "temperature", "top_p", "timeout", "max_retries", "display",
-                 "update_interval", "show_reasoning"):
+    for name in ("max_tokens", "temperature", "top_p", "effort", "openrouter_route", "timeout", "max_retries",
+                 "display", "update_interval", "show_reasoning"):
         rows.append([name, getattr(cfg, name)])
     return Table(["setting", "value"], rows, title="kimi_lab configuration (%config KimiLab.<setting> = …)")
 

@@ -30,6 +30,7 @@ class Target:
     model: str
     api_key: str | None = field(repr=False, default=None)
     key_source: str | None = None  # the variable the key came from, for messages
+    model_is_default: bool = False  # the preset's model (no -m, config or environment chose one)
 
     @property
     def shown_url(self) -> str:
@@ -108,4 +109,5 @@ def resolve_target(
             f"provider {name!r} needs a model: -m PATH.gguf, -m REPO:QUANT "
             f"(e.g. unsloth/Kimi-K2-Thinking-GGUF:UD-TQ1_0) or -m REPO/FILE.gguf"
         )
-    return Target(preset, url.rstrip("/"), chosen_model, key, source)
+    return Target(preset, url.rstrip("/"), chosen_model, key, source,
+                  model_is_default=not _first(model, config.model, env.get(ENV_MODEL)))

@@ -31,6 +31,7 @@ from .events import (
     ToolStart,
     UsageEvent,
 )
+from .model_rules import rule_for
 from .result import Result, Step
 from .secrets import StreamScrubber, namespace_secrets, scrub
 from .target import Target
@@ -116,6 +117,8 @@ class Turn:
         finish: str | None = None
         messages = list(self.request.messages)
         dialect = self.target.provider.dialect
+        replay = (self.request.rule or rule_for(self.request.model)).replay
+        carried = next((m.reasoning for m in reversed(self.conversation.messages) if m.reasoning), "")
         try:
             # max_rounds rounds may run tools; one more lets the model answer, with tools refused.
             for round_no in range(1, self.max_rounds + 2):
@@ -137,14 +140,15 @@ class Turn:
                 message = Message("assistant", self.content, reasoning=self._round_reasoning(),
                                   reasoning_details=self._details or None, tool_calls=calls)
                 self._loop.append(message)
-                messages.append(message_wire(message, dialect))
+                carried = message.reasoning or carried
+                messages.append(message_wire(message, dialect, replay, carried))
                 if self.content.strip():
                     self.steps.append(Step("note", self.content))
                 self._new_round()
                 for call in calls:
                     tool_msg = self._run_tool(call, on_event)
                     self._loop.append(tool_msg)
-                    messages.append(message_wire(tool_msg, dialect))
+                    messages.append(message_wire(tool_msg, dialect, replay))
                 if any(call["function"]["name"] not in DATA_TOOLS for call in calls):  # they only read
                     self._learn_secrets()  # run_python or a user's tool may have loaded a secret
         except KeyboardInterrupt:

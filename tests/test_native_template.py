@@ -171,7 +171,7 @@ CASES: dict[str, Case] = {
         + "<|im_system|>tool<|im_middle|>## Return of functions.my-tool.v2:2\nH<|im_end|>"
         + GEN,
     ),
-    "tool message name does not replace the label; user name does": Case(
+    "a tool message's name is its label, as in the official template; a user's too": Case(
         [
             {"role": "user", "name": "ada", "content": "x"},
             {"role": "assistant", "content": "", "tool_calls": [call("functions.f:0", "f", "{}")]},
@@ -184,7 +184,7 @@ CASES: dict[str, Case] = {
         + "<|im_assistant|>assistant<|im_middle|><think></think><|tool_calls_section_begin|>"
         + "<|tool_call_begin|>functions.f:0<|tool_call_argument_begin|>{}<|tool_call_end|>"
         + "<|tool_calls_section_end|><|im_end|>"
-        + "<|im_system|>tool<|im_middle|>## Return of functions.f:0\n1<|im_end|>"
+        + "<|im_system|>f<|im_middle|>## Return of functions.f:0\n1<|im_end|>"
         + GEN,
     ),
     "content parts lists keep their text parts": Case(

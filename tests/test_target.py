@@ -64,9 +64,16 @@ def test_bad_preset_field_is_named():
 
 
 def test_cached_tokens_cost_at_cache_price():
-    price = PRESETS["moonshot"].price
+    price = PRESETS["moonshot"].price_of("kimi-k2-thinking")
     # 1M prompt tokens of which 400k cached, 100k completion
     assert price.cost(1_000_000, 100_000, 400_000) == pytest.approx(0.6 * 0.6 + 0.4 * 0.15 + 0.1 * 2.5)
+
+
+def test_moonshot_prices_each_model_it_may_pick():
+    """kimi-k2.6 (its default since Moonshot retired K2 Thinking) and K3 cost what kimi-protocol.md §8 says."""
+    moonshot = PRESETS["moonshot"]
+    assert moonshot.model == "kimi-k2.6" and moonshot.price_of("kimi-k2.6") == Price(0.95, 4.00, 0.16)
+    assert moonshot.price_of("kimi-k3") == Price(3.00, 15.00, 0.30)
 
 
 def test_tera_caps_output():

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 from .._think import ThinkSplitter
 from ..errors import KimiAPIError, KimiConnectionError, KimiError, KimiStreamError
 from ..events import Done, Event, ReasoningDelta, Status, UsageEvent
+from ..model_rules import rule_for
 from ..secrets import scrub
 from ._leaks import LeakGuard
 from ._wire import Chunk, MalformedEvent, parse_chunk, sse_events
@@ -84,9 +85,34 @@ def _server_message(exc: Any) -> str:
     return str(getattr(exc, "message", "") or exc)
 
 
-def _status_error(exc: Any, target: Target) -> KimiAPIError:
+def _upstream_reason(exc: Any) -> str:
+    """OpenRouter's envelope for a host's refusal ("Provider returned error") keeps the real reason in
+    `metadata.raw` (the host's own error body, as a string) and the host in `metadata.provider_name`:
+    "Moonshot AI: thinking is enabled but reasoning_content is missing …". Empty when there is none."""
+    body = getattr(exc, "body", None)
+    inner = body.get("error", body) if isinstance(body, dict) else None
+    metadata = inner.get("metadata") if isinstance(inner, dict) else None
+    if not isinstance(metadata, dict) or not metadata.get("raw"):
+        return ""
+    raw = metadata["raw"]
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            pass
+    if isinstance(raw, dict):
+        err = raw.get("error", raw)
+        raw = err.get("message", err) if isinstance(err, dict) else err
+    host = metadata.get("provider_name") or "the upstream provider"
+    return f"{host}: {' '.join(str(raw).split())}"
+
+
+def _status_error(exc: Any, target: Target, listed: list[str] | None = None) -> KimiAPIError:
     status = int(getattr(exc, "status_code", 0) or 0)
     detail = scrub(_server_message(exc))[:300]
+    upstream = scrub(_upstream_reason(exc))[:300]
+    if upstream:
+        detail = f"{detail}; {upstream}"
     name, where = target.provider.name, target.shown_url
     key_hint = target.key_source or target.provider.key_env or "KIMI_LAB_API_KEY"
     if status == 401:
@@ -94,9 +120,10 @@ def _status_error(exc: Any, target: Target) -> KimiAPIError:
     elif status == 403:
         msg = f"{name} refused the request (403: {detail}): the key may lack access to model {target.model!r}"
     elif status == 404:
+        served = f"it lists {', '.join(listed[:8])}" if listed else "see `%kimi models`"
         msg = (
-            f"model {target.model!r} not found at {where} (404: {detail}): pass -m with a model id "
-            f"this provider serves, or check --base-url"
+            f"model {target.model!r} not found at {where} (404: {detail}): pass -m with a model id this provider "
+            f"serves ({served}), or check --base-url"
         )
     elif status == 429:
         msg = f"{name} is rate limiting (429: {detail}); still limited after retries: wait a minute and run again"
@@ -155,12 +182,16 @@ class RemoteBackend:
         walks the whole history on every call (about 2 ms a message): that made a 300-round tool
         loop quadratic. Messages and tools are encoded once each and joined."""
         max_out = self.target.provider.max_output
+        rule = req.rule or rule_for(req.model)
+        dialect = self.target.provider.dialect
         rest: dict[str, Any] = {
             "model": req.model,
             "stream": True,
-            "max_tokens": min(req.max_tokens, max_out) if max_out else req.max_tokens,
+            # always an explicit budget: the reasoning shares it
+            rule.output_field: min(req.max_tokens, max_out) if max_out else req.max_tokens,
             "stream_options": {"include_usage": True},
         }
+        rest.update(rule.body_fields(req.effort, dialect)[0])
         for name in ("temperature", "top_p", "seed", "stop"):
             value = getattr(req, name)
             if value is not None:
@@ -169,8 +200,12 @@ class RemoteBackend:
             rest["response_format"] = {"type": "json_object"}
         if req.tools and req.tool_choice:
             rest["tool_choice"] = req.tool_choice
-        if self.target.provider.dialect == "openrouter":
-            rest["reasoning"] = {"enabled": True}
+        if dialect == "openrouter":
+            # OpenRouter's own reasoning control; its effort scale stops at "high"
+            effort = "high" if req.effort == "max" else req.effort
+            rest["reasoning"] = {"enabled": True, **({"effort": effort} if effort else {})}
+            if req.route:  # which upstream hosts, in order (their tool-call accuracy differs)
+                rest["provider"] = {"order": list(req.route), "allow_fallbacks": self.cfg.openrouter_fallbacks}
         parts = ['{"messages":[', ",".join(self._json(m) for m in req.messages), "]"]
         if req.tools:
             parts += [',"tools":', self._json(req.tools)]
@@ -204,7 +239,12 @@ class RemoteBackend:
                     if req.cancel.wait(wait):
                         raise KimiError("stopped while waiting to retry") from None
                     continue
-                raise _status_error(exc, self.target) from None
+                listed = None
+                if exc.status_code == 404:  # name what it does serve (its listing, read once per kernel)
+                    from .listing import fetch_listing, kimi_ids
+
+                    listed = kimi_ids(fetch_listing(self.target, self.cfg)) or None
+                raise _status_error(exc, self.target, listed) from None
             except openai.APITimeoutError:
                 raise self._no_response() from None
             except openai.APIConnectionError as exc:

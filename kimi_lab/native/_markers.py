@@ -81,6 +81,7 @@ MARKER_RE = _alternation(ALL_MARKERS)
 TERMINATOR_RE = _alternation(TERMINATORS)
 PREFIXES = _prefixes(ALL_MARKERS)
 TERMINATOR_PREFIXES = _prefixes(TERMINATORS)
+CALL_END_PREFIXES = _prefixes((CALL_END,))
 
 DECIDES_CONTENT = frozenset((*SECTION_BEGINS, CALL_BEGIN, IM_END))
 
@@ -117,34 +118,59 @@ def decide_start(s: str, resume: int, limit: int, final: bool) -> tuple[str | No
     return None, max(j, len(s))
 
 
-def scan_arguments(s: str, i: int, in_str: bool, escaped: bool, final: bool) -> tuple[int, str, bool, bool]:
-    """Where argument JSON starting at `i` stops: `(end, terminator or "", in_str, escaped)`.
+def scan_arguments(
+    s: str, i: int, in_str: bool, escaped: bool, final: bool, candidates: bool = False
+) -> tuple[int, str, bool, bool]:
+    """Where argument JSON starting at `i` stops: `(end, marker or "", in_str, escaped)`.
 
     Only a terminator outside a JSON string ends the arguments (a marker inside a string is text),
-    so quotes and backslash escapes are tracked. With no terminator, `end < len(s)` marks a tail
+    so quotes and backslash escapes are tracked. With `candidates`, a `<|tool_call_end|>` inside a
+    string stops the scan too (returned with `in_str` true): it may instead end a call whose JSON left
+    a string open, which only the text after it can tell. With no marker, `end < len(s)` marks a tail
     that may still become one; the returned string state is the one at `end`.
     """
     n, j = len(s), i
     while j < n:
-        if escaped:
+        if escaped and not (candidates and s[j] == "<"):
             escaped, j = False, j + 1
             continue
-        q = s.find('"', j)
-        other = s.find("\\" if in_str else "<", j, n if q < 0 else q)
-        if other >= 0:
-            q = other
-        elif q < 0:
+        q = _next_special(s, j, in_str, candidates)
+        if q < 0:
             break
         j, c = q + 1, s[q]
         if c == '"':
             in_str = not in_str
         elif c == "\\":
             escaped = True
-        elif (t := TERMINATOR_RE.match(s, q)) is not None:
-            return q, t.group(), in_str, escaped
-        elif not final and s[q:] in TERMINATOR_PREFIXES:
+        elif (marker := _marker_at(s, q, in_str)) is not None:
+            return q, marker, in_str, escaped
+        elif not final and s[q:] in (CALL_END_PREFIXES if in_str else TERMINATOR_PREFIXES):
             return q, "", in_str, escaped
+        else:
+            escaped = False  # a `<` that is text; after a backslash, the escaped character
     return n, "", in_str, escaped
+
+
+def _next_special(s: str, j: int, in_str: bool, candidates: bool) -> int:
+    """Index of the next character the scan acts on, or -1: `"`, and `\\` in a string, `<` outside one.
+
+    With `candidates`, `<` in a string too, for a call end that may close a call left in a string.
+    """
+    q = s.find('"', j)
+    stop = len(s) if q < 0 else q
+    for c in ("\\<" if candidates else "\\") if in_str else "<":
+        p = s.find(c, j, stop)
+        if p >= 0:
+            q = stop = p
+    return q
+
+
+def _marker_at(s: str, q: int, in_str: bool) -> str | None:
+    """The marker that stops the scan at `q`: any terminator outside a string, only a call end in one."""
+    if in_str:
+        return CALL_END if s.startswith(CALL_END, q) else None
+    m = TERMINATOR_RE.match(s, q)
+    return None if m is None else m.group()
 
 
 def string_state(text: str, in_str: bool, escaped: bool) -> tuple[bool, bool]:
@@ -166,6 +192,7 @@ __all__ = [
     "ARG_BEGIN",
     "CALL_BEGIN",
     "CALL_END",
+    "CALL_END_PREFIXES",
     "DECIDES_CONTENT",
     "IM_ASSISTANT",
     "IM_END",

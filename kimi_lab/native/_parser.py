@@ -1,9 +1,12 @@
 """Incremental parser for Kimi K2 Thinking's raw output: reasoning, content and native tool calls.
 
 Raw text arrives in arbitrary chunks (detokenized llama.cpp output, or markers leaked by a server), so
-a marker may be split anywhere. The parser never rescans: it holds back only a tail that could still
-become a marker (shorter than the longest marker), which keeps it linear and makes the parse
-independent of the chunking: `parse(text)` equals the merged events of any chunked feed of `text`.
+a marker may be split anywhere. The parser holds back only a tail that could still become a marker
+(shorter than the longest marker), which keeps it linear and makes the parse independent of the
+chunking: `parse(text)` equals the merged events of any chunked feed of `text`. One exception: after a
+`<|tool_call_end|>` inside a JSON string, argument text waits until a terminator (or the end) shows
+whether the marker was string text or ended a call that left a string open; in the second case the
+call ends at the marker and the text after it is parsed again.
 
 Output that does not begin with `<think>` is undecided for its first `UNDECIDED_LIMIT` characters: if a
 `</think>` starts within them, the text before it was reasoning (the prompt ended with `<think>`);
@@ -78,6 +81,15 @@ def _json_error(text: str) -> str | None:
     return None if isinstance(value, dict) else "arguments are not a JSON object"
 
 
+def _is_json(text: str) -> bool:
+    """Any JSON value counts: a marker read as string text needs valid JSON, not an object, to stay text."""
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
+
+
 class Parser:
     """Feed raw chunks, get events; `close()` at the end of the stream; `result` at any time."""
 
@@ -88,6 +100,7 @@ class Parser:
         self._tail = ""  # held back: could still become a marker (while undecided: all text so far)
         self._resume = 0  # where the undecided scan resumes
         self._in_str = self._escaped = False  # JSON string state of the current arguments
+        self._held: list[str] | None = None  # text after a call end met inside a string, not yet judged
         self._reasoning: list[str] = []
         self._content: list[str] = []
         self._gap: list[str] = []  # text between calls in a section, judged at the next marker
@@ -112,11 +125,16 @@ class Parser:
                     self._content.append(chunk)
                     return [_content_delta(chunk)]
             elif state == _ARGS:
-                if "<" not in chunk or (self._in_str and not self._escaped and '"' not in chunk and "\\" not in chunk):
+                held = self._held
+                if "<" not in chunk or (held is not None and self._in_str and not self._escaped
+                                        and '"' not in chunk and "\\" not in chunk):
                     if self._escaped or "\\" in chunk:
                         self._in_str, self._escaped = M.string_state(chunk, self._in_str, self._escaped)
                     elif chunk.count('"') & 1:
                         self._in_str = not self._in_str
+                    if held is not None:
+                        held.append(chunk)
+                        return []
                     self._args.append(chunk)
                     return [_arguments_delta(self._index, chunk)]
             elif "<" not in chunk or _MAYBE_MARKER.search(chunk) is None:
@@ -139,6 +157,9 @@ class Parser:
         text, self._tail = self._tail, ""
         if text or self._state == _START:
             self._run(text, final=True)
+        while self._held is not None:  # a call end met inside a string, and no terminator after it
+            if replay := self._settle():
+                self._run(replay, final=True)
         if self._state == _SECTION:
             self._flush_gap()
         elif self._state in (_CALL_ID, _ARGS):
@@ -172,12 +193,22 @@ class Parser:
                 self._state, i = (_REASONING if decided == "reasoning" else _CONTENT), self._resume
                 continue
             if state == _ARGS:
-                end, marker, self._in_str, self._escaped = M.scan_arguments(s, i, self._in_str, self._escaped, final)
+                pending = self._held is not None
+                end, marker, in_str, self._escaped = M.scan_arguments(s, i, self._in_str, self._escaped, final,
+                                                                      candidates=not pending)
+                self._in_str = in_str
                 if end > i:
-                    self._emit(self._index, s[i:end])
+                    self._arguments(s[i:end])
                 if not marker:
                     self._tail = s[end:]
                     return
+                if in_str:  # a call end inside a string: text, or the end of a call that left a string open
+                    self._held, self._escaped, i = [], False, end + len(marker)
+                    continue
+                if pending and (replay := self._settle()) is not None:
+                    s, i = replay + s[end:], 0  # the call ended at the earlier marker: parse the rest afresh
+                    n = len(s)
+                    continue
                 i = end + len(marker)
             else:
                 m = M.MARKER_RE.search(s, i)
@@ -231,6 +262,27 @@ class Parser:
             self._state = _DONE
         elif marker == M.THINK_CLOSE:
             self._think_closed = True
+
+    def _arguments(self, text: str) -> None:
+        """Argument text streams at once, except after a call end inside a string, where it waits."""
+        if self._held is None:
+            self._emit(self._index, text)
+        else:
+            self._held.append(text)
+
+    def _settle(self) -> str | None:
+        """Judge the call end met inside a string: `None` if it was text, else the text after it to parse again.
+
+        The marker stays argument text only if reading through it gives valid JSON. Otherwise the JSON left a
+        string open, and the call ends at the marker with its raw arguments and JSON error, so the calls and
+        text after it are not swallowed.
+        """
+        held, self._held = "".join(self._held or ()), None
+        if _is_json("".join(self._args) + M.CALL_END + held):
+            self._emit(self._index, M.CALL_END + held)
+            return None
+        self._end_call(ended=True, why="")
+        return held
 
     def _finish_id(self) -> None:
         """The id is complete: announce the call once, before any of its arguments."""

@@ -20,8 +20,6 @@ Rules, as the official template applies them:
 
 Deliberate departures, each harmless for well-formed input:
 
-* Tool results are always labelled ``tool``: the official template would let a ``name`` replace the label,
-  which the protocol notes say to avoid.
 * Reasoning is read from ``reasoning_content``, else ``reasoning`` (vLLM's newer field name).
 * JSON (tools, and arguments given as objects rather than strings) is compact with keys sorted recursively
   and non-ASCII kept as is: Kimi's tokenizer deep-sorts the tools before rendering, and transformers'
@@ -133,7 +131,7 @@ def template_text() -> str:
 
 def _turn(msg: Mapping[str, Any], *, keep_reasoning: bool) -> str:
     role = str(msg.get("role") or "")
-    label = "tool" if role == "tool" else str(msg.get("name") or role)
+    label = str(msg.get("name") or role)  # a tool result is labelled by its tool's name, as officially
     body = text_of(msg.get("content"))
     if role == "assistant":
         reasoning = str(msg.get("reasoning_content") or msg.get("reasoning") or "") if keep_reasoning else ""

@@ -22,6 +22,17 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, cast
 
 from ._dialects import _Rendered
+from ._providers import (
+    UPSTREAMS,
+    model_family,
+    model_not_served,
+    models_listing,
+    moonshot_error,
+    moonshot_rule_error,
+    openrouter_provider_error,
+    reasoning_scope,
+)
+from ._providers import missing_reasoning as _missing_reasoning
 from ._replies import (
     _JOIN_TIMEOUT,
     _MALFORMED,
@@ -177,8 +188,7 @@ class _Handler(BaseHTTPRequestHandler):
         elif not self._authorized():
             self._send_json(401, _error_body(401, "Invalid Authentication"))
         else:
-            model = {"id": DEFAULT_MODEL, "object": "model", "owned_by": "moonshotai"}
-            self._send_json(200, {"object": "list", "data": [model]})
+            self._send_json(200, self.owner._models_listing())
 
     def _not_found(self) -> None:
         arrived = time.monotonic()
@@ -209,18 +219,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(400, _error_body(400, "Invalid request: body must be a JSON object"))
             return
         owner = self.owner
-        if owner.require_reasoning_echo:
-            field_name = "reasoning_details" if owner.dialect == "openrouter" else "reasoning_content"
-            index = _missing_reasoning_echo(body.get("messages"), field_name)
-            if index is not None:
-                message = (
-                    f"thinking is enabled but {field_name} is missing in assistant tool call message at index {index}"
-                )
-                self._send_json(
-                    400,
-                    {"error": {"message": message, "type": "invalid_request_error"}},
-                )
-                return
+        rejection = owner._reject(body)
+        if rejection is not None:
+            self._send_json(*rejection)
+            return
         reply = owner._next_reply(body)
         if reply.hang > 0 and not owner._wait(reply.hang):
             self._cut()
@@ -328,9 +330,37 @@ class LoopbackServer:
         host: str = "127.0.0.1",
         port: int = 0,
         echo_delay: float = 0.0,
+        upstream: str | None = None,
+        models: Iterable[str] | None = None,
+        model_info: dict[str, dict[str, Any]] | None = None,
+        model_rules: bool = False,
     ) -> None:
+        """All provider modelling is opt-in (see kimi_lab/testing/_providers.py for the sources):
+
+        upstream: with dialect "openrouter", the provider OpenRouter routes to; "moonshot" makes every assistant
+            message with tool_calls need a non-empty `reasoning_content`, and wraps Moonshot's errors in
+            OpenRouter's "Provider returned error" envelope.
+        models: the model ids served; GET /models lists them in the dialect's shape and a chat request for
+            another id gets the dialect's unknown-model error. None: any model, GET /models lists DEFAULT_MODEL.
+        model_info: per served id, overrides for its GET /models entry (created, name, context_length,
+            max_completion_tokens, pricing, supported_parameters, owned_by, or any extra key).
+        model_rules: Moonshot's per-model request validation (thinking, reasoning_effort, tool_choice, fixed
+            sampling, reasoning replay, tool messages). For a model it knows it decides the reasoning echo itself,
+            in place of require_reasoning_echo.
+        """
         if dialect not in DIALECTS:
             raise ValueError(f"unknown dialect {dialect!r}; expected one of {DIALECTS}")
+        if upstream is not None and (dialect != "openrouter" or upstream not in UPSTREAMS):
+            raise ValueError(f"upstream {upstream!r} needs dialect 'openrouter' and one of {UPSTREAMS}")
+        self.upstream = upstream
+        self.models = None if models is None else list(models)
+        self.model_info = dict(model_info or {})
+        unknown = set(self.model_info) - set(self.models or ())
+        if unknown:
+            raise ValueError(f"model_info names models not served: {sorted(unknown)}")
+        if model_rules and dialect != "moonshot" and upstream != "moonshot":
+            raise ValueError("model_rules are Moonshot's: they need dialect 'moonshot' or upstream 'moonshot'")
+        self.model_rules = model_rules
         self.api_key = api_key
         self.dialect = dialect
         self.require_reasoning_echo = (
@@ -437,6 +467,43 @@ class LoopbackServer:
             return len(self._replies)
 
     # -- internals used by the handler ---------------------------------------------
+
+    def _models_listing(self) -> dict[str, Any]:
+        if self.models is None:
+            model = {"id": DEFAULT_MODEL, "object": "model", "owned_by": "moonshotai"}
+            return {"object": "list", "data": [model]}
+        return models_listing(self.dialect, self.models, self.model_info)
+
+    def _reject(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]] | None:
+        """(status, error body) when the modelled provider refuses this chat request, else None."""
+        model = body.get("model")
+        if self.models is not None and model not in self.models:
+            return model_not_served(self.dialect, model)
+        known = self.model_rules and model_family(model) is not None
+        if self.require_reasoning_echo and not known:
+            field_name = "reasoning_details" if self.dialect == "openrouter" else "reasoning_content"
+            index = _missing_reasoning_echo(body.get("messages"), field_name)
+            if index is not None:
+                message = (
+                    f"thinking is enabled but {field_name} is missing in assistant tool call message at index {index}"
+                )
+                return 400, {"error": {"message": message, "type": "invalid_request_error"}}
+        if self.upstream is None and not self.model_rules:
+            return None
+        # Moonshot itself, or Moonshot behind OpenRouter.
+        message = moonshot_rule_error(body) if self.model_rules else None
+        if message is None:
+            if known:
+                scope = reasoning_scope(body)
+            else:
+                scope = "tool_calls" if self.upstream is not None else None
+            message = _missing_reasoning(body.get("messages"), scope) if scope is not None else None
+        if message is None:
+            return None
+        error = moonshot_error(message)
+        if self.upstream is not None:
+            return 400, openrouter_provider_error(400, self.upstream, error)
+        return 400, error
 
     def _record(self, request: RecordedRequest) -> None:
         with self._cond:

@@ -41,7 +41,7 @@ def virtual_size() -> int:
 def isolate_descriptors(keep: int) -> int:
     """stdio onto /dev/null, Python's streams into memory, every other inherited descriptor closed.
 
-    Returns the descriptor number of `keep` (moved above 2 if it was one of the standard ones). The
+    Returns the descriptor number of `keep`, which is moved to 3. The
     kernel's zmq sockets, its output-capture pipes and anything the notebook opened are closed here, so
     nothing the child does can ever write to them.
     """
@@ -62,7 +62,10 @@ def isolate_descriptors(keep: int) -> int:
     high = soft if 0 < soft < 1 << 20 else 1 << 20
     os.closerange(3, keep)
     os.closerange(keep + 1, max(high, keep + 2))
-    return keep
+    if keep != 3:  # the same number in every child, however many descriptors the kernel had open
+        os.dup2(keep, 3, inheritable=False)
+        os.close(keep)
+    return 3
 
 
 def prefer_oom_kill() -> None:
