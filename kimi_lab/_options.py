@@ -15,7 +15,7 @@ VALUE_OPTIONS = {
     "--top-p", "--max-tokens", "--seed", "--stop", "--out", "--tools", "--max-rounds",
     "--n-ctx", "--threads", "--gpu-layers", "--min-p", "--effort", "--route",
 }
-FLAG_OPTIONS = {"--new", "--no-reasoning", "--json", "--cpu-moe", "--force-load", "-h", "--help"}
+FLAG_OPTIONS = {"--new", "--no-reasoning", "--json", "--cpu-moe", "--force-load", "-h", "--help", "-y", "--yes"}
 _TOKEN = re.compile(r"\"(?:\\.|[^\"\\])*\"|'(?:\\.|[^'\\])*'|\S+")
 _OPTION_LIKE = re.compile(r"^--?[A-Za-z]")
 

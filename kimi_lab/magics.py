@@ -16,7 +16,8 @@ from ._options import OptionError, split_options
 __all__ = ["KimiMagics"]
 
 SUBCOMMANDS = (
-    "providers", "models", "config", "reset", "history", "usage", "tools", "unload", "chat", "export", "reopen",
+    "providers", "models", "doctor", "config", "reset", "history", "usage", "tools", "unload", "chat", "export",
+    "reopen",
 )
 _NAME = re.compile(r"^[\w.-]+$")
 
@@ -44,6 +45,7 @@ class KimiMagics(Magics):
     @argument("--effort", choices=("low", "high", "max"),
               help="Reasoning effort, mapped to the model's control (K3: reasoning_effort; K2.5/K2.6: low = off).")
     @argument("--route", help="OpenRouter: upstream hosts in order, e.g. moonshotai,together.")
+    @argument("-y", "--yes", action="store_true", help="%%kimi doctor: also send the two small paid requests.")
     @argument("--n-ctx", type=int, help="Local GGUF: context size in tokens (default 16384).")
     @argument("--threads", type=int, help="Local GGUF: CPU threads.")
     @argument("--gpu-layers", type=int, help="Local GGUF: layers on the GPU (-1: all).")
@@ -56,7 +58,8 @@ class KimiMagics(Magics):
 
         %kimi [options] PROMPT           one-line question
         %%kimi [options]                 the cell body is the prompt
-        %kimi providers | models | config | usage | tools | unload | reset [NAME] | history [NAME] | chat [NAME]
+        %kimi providers | models | doctor [-y] | config | usage | tools | unload
+        %kimi reset [NAME] | history [NAME] | chat [NAME]
         %kimi export [NAME] | reopen [NAME]      transcripts recorded on disk, across kernels
         %%kimi -p local -m PATH.gguf | REPO:QUANT | REPO/FILE.gguf   a GGUF run in this kernel
 
@@ -130,6 +133,10 @@ class KimiMagics(Magics):
             return reports.config_table(args)
         if name == "models":
             return reports.models_table(args)
+        if name == "doctor":
+            from .doctor import doctor
+
+            return doctor(args)
         if name == "usage":
             return reports.usage_report()
         if name == "history":

@@ -184,3 +184,39 @@ def test_models_names_an_unreadable_listing_in_one_line(kimi: Any) -> None:
     cell = kimi.run("%kimi models")
     assert cell.error is not None and "could not read the model list of moonshot" in str(cell.error)
     assert "\n" not in str(cell.error)
+
+
+def doctor_rows(cell: Any) -> dict[str, str]:
+    """check name -> the whole row's text, from the doctor's table."""
+    table = cell.result
+    assert table is not None, cell.stdout
+    return {row[0][2:]: " | ".join(row) for row in table.rows}
+
+
+@pytest.mark.parametrize("server", [OPENROUTER], indirect=True)
+def test_doctor_on_a_healthy_setup(kimi: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENROUTER_API_KEY", CANARY_KEY)
+    free = kimi.run("%kimi doctor -p openrouter")
+    rows = doctor_rows(free)
+    assert rows["API key"].startswith("✓") and "OPENROUTER_API_KEY" in rows["API key"] and CANARY_KEY not in str(rows)
+    assert rows["endpoint"].startswith("✓") and rows["model"].startswith("✓")
+    assert "not run" in rows["question and tool round trip"] and "doctor -y" in rows["question and tool round trip"]
+    assert kimi.server.chat_requests == []  # nothing paid without -y
+    kimi.server.script(Reply(reasoning="Easy.", content="ok"),
+                       Reply(reasoning="I will look.", tool_calls=[ToolCall("list_variables", "{}")]),
+                       Reply(reasoning="", content="ok"))
+    rows = doctor_rows(kimi.run("%kimi doctor -p openrouter -y"))
+    assert rows["streamed question"].startswith("✓") and "reasoning arrived" in rows["streamed question"]
+    assert rows["tool round trip"].startswith("✓"), rows
+    assert "everything works" in kimi.run("%kimi doctor -p openrouter").result.title
+
+
+@pytest.mark.parametrize("server", [{**MOONSHOT, "models": ["kimi-k2.6"]}], indirect=True)
+def test_doctor_explains_a_broken_setup(kimi: Any) -> None:
+    rows = doctor_rows(kimi.run("%kimi doctor -m kimi-k2-thinking -y"))
+    assert rows["model"].startswith("✗") and "kimi-k2.6" in rows["model"]
+    question = rows["streamed question"]
+    assert question.startswith("✗") and "Not found the model kimi-k2-thinking" in question
+    kimi.server.api_key = "rotated"
+    rows = doctor_rows(kimi.run("%kimi doctor"))
+    assert rows["endpoint"].startswith("✗") and "401" in rows["endpoint"]
