@@ -100,6 +100,7 @@ class ToolEnd:
 class UsageEvent:
     type: ClassVar[str] = "usage"
     usage: TokenUsage = field(default_factory=TokenUsage)
+    upstream: str = ""  # the host that answered behind a router (OpenRouter's `provider`), when it says
 
 
 @dataclass(slots=True)

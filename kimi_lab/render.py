@@ -45,7 +45,8 @@ def thought_summary(result: Result) -> str:
 
 def footer(result: Result) -> str:
     u = result.usage
-    parts = [result.model or "?", result.provider or "?"]
+    where = f"{result.provider} via {result.upstream}" if result.upstream else result.provider
+    parts = [result.model or "?", where or "?"]
     if u.total:
         tokens = f"{u.prompt:,} in / {u.completion:,} out"
         if u.cached:

@@ -27,7 +27,7 @@ INTERRUPTED = "interrupted: the kernel stopped before this answer finished; what
 def result_of(record: TurnRecord) -> Result:
     """The turn as its Result: the timeline replayed from the events, totals from the summary."""
     steps: list[Step] = []
-    content, reasoning, usage, error = "", "", TokenUsage(), None
+    content, reasoning, usage, error, upstream = "", "", TokenUsage(), None, ""
     tools: dict[str, Step] = {}
     for event in record.events:
         if isinstance(event, ev.ReasoningDelta):
@@ -54,6 +54,7 @@ def result_of(record: TurnRecord) -> Result:
                 step.call.error = event.preview
         elif isinstance(event, ev.UsageEvent):
             usage = usage + event.usage
+            upstream = event.upstream or upstream
         elif isinstance(event, ev.ErrorEvent):
             error = event.message
     summary = record.summary or {}
@@ -63,7 +64,7 @@ def result_of(record: TurnRecord) -> Result:
         reasoning=summary.get("reasoning") or reasoning,
         usage=TokenUsage(**summary["usage"]) if summary.get("usage") else usage,
         cost=summary.get("cost"),
-        model=record.model, provider=record.provider,
+        model=record.model, provider=record.provider, upstream=upstream,
         finish_reason="interrupted" if interrupted else summary.get("finish_reason"),
         chat=record.chat, prompt=record.prompt,
         elapsed=float(summary.get("elapsed") or ((record.ended or record.started) - record.started)),

@@ -42,6 +42,7 @@ class Result:
     cost: float | None = None
     model: str = ""
     provider: str = ""
+    upstream: str = ""  # the host behind a router that answered (OpenRouter: "Moonshot AI")
     finish_reason: str | None = None
     chat: str = "default"
     prompt: str = ""

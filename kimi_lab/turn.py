@@ -244,6 +244,7 @@ class Turn:
                         self._add_tool_delta(event)
                     elif isinstance(event, UsageEvent):
                         usage = event.usage
+                        self.result.upstream = event.upstream or self.result.upstream
                     elif isinstance(event, Status):
                         event = Status(scrub(event.message, self.secrets), event.level)
                         if event.level == "warning":

@@ -35,13 +35,14 @@ def evaluate(expression: str) -> ToolCall:
     return ToolCall("evaluate", json.dumps({"expression": expression}))
 
 
-def data_loop(empty_second_reasoning: bool = True) -> list[Reply]:
-    """Two tool rounds over `sales`, the second streaming no reasoning at all (it happens in later rounds)."""
+def data_loop(dialect: str = "moonshot") -> list[Reply]:
+    """Two tool rounds over `sales`, the second streaming no reasoning at all (it happens in later rounds),
+    streamed in `dialect`'s own format."""
     return [
-        Reply(reasoning="Look at the regions first.", tool_calls=[evaluate("sales.region.value_counts()")]),
-        Reply(reasoning="" if empty_second_reasoning else "Now the units.",
-              tool_calls=[evaluate("sales.groupby('region').units.sum().idxmax()")]),
-        Reply(reasoning="Enough.", content="The region that sells most is known."),
+        Reply(reasoning="Look at the regions first.", tool_calls=[evaluate("sales.region.value_counts()")],
+              dialect=dialect),
+        Reply(reasoning="", tool_calls=[evaluate("sales.groupby('region').units.sum().idxmax()")], dialect=dialect),
+        Reply(reasoning="Enough.", content="The region that sells most is known.", dialect=dialect),
     ]
 
 
@@ -55,7 +56,7 @@ def ask(kimi: Any, options: str, prompt: str = "Which region sells most?") -> An
 @pytest.mark.parametrize("server", [OPENROUTER], indirect=True)
 def test_openrouter_to_moonshot_tool_loop_and_the_next_questions(kimi: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENROUTER_API_KEY", CANARY_KEY)
-    kimi.server.script(*data_loop())
+    kimi.server.script(*data_loop("openrouter"))
     cell = ask(kimi, "-p openrouter --chat or --new")
     assert cell.result.content == "The region that sells most is known." and cell.result.rounds == 3
     third = kimi.server.chat_requests[-1].body["messages"]
@@ -63,12 +64,12 @@ def test_openrouter_to_moonshot_tool_loop_and_the_next_questions(kimi: Any, monk
     assert [bool(m["reasoning_content"]) for m in calls] == [True, True]  # never "" (Moonshot: missing)
     assert all(m.get("name") == "evaluate" for m in third if m["role"] == "tool")
     # a second question after a tool-using turn, and the same after a kernel restart and %kimi reopen
-    kimi.server.script(*data_loop())
+    kimi.server.script(*data_loop("openrouter"))
     assert ask(kimi, "-p openrouter --chat or", "And the least?").result.rounds == 3
     assert recorder() is not None and recorder().flush()
     conversations.reset("or")
     assert "reopened chat 'or'" in kimi.run("%kimi reopen or").stdout
-    kimi.server.script(*data_loop())
+    kimi.server.script(*data_loop("openrouter"))
     assert ask(kimi, "-p openrouter --chat or", "And in March?").result.rounds == 3
 
 
@@ -142,7 +143,8 @@ PRESET_SERVERS = {
 def test_a_dataframe_tool_loop_completes_through_every_preset(kimi: Any, monkeypatch: pytest.MonkeyPatch,
                                                              preset: str) -> None:
     monkeypatch.setenv(PRESETS[preset].key_env or "KIMI_LAB_API_KEY", CANARY_KEY)  # custom: a keyed server
-    kimi.server.script(*data_loop())
+    dialect = {"openrouter": "openrouter", "together": "reasoning"}.get(preset, "moonshot")
+    kimi.server.script(*data_loop(dialect))
     cell = ask(kimi, f"-p {preset} --new")
     assert cell.result.rounds == 3 and cell.result.content == "The region that sells most is known."
 
@@ -202,9 +204,10 @@ def test_doctor_on_a_healthy_setup(kimi: Any, monkeypatch: pytest.MonkeyPatch) -
     assert rows["endpoint"].startswith("✓") and rows["model"].startswith("✓")
     assert "not run" in rows["question and tool round trip"] and "doctor -y" in rows["question and tool round trip"]
     assert kimi.server.chat_requests == []  # nothing paid without -y
-    kimi.server.script(Reply(reasoning="Easy.", content="ok"),
-                       Reply(reasoning="I will look.", tool_calls=[ToolCall("list_variables", "{}")]),
-                       Reply(reasoning="", content="ok"))
+    kimi.server.script(Reply(reasoning="Easy.", content="ok", dialect="openrouter"),
+                       Reply(reasoning="I will look.", tool_calls=[ToolCall("list_variables", "{}")],
+                             dialect="openrouter"),
+                       Reply(reasoning="", content="ok", dialect="openrouter"))
     rows = doctor_rows(kimi.run("%kimi doctor -p openrouter -y"))
     assert rows["streamed question"].startswith("✓") and "reasoning arrived" in rows["streamed question"]
     assert rows["tool round trip"].startswith("✓"), rows
@@ -220,3 +223,15 @@ def test_doctor_explains_a_broken_setup(kimi: Any) -> None:
     kimi.server.api_key = "rotated"
     rows = doctor_rows(kimi.run("%kimi doctor"))
     assert rows["endpoint"].startswith("✗") and "401" in rows["endpoint"]
+
+
+@pytest.mark.parametrize("server", [OPENROUTER], indirect=True)
+def test_the_footer_names_the_host_openrouter_routed_to(kimi: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENROUTER_API_KEY", CANARY_KEY)
+    kimi.server.script(Reply(reasoning="Short.", content="routed", dialect="openrouter"))
+    cell = kimi.run("%kimi -p openrouter --chat routed --new --tools none who answers?")
+    assert cell.result.upstream == "Moonshot AI" and "openrouter via Moonshot AI" in cell.text()
+    assert recorder() is not None and recorder().flush()
+    conversations.reset("routed")
+    kimi.run("%kimi reopen routed")
+    assert conversations.get("routed").results[-1].upstream == "Moonshot AI"  # recorded with the turn

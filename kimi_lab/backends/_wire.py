@@ -31,6 +31,7 @@ class Chunk:
     tool_calls: list[ToolCallDelta] = field(default_factory=list)
     finish: str | None = None
     usage: TokenUsage | None = None
+    provider: str = ""  # OpenRouter: the upstream host that is answering (its top-level `provider`)
 
 
 _JSON_TYPES = {dict: "an object", list: "an array", str: "a string", int: "a number", float: "a number",
@@ -143,6 +144,7 @@ def parse_chunk(payload: str) -> Chunk:
         out.finish = _check(choice.get("finish_reason"), str, "finish_reason", "a string") or None
         usage = usage or _check(choice.get("usage"), dict, "choices[0].usage", "an object")
     out.usage = usage_of(usage) if usage else None
+    out.provider = chunk["provider"] if isinstance(chunk.get("provider"), str) else ""
     return out
 
 

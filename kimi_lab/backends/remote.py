@@ -349,7 +349,7 @@ class RemoteBackend:
                 yield from (leaked_reasoning if part == "reasoning" else leaked_content).feed(piece)
         yield from chunk.tool_calls
         if chunk.usage is not None:
-            yield UsageEvent(chunk.usage)
+            yield UsageEvent(chunk.usage, chunk.provider)
 
 
 DRAIN_SECONDS = 5.0  # how long a body may go on after [DONE] before its connection is closed

@@ -75,13 +75,16 @@ class _Rendered:
     # -- streaming -----------------------------------------------------------------
 
     def _chunk(self, delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:
-        return {
+        chunk = {
             "id": self.id,
             "object": "chat.completion.chunk",
             "created": self.created,
             "model": self.model,
             "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}],
         }
+        if self.dialect == "openrouter":
+            chunk["provider"] = "Moonshot AI"  # OpenRouter names the upstream host on every chunk (its API reference)
+        return chunk
 
     def _reasoning_delta(self, piece: str) -> dict[str, Any]:
         if self.dialect == "moonshot":

@@ -62,6 +62,8 @@ export interface ToolEndEvent {
 export interface UsageStreamEvent {
   type: 'usage';
   usage: TokenUsage;
+  /** The host behind a router that answered (OpenRouter's `provider`), or "". */
+  upstream?: string;
 }
 
 export interface StatusEvent {
