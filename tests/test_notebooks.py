@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
 from pathlib import Path
 
 import nbformat
+import pandas as pd
 import pytest
 from nbclient import NotebookClient
 
-from kimi_lab.testing import LoopbackServer
+from kimi_lab.testing import LoopbackServer, Reply, ToolCall
 
 from .conftest import CANARY_KEY
 
@@ -16,9 +19,16 @@ NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 pytestmark = pytest.mark.kernel
 
 
-def execute(name: str, monkeypatch: pytest.MonkeyPatch, server: LoopbackServer) -> nbformat.NotebookNode:
+def execute(name: str, monkeypatch: pytest.MonkeyPatch, server: LoopbackServer,
+            key_env: str = "KIMI_LAB_API_KEY") -> nbformat.NotebookNode:
+    """Run a notebook with one provider key set; the endpoint is the loopback server (KIMI_LAB_BASE_URL
+    redirects the preset the key selects, as a user would only with a proxy)."""
+    for name_ in ("KIMI_LAB_API_KEY", "MOONSHOT_API_KEY", "OPENROUTER_API_KEY", "KIMI_LAB_PROVIDER"):
+        monkeypatch.delenv(name_, raising=False)
     monkeypatch.setenv("KIMI_LAB_BASE_URL", server.base_url)
-    monkeypatch.setenv("KIMI_LAB_API_KEY", CANARY_KEY)
+    monkeypatch.setenv(key_env, CANARY_KEY)
+    if key_env != "KIMI_LAB_API_KEY":  # only that provider's key: the preset it selects, not `custom`
+        monkeypatch.setenv("KIMI_LAB_PROVIDER", key_env.split("_")[0].lower())
     nb = nbformat.read(NOTEBOOKS / name, as_version=4)
     NotebookClient(nb, timeout=60, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()
     return nb
@@ -48,23 +58,37 @@ def test_quickstart(monkeypatch, server):
     assert any("Now explain it to a ten-year-old" in s for s in sent)
 
 
-def test_dataframe_analysis(monkeypatch, server):
-    import json
+# Where notebook 02 runs: any OpenAI-compatible server with KIMI_LAB_API_KEY; OpenRouter routing to Moonshot with
+# only OPENROUTER_API_KEY; Moonshot's own API in 2026 (K2 Thinking retired, per-model rules) with only
+# MOONSHOT_API_KEY. Each server enforces what that provider enforces (kimi_lab/testing/_providers.py).
+WORLDS = {
+    "custom": ({}, "KIMI_LAB_API_KEY", "moonshot"),
+    "openrouter-only": ({"dialect": "openrouter", "upstream": "moonshot", "model_rules": True,
+                         "models": ["moonshotai/kimi-k2-thinking"]}, "OPENROUTER_API_KEY", "openrouter"),
+    "moonshot-only": ({"dialect": "moonshot", "model_rules": True, "models": ["kimi-k2.6", "kimi-k3"]},
+                      "MOONSHOT_API_KEY", "moonshot"),
+}
 
-    import pandas as pd
 
-    from kimi_lab.testing import Reply, ToolCall
+@pytest.mark.parametrize("world", list(WORLDS))
+def test_dataframe_analysis(monkeypatch, world):
+    options, key_env, dialect = WORLDS[world]
+    with LoopbackServer(api_key=CANARY_KEY, **options) as server:
+        check_dataframe_analysis(monkeypatch, server, key_env, dialect)
+
+
+def check_dataframe_analysis(monkeypatch: pytest.MonkeyPatch, server: LoopbackServer, key_env: str,
+                             dialect: str) -> None:
 
     sales = pd.read_csv(NOTEBOOKS / "data" / "sales.csv")
     by = sales.groupby(["region", "month"]).revenue.sum()
     growth = {r: round(float(by[r]["2026-06"] / by[r]["2026-01"] - 1), 4) for r in ("north", "south", "east", "west")}
     expression = ('(sales[sales.month == "2026-06-01"].groupby("region").revenue.sum() / '
                   'sales[sales.month == "2026-01-01"].groupby("region").revenue.sum() - 1).round(4)')
-    server.script(
+    server.script(*(replace(reply, dialect=dialect) for reply in (
         Reply(reasoning="Let me see what is loaded.", tool_calls=[ToolCall("list_variables", "{}")]),
         Reply(reasoning="Inspect sales.", tool_calls=[ToolCall("describe_variable", '{"name": "sales"}')]),
-        Reply(reasoning="Compute growth per region.",
-              tool_calls=[ToolCall("evaluate", json.dumps({"expression": expression}))]),
+        Reply(reasoning="", tool_calls=[ToolCall("evaluate", json.dumps({"expression": expression}))]),
         Reply(reasoning="West is highest.", content="**West** grew fastest."),
         Reply(reasoning="Call it for each region.",
               tool_calls=[ToolCall("revenue_growth", json.dumps({"region": r})) for r in growth]),
@@ -72,8 +96,8 @@ def test_dataframe_analysis(monkeypatch, server):
         Reply(reasoning="I need to run code.",
               tool_calls=[ToolCall("run_python", json.dumps({"code": "sales['share'] = 1"}))]),
         Reply(content="I was not allowed to run it."),
-    )
-    nb = execute("02-dataframe-analysis.ipynb", monkeypatch, server)
+    )))
+    nb = execute("02-dataframe-analysis.ipynb", monkeypatch, server, key_env)
     requests = server.chat_requests
     assert len(requests) == 8
 
