@@ -14,11 +14,10 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import time
-from typing import Any
 
 import numpy as np
 import pandas as pd
+from _timing import timed
 
 from kimi_lab.tools.inspect_vars import describe_variable, list_variables
 
@@ -65,11 +64,6 @@ def build_frame(rows: int, seed: int = 0) -> pd.DataFrame:
         "share": rng.beta(2, 5, rows),
     })
 
-
-def timed(fn: Any) -> tuple[float, Any]:
-    t0 = time.perf_counter()
-    out = fn()
-    return time.perf_counter() - t0, out
 
 
 def main() -> int:

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
+from typing import Any
 
 import numpy as np
 import pandas as pd
+from _timing import timed
 
 from kimi_lab.tools.notebook import evaluate
 from kimi_lab.tools.safe_eval import evaluate_text
@@ -43,10 +44,8 @@ def frame(rows: int) -> pd.DataFrame:
     )
 
 
-def timed(fn) -> float:  # type: ignore[no-untyped-def]
-    started = time.perf_counter()
-    fn()
-    return time.perf_counter() - started
+def seconds(fn: Any) -> float:
+    return timed(fn)[0]
 
 
 def main() -> None:
@@ -60,9 +59,9 @@ def main() -> None:
     for expression in EXPRESSIONS:
         plain, interpreted, tool = [], [], []
         for _ in range(args.runs):
-            plain.append(timed(lambda e=expression: repr(eval(e, dict(ns)))))
-            interpreted.append(timed(lambda e=expression: evaluate_text(e, ns)))
-            tool.append(timed(lambda e=expression: evaluate(ns, e)))
+            plain.append(seconds(lambda e=expression: repr(eval(e, dict(ns)))))
+            interpreted.append(seconds(lambda e=expression: evaluate_text(e, ns)))
+            tool.append(seconds(lambda e=expression: evaluate(ns, e)))
         p, i, t = (statistics.median(x) for x in (plain, interpreted, tool))
         vectorised = "apply(" not in expression
         numeric = "region" not in expression

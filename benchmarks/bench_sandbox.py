@@ -20,11 +20,11 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import time
-from typing import Any, Callable
+from typing import Callable
 
 import numpy as np
 import pandas as pd
+from _timing import timed
 
 from kimi_lab.tools.sandbox import available, protections, run_isolated
 
@@ -35,11 +35,6 @@ TOOL_S = 1.0
 EVALUATE_S = 0.25
 RATIO = 1.25
 
-
-def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
-    t0 = time.perf_counter()
-    out = fn()
-    return time.perf_counter() - t0, out
 
 
 def main() -> int:
