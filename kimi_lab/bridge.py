@@ -38,7 +38,7 @@ BOUNDARIES = frozenset({"tool_start", "tool_end", "status", "done", "error"})
 ASK_OPTIONS = frozenset({"provider", "model", "tools", "max_tokens", "temperature", "top_p", "reasoning",
                          "system", "new", "seed", "max_rounds"})  # no base_url: the key must not go elsewhere
 ANSWERS = frozenset({"yes", "no", "always"})
-REQUESTS = ("hello", "ask", "stop", "approve", "history", "chats", "transcripts", "providers", "export")
+REQUESTS = ("hello", "ask", "stop", "approve", "history", "chats", "transcripts", "providers", "models", "export")
 
 _busy: dict[str, _Ask] = {}  # chat name -> its running ask, across comms (conversations are per kernel)
 _busy_lock = threading.Lock()
@@ -489,6 +489,30 @@ class Bridge:
                       "max_output": p.max_output} for p in merge_presets(settings().presets).values()]
         self._reply(request_id, "providers", providers=providers, fallback_key_env=ENV_API_KEY,
                     fallback_key_set=bool(os.environ.get(ENV_API_KEY)))
+
+    def _models(self, request_id: str, data: dict[str, Any]) -> None:
+        """The model ids a provider lists right now, Kimi first, for the model box. Read on a thread: a
+        listing may take seconds, and the comm's handler runs on the kernel's shell thread."""
+        provider = data.get("provider") or None
+        if provider is not None and not isinstance(provider, str):
+            raise BridgeError("'provider' must be a preset name")
+
+        def fetch() -> None:
+            from .api import preferred_model
+            from .backends.listing import fetch_listing
+            from .target import resolve_target
+
+            try:
+                cfg = settings()
+                target = preferred_model(resolve_target(provider=provider, config=cfg), cfg)
+                listing = fetch_listing(target, cfg)
+                ids = sorted((m.id for m in listing.models), key=lambda i: ("kimi" not in i.lower(), i))
+                self._reply(request_id, "models", provider=target.provider.name, models=ids, chosen=target.model,
+                            error=listing.error)
+            except Exception as exc:
+                self.send({"type": "error", "request_id": request_id, "message": _one_line(exc)})
+
+        threading.Thread(target=fetch, name="kimi-lab-models", daemon=True).start()
 
     def _export(self, request_id: str, data: dict[str, Any]) -> None:
         """The chat as Markdown: every recorded turn (across kernels), else this kernel's turns."""

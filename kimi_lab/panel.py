@@ -120,9 +120,12 @@ class ChatPanel:
         self.idle = threading.Event()
         self.idle.set()
         self._started = 0.0
+        self._models_request = ""
         presets = ["(auto)", *merge_presets(settings().presets)]
         self.provider = widgets.Dropdown(options=presets, value=provider or "(auto)", description="provider")
-        self.model = widgets.Text(value=model or "", placeholder="the provider's default", description="model")
+        # a combo box: any id may be typed; the provider's listed models are offered (filled as they arrive)
+        self.model = widgets.Combobox(value=model or "", placeholder="the provider's default", description="model",
+                                      options=[], ensure_option=False)
         self.tools = widgets.Dropdown(options=TOOL_CHOICES, value=tools, description="tools")
         self.history = widgets.VBox()
         self.input, hint = _input_box(widgets)
@@ -135,6 +138,8 @@ class ChatPanel:
         self.send_button.on_click(lambda _: self.send())
         self.stop_button.on_click(lambda _: self.stop())
         header = widgets.HBox([self.provider, self.model, self.tools])
+        self.provider.observe(lambda _: self._list_models(), names="value")
+        self._list_models()
         controls = widgets.HBox([self.send_button, self.stop_button])
         self.widget = widgets.VBox([header, self.history, self.notice, self.input, controls, self.footer])
         self._show_earlier_turns()
@@ -209,9 +214,21 @@ class ChatPanel:
 
     # -- what the kernel side sends --------------------------------------------------------
 
+    def _list_models(self) -> None:
+        """Ask the bridge what the chosen provider lists; the reply fills the model box's options."""
+        self._models_request = f"models-{id(self)}-{self.provider.value}"
+        data: dict[str, Any] = {"type": "models", "request_id": self._models_request}
+        if self.provider.value != "(auto)":
+            data["provider"] = self.provider.value
+        self.bridge.handle({"content": {"data": data}})
+
     def _receive(self, message: dict[str, Any]) -> None:
         import time
 
+        if message.get("request_id") == self._models_request:  # no list (an error): free text only
+            listed = message.get("models") if message.get("type") == "models" else None
+            self.model.options = [m for m in listed or [] if isinstance(m, str)]
+            return
         kind, turn = message.get("type"), self.turn
         if message.get("request_id") != self.request_id or turn is None:
             return

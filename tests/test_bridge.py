@@ -236,6 +236,13 @@ def test_history_chats_export_after_two_asks(fe: Frontend, server: LoopbackServe
     assert "first question" in exported and "Echo: second question" in exported
 
 
+def test_models_lists_what_the_provider_serves_for_the_model_box(fe: Frontend) -> None:
+    reply = fe.request("models")
+    assert reply["type"] == "models" and reply["provider"] == "custom" and reply["error"] == ""
+    assert reply["models"] == ["kimi-k2-thinking"] and reply["chosen"] == "kimi-k2-thinking"
+    assert fe.request("models", provider=5)["type"] == "error"
+
+
 def test_providers_never_send_keys(fe: Frontend) -> None:
     reply = fe.request("providers")
     assert reply["type"] == "providers" and reply["fallback_key_set"] is True

@@ -123,3 +123,14 @@ def test_a_panel_opens_on_the_chat_so_far(kimi):
     assert "Asked from a cell." in shown.children[3].outputs[0]["data"]["text/markdown"]
     assert "1 answer ·" in panel.footer.value
     conversations.reset("panel-earlier")
+
+
+def test_the_model_box_offers_what_the_provider_lists(kimi):
+    """A combo box: the provider's listed models are offered, any other id can still be typed."""
+    panel = ChatPanel("panel-models")
+    assert wait_for(lambda: panel.model.options == ("kimi-k2-thinking",)), panel.model.options
+    assert panel.model.ensure_option is False
+    panel.provider.value = "openrouter"  # no key: the listing cannot be read, and the box stays usable
+    assert wait_for(lambda: panel.model.options == ())
+    panel.model.value = "kimi-k3"
+    assert panel.model.value == "kimi-k3"

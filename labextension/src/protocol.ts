@@ -189,6 +189,14 @@ export interface ProvidersRequest {
   request_id: string;
 }
 
+/** What a provider lists right now (GET /models, read once per kernel); reply `models`. */
+export interface ModelsRequest {
+  type: 'models';
+  request_id: string;
+  /** A preset name; absent: the kernel's default provider. */
+  provider?: string;
+}
+
 export interface ExportRequest {
   type: 'export';
   request_id: string;
@@ -204,6 +212,7 @@ export type FrontendRequest =
   | ChatsRequest
   | TranscriptsRequest
   | ProvidersRequest
+  | ModelsRequest
   | ExportRequest;
 
 /** A request before the client stamps its `request_id` on it. */
@@ -313,6 +322,17 @@ export interface ProvidersReply {
   [key: string]: unknown;
 }
 
+export interface ModelsReply {
+  type: 'models';
+  request_id: string;
+  provider: string;
+  /** Model ids, Kimi ones first; empty when the list could not be read (`error` says why). */
+  models: string[];
+  /** The model a question would use now. */
+  chosen?: string;
+  error?: string;
+}
+
 export interface ExportReply {
   type: 'export';
   request_id: string;
@@ -339,6 +359,7 @@ export type KernelMessage =
   | ChatsReply
   | TranscriptsReply
   | ProvidersReply
+  | ModelsReply
   | ExportReply
   | ErrorReply;
 
@@ -349,6 +370,7 @@ export const REPLY_TYPES: ReadonlySet<string> = new Set([
   'chats',
   'transcripts',
   'providers',
+  'models',
   'export'
 ]);
 
@@ -362,6 +384,7 @@ const KERNEL_TYPES: ReadonlySet<string> = new Set([
   'chats',
   'transcripts',
   'providers',
+  'models',
   'export',
   'error'
 ]);

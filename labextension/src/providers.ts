@@ -5,13 +5,25 @@
 
 import type { KimiClient } from './client';
 import { h } from './dom';
-import { normalizeProviders, type AskOptions, type ProviderInfo, type ProvidersReply } from './protocol';
+import {
+  normalizeProviders,
+  type AskOptions,
+  type ModelsReply,
+  type ProviderInfo,
+  type ProvidersReply
+} from './protocol';
+
+let pickers = 0;
 
 export class ProviderPicker {
   /** `current`: the bound client, whose providers a load shows as soon as they arrive. */
   constructor(current: () => KimiClient | null) {
     this._current = current;
-    this.select.addEventListener('change', () => this._placeholder());
+    this.select.addEventListener('change', () => {
+      this._placeholder();
+      void this._loadModels();
+    });
+    this.model.setAttribute('list', this.models.id);
   }
 
   readonly select = h('select', { className: 'kimi-providers jp-mod-styled', attrs: { title: 'Provider' } });
@@ -19,7 +31,9 @@ export class ProviderPicker {
     className: 'kimi-model jp-mod-styled',
     attrs: { type: 'text', title: "Model: empty for the provider's default", 'aria-label': 'Model', spellcheck: 'false' }
   });
-  readonly node = h('div', { className: 'kimi-provider-picker' }, this.select, this.model);
+  /** What the selected provider lists (Kimi ids first), offered as the model box's suggestions. */
+  readonly models = h('datalist', { className: 'kimi-model-list', attrs: { id: `kimi-model-list-${++pickers}` } });
+  readonly node = h('div', { className: 'kimi-provider-picker' }, this.select, this.model, this.models);
 
   /** List `client`'s providers, as far as they are loaded (none: hidden). */
   use(client: KimiClient | null): void {
@@ -37,6 +51,7 @@ export class ProviderPicker {
       if (this._current() === client) {
         this._list = list;
         this.render();
+        void this._loadModels();
       }
     } catch {
       // No selector then: the kernel's default provider answers.
@@ -45,6 +60,31 @@ export class ProviderPicker {
 
   forget(client: KimiClient): void {
     this._cache.delete(client);
+    this._listed.delete(client);
+  }
+
+  /** Fill the suggestions with what the selected provider lists, asked once per client and provider. */
+  private async _loadModels(): Promise<void> {
+    const client = this._current();
+    if (!client) {
+      return;
+    }
+    const provider = this.select.value;
+    const known = this._listed.get(client) ?? new Map<string, string[]>();
+    this._listed.set(client, known);
+    let ids = known.get(provider);
+    if (!ids) {
+      try {
+        const reply = await client.request<ModelsReply>(provider ? { type: 'models', provider } : { type: 'models' });
+        ids = Array.isArray(reply.models) ? reply.models.filter(id => typeof id === 'string') : [];
+      } catch {
+        ids = []; // no list: the box still takes any id
+      }
+      known.set(provider, ids);
+    }
+    if (this._current() === client && this.select.value === provider) {
+      this.models.replaceChildren(...ids.map(id => h('option', { attrs: { value: id } })));
+    }
   }
 
   /** The selected provider and its model for an ask; empty for the kernel's default. */
@@ -93,6 +133,8 @@ export class ProviderPicker {
 
   private readonly _current: () => KimiClient | null;
   private readonly _cache = new Map<KimiClient, ProviderInfo[]>();
+  /** Model ids each client's providers list, by preset name ('' for the kernel default). */
+  private readonly _listed = new Map<KimiClient, Map<string, string[]>>();
   private _list: ProviderInfo[] = [];
   /** The list the options were built from. */
   private _key = '';

@@ -46,6 +46,20 @@ describe('KimiPanel', () => {
     expect(options).toEqual(['Kernel default', 'moonshot · kimi-k2-thinking']);
   });
 
+  it('suggests the models the provider lists in the model box', async () => {
+    const { kernel, panel } = await setup();
+    await tick();
+    const model = panel.node.querySelector('.kimi-model') as HTMLInputElement;
+    const list = panel.node.querySelector('.kimi-model-list') as HTMLDataListElement;
+    expect(model.getAttribute('list')).toBe(list.id);
+    expect([...list.querySelectorAll('option')].map(o => o.value)).toEqual(['kimi-k2.6', 'kimi-k3']);
+    const select = panel.node.querySelector('.kimi-providers') as HTMLSelectElement;
+    select.value = 'moonshot';
+    select.dispatchEvent(new Event('change'));
+    await tick();
+    expect(kernel.sent.filter(m => m.type === 'models').map(m => m.provider)).toEqual([undefined, 'moonshot']);
+  });
+
   it('asks with the chosen provider, and with the typed model over the preset one', async () => {
     const { kernel, panel } = await setup();
     const select = panel.node.querySelector('.kimi-providers') as HTMLSelectElement;
