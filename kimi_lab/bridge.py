@@ -38,7 +38,9 @@ BOUNDARIES = frozenset({"tool_start", "tool_end", "status", "done", "error"})
 ASK_OPTIONS = frozenset({"provider", "model", "tools", "max_tokens", "temperature", "top_p", "reasoning",
                          "system", "new", "seed", "max_rounds"})  # no base_url: the key must not go elsewhere
 ANSWERS = frozenset({"yes", "no", "always"})
-REQUESTS = ("hello", "ask", "stop", "approve", "history", "chats", "transcripts", "providers", "models", "export")
+REQUESTS = (
+    "hello", "ask", "stop", "approve", "history", "chats", "transcripts", "providers", "models", "doctor", "export",
+)
 
 _busy: dict[str, _Ask] = {}  # chat name -> its running ask, across comms (conversations are per kernel)
 _busy_lock = threading.Lock()
@@ -513,6 +515,27 @@ class Bridge:
                 self.send({"type": "error", "request_id": request_id, "message": _one_line(exc)})
 
         threading.Thread(target=fetch, name="kimi-lab-models", daemon=True).start()
+
+    def _doctor(self, request_id: str, data: dict[str, Any]) -> None:
+        """The sidebar's Check setup: `%kimi doctor`'s free checks (key, endpoint, model), on a thread; the
+        two paid ones stay with `%kimi doctor -y` in a cell, which says what they cost."""
+        provider = data.get("provider") or None
+        if provider is not None and not isinstance(provider, str):
+            raise BridgeError("'provider' must be a preset name")
+
+        def check() -> None:
+            from types import SimpleNamespace
+
+            from .doctor import doctor
+
+            try:
+                table = doctor(SimpleNamespace(provider=provider, model=None, base_url=None, yes=False))
+                self._reply(request_id, "doctor", text=table.text(), markdown=table.markdown(),
+                            ok="everything works" in table.title)
+            except Exception as exc:
+                self.send({"type": "error", "request_id": request_id, "message": _one_line(exc)})
+
+        threading.Thread(target=check, name="kimi-lab-doctor", daemon=True).start()
 
     def _export(self, request_id: str, data: dict[str, Any]) -> None:
         """The chat as Markdown: every recorded turn (across kernels), else this kernel's turns."""

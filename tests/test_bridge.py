@@ -243,6 +243,14 @@ def test_models_lists_what_the_provider_serves_for_the_model_box(fe: Frontend) -
     assert fe.request("models", provider=5)["type"] == "error"
 
 
+def test_check_setup_runs_the_free_doctor_checks_and_never_shows_the_key(fe: Frontend) -> None:
+    reply = fe.request("doctor")
+    assert reply["type"] == "doctor" and reply["ok"] is True, reply
+    assert "✓ API key" in reply["text"] and "KIMI_LAB_API_KEY" in reply["text"]
+    assert "streamed question" in reply["text"]  # a free provider (custom) gets the full check at once
+    assert CANARY_KEY not in json.dumps(reply)
+
+
 def test_providers_never_send_keys(fe: Frontend) -> None:
     reply = fe.request("providers")
     assert reply["type"] == "providers" and reply["fallback_key_set"] is True

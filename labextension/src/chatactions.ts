@@ -13,6 +13,7 @@ import {
   normalizeChats,
   normalizeTranscripts,
   type ChatsReply,
+  type DoctorReply,
   type ExportReply,
   type TranscriptChat,
   type TranscriptsReply
@@ -91,7 +92,10 @@ export class ChatActions {
     this._chatsButton.addEventListener('click', () => void this._toggleChats());
     this._newButton.addEventListener('click', () => void this.newChat());
     this._exportButton.addEventListener('click', () => void this.exportChat());
-    this.toolbar = h('div', { className: 'kimi-chat-actions' }, this._chatsButton, this._newButton, this._exportButton);
+    this._checkButton = actionButton('Check setup', 'Is the provider set up? Key, endpoint and model (as %kimi doctor)');
+    this._checkButton.addEventListener('click', () => void this.checkSetup());
+    this.toolbar = h('div', { className: 'kimi-chat-actions' },
+      this._chatsButton, this._newButton, this._exportButton, this._checkButton);
   }
 
   /** The Chats, New chat and Export buttons. */
@@ -149,6 +153,26 @@ export class ChatActions {
   }
 
   /** Export: the chat as Markdown, saved as a new file next to the notebook and opened. */
+  /** `%kimi doctor`'s free checks, shown in the notice (a ✗ line carries its fix). */
+  async checkSetup(): Promise<void> {
+    const client = this._host.binding()?.client;
+    if (!client || this._checking) {
+      return;
+    }
+    this._checking = true;
+    this._setNotice('Checking the setup…');
+    try {
+      const reply = await client.request<DoctorReply>({ type: 'doctor' });
+      const text = typeof reply.text === 'string' ? reply.text : '';
+      const paid = text.includes('doctor -y') ? '\nThe question and tool round trip cost tokens: run %kimi doctor -y in a cell.' : '';
+      this._setNotice(`${text}${paid}`, reply.ok === false, true);
+    } catch (error) {
+      this._setNotice(`Could not check the setup: ${errorText(error)}`, true);
+    } finally {
+      this._checking = false;
+    }
+  }
+
   async exportChat(): Promise<void> {
     const binding = this._host.binding();
     const client = binding?.client;
@@ -279,13 +303,16 @@ export class ChatActions {
     return this._store.state(chat)?.turns.length ?? 0;
   }
 
-  private _setNotice(text: string, error = false): void {
+  private _setNotice(text: string, error = false, report = false): void {
     setText(this.notice, text);
     this.notice.title = text;
     this.notice.hidden = !text;
     this.notice.classList.toggle('kimi-mod-error', error && !!text);
+    this.notice.classList.toggle('kimi-mod-report', report && !!text);
   }
 
+  private readonly _checkButton: HTMLButtonElement;
+  private _checking = false;
   private readonly _host: ChatActionsHost;
   private readonly _store: ChatStore;
   private readonly _files: ChatFiles | null;

@@ -197,6 +197,13 @@ export interface ModelsRequest {
   provider?: string;
 }
 
+/** `%kimi doctor`'s free checks (key, endpoint, model); reply `doctor`. */
+export interface DoctorRequest {
+  type: 'doctor';
+  request_id: string;
+  provider?: string;
+}
+
 export interface ExportRequest {
   type: 'export';
   request_id: string;
@@ -213,6 +220,7 @@ export type FrontendRequest =
   | TranscriptsRequest
   | ProvidersRequest
   | ModelsRequest
+  | DoctorRequest
   | ExportRequest;
 
 /** A request before the client stamps its `request_id` on it. */
@@ -333,6 +341,15 @@ export interface ModelsReply {
   error?: string;
 }
 
+export interface DoctorReply {
+  type: 'doctor';
+  request_id: string;
+  /** The checks as aligned plain text (✓ / ✗ / ⚠, with a fix beside every ✗), and as Markdown. */
+  text: string;
+  markdown: string;
+  ok: boolean;
+}
+
 export interface ExportReply {
   type: 'export';
   request_id: string;
@@ -360,6 +377,7 @@ export type KernelMessage =
   | TranscriptsReply
   | ProvidersReply
   | ModelsReply
+  | DoctorReply
   | ExportReply
   | ErrorReply;
 
@@ -371,6 +389,7 @@ export const REPLY_TYPES: ReadonlySet<string> = new Set([
   'transcripts',
   'providers',
   'models',
+  'doctor',
   'export'
 ]);
 
@@ -385,6 +404,7 @@ const KERNEL_TYPES: ReadonlySet<string> = new Set([
   'transcripts',
   'providers',
   'models',
+  'doctor',
   'export',
   'error'
 ]);

@@ -336,6 +336,18 @@ describe('New chat', () => {
   });
 });
 
+describe('Check setup', () => {
+  it('shows %kimi doctor\'s free checks in the notice, and what the paid ones need', async () => {
+    const { kernel, panel } = await open(world());
+    action(panel, 'Check setup').click();
+    await until(() => (notice(panel).textContent ?? '').includes('✓ API key'), 'the report');
+    expect(sent(kernel, 'doctor')).toHaveLength(1);
+    expect(notice(panel).textContent).toContain('%kimi doctor -y');
+    expect(notice(panel).classList.contains('kimi-mod-report')).toBe(true);
+    expect(notice(panel).classList.contains('kimi-mod-error')).toBe(false);
+  });
+});
+
 describe('Export', () => {
   it('saves the Markdown next to the notebook without overwriting, opens it and says so', async () => {
     const { files, opened, api } = fakeFiles(['work/Analysis — kimi chat.md']);

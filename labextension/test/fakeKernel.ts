@@ -94,6 +94,8 @@ export class FakeKernel {
       this.emit({ type: 'history', request_id: rid, chat: data.chat as string, turns: [] });
     } else if (data.type === 'providers') {
       this.emit({ type: 'providers', request_id: rid, providers: [{ name: 'moonshot', model: 'kimi-k2-thinking', key_set: true }] });
+    } else if (data.type === 'doctor') {
+      this.emit({ type: 'doctor', request_id: rid, text: 'kimi_lab doctor\n✓ API key  from MOONSHOT_API_KEY\n⚠ question and tool round trip  not run  run `%kimi doctor -y` to send them', markdown: '', ok: true });
     } else if (data.type === 'models') {
       this.emit({ type: 'models', request_id: rid, provider: 'moonshot', models: ['kimi-k2.6', 'kimi-k3'] });
     } else if (data.type === 'export') {
