@@ -77,12 +77,13 @@ def test_openrouter_to_moonshot_tool_loop_and_the_next_questions(kimi: Any, monk
 def test_a_refusal_relayed_by_openrouter_names_the_host_and_its_reason(kimi: Any,
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENROUTER_API_KEY", CANARY_KEY)
-    kimi.config.model_rules = {"kimi-k2.6": {"fixed_sampling": False}}  # a wrong correction: temperature is sent
-    kimi.config.temperature = 0.3  # and it is not the one value K2.6 accepts
-    kimi.server.script(Reply(content="never"))
-    cell = kimi.run("%kimi -p openrouter -m moonshotai/kimi-k2.6 --tools none hi")
+    # a wrong correction: K3 wants the reasoning of every earlier answer back, and this rule stops sending it
+    kimi.config.model_rules = {"kimi-k3": {"replay": "tool_calls"}}
+    kimi.server.script(Reply(reasoning="First.", content="one", dialect="openrouter"))
+    assert kimi.run("%kimi -p openrouter -m moonshotai/kimi-k3 --chat k3 --new --tools none first").error is None
+    cell = kimi.run("%kimi -p openrouter -m moonshotai/kimi-k3 --chat k3 --tools none second")
     message = str(cell.error)
-    assert "Provider returned error" in message and "Moonshot AI: " in message and "temperature" in message
+    assert "Provider returned error" in message and "Moonshot AI: " in message and "reasoning_content" in message
     assert "\n" not in message
 
 
@@ -235,3 +236,15 @@ def test_the_footer_names_the_host_openrouter_routed_to(kimi: Any, monkeypatch: 
     conversations.reset("routed")
     kimi.run("%kimi reopen routed")
     assert conversations.get("routed").results[-1].upstream == "Moonshot AI"  # recorded with the turn
+
+
+@pytest.mark.parametrize("server", [{**OPENROUTER, "model_info": {"moonshotai/kimi-k2-thinking": {
+    "supported_parameters": ["tools", "max_tokens", "reasoning", "include_reasoning"]}}}], indirect=True)
+def test_fields_the_listing_says_a_model_does_not_take_are_not_sent(kimi: Any,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENROUTER_API_KEY", CANARY_KEY)
+    kimi.server.script(Reply(content="fine", dialect="openrouter"))
+    assert kimi.run("%kimi -p openrouter --tools none --seed 7 hi").error is None
+    sent = kimi.server.chat_requests[-1].body
+    assert "temperature" not in sent and "seed" not in sent
+    assert sent["reasoning"] == {"enabled": True} and sent["max_tokens"] > 0

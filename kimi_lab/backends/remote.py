@@ -206,11 +206,25 @@ class RemoteBackend:
             rest["reasoning"] = {"enabled": True, **({"effort": effort} if effort else {})}
             if req.route:  # which upstream hosts, in order (their tool-call accuracy differs)
                 rest["provider"] = {"order": list(req.route), "allow_fallbacks": self.cfg.openrouter_fallbacks}
+        self._drop_unsupported(req.model, rest)
         parts = ['{"messages":[', ",".join(self._json(m) for m in req.messages), "]"]
         if req.tools:
             parts += [',"tools":', self._json(req.tools)]
         parts += [",", json.dumps(rest, ensure_ascii=False, separators=(",", ":"))[1:]]
         return "".join(parts).encode()
+
+    def _drop_unsupported(self, model: str, rest: dict[str, Any]) -> None:
+        """Optional fields the provider's listing says this model does not take (OpenRouter lists
+        `supported_parameters` per model) are left out; the output budget and the messages always go."""
+        from .listing import cached_listing
+
+        listing = cached_listing(self.target)
+        entry = listing.get(model) if listing is not None else None
+        if entry is None or not entry.parameters:
+            return
+        for name in ("temperature", "top_p", "seed", "stop", "tool_choice", "response_format", "reasoning"):
+            if name in rest and name not in entry.parameters:
+                del rest[name]
 
     def _open(self, req: ChatRequest) -> Iterator[Event | Any]:
         """Send the request, retrying 429/5xx; yields Status events, then the open stream."""
