@@ -331,6 +331,17 @@ def test_7_export_new_chat_and_back(page: Page, lab: Lab, screenshots: Path) -> 
     assert overflowing(sidebar.locator(".kimi-header"), ".kimi-action") == []
     page.screenshot(path=str(screenshots / "browser-7-toolbar.png"))
 
+    # The model box suggests what the provider lists (the loopback server lists one model).
+    sidebar.locator(".kimi-model-list option[value='kimi-k2-thinking']").wait_for(state="attached", timeout=15_000)
+    suggestions = sidebar.locator(".kimi-model-list").get_attribute("id")
+    assert suggestions and sidebar.locator(".kimi-model").get_attribute("list") == suggestions
+    # Check setup: %kimi doctor's checks in the notice, aligned lines with a mark each.
+    action(sidebar, "Check setup").click()
+    report = sidebar.locator(".kimi-notice.kimi-mod-report", has_text="API key")
+    report.wait_for(timeout=30_000)
+    assert "✓ API key" in report.inner_text() and "✗" not in report.inner_text()
+    page.screenshot(path=str(screenshots / "browser-7-check-setup.png"))
+
     # Export: a new Markdown file next to the notebook, opened in a tab, and a line saying so.
     action(sidebar, "Export").click()
     tab = page.locator("#jp-main-dock-panel .lm-TabBar-tab", has_text=EXPORT)
