@@ -5,7 +5,8 @@ run always: the key (its source, never its value), the endpoint (its model list)
 not). The two that cost tokens run with `-y`, or at once on a free provider: a tiny streamed question
 sent with exactly the fields a real question carries (does reasoning arrive; are usage and cached tokens
 reported), and one tool round trip with the reasoning echoed back (accepted, or the provider's exact
-reason). Bounded: two requests of at most DOCTOR_TOKENS output tokens, 30 s each, no retries.
+reason). Bounded: a 5 s listing and two requests of at most DOCTOR_TOKENS output tokens, 20 s each, no
+retries: under a minute.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ __all__ = ["Doctor", "doctor"]
 
 DOCTOR_TOKENS = 1_024  # output budget of each paid check: enough for a short reasoning and "ok"
 DOCTOR_PROMPT_TOKENS = 1_200  # about what each paid check sends (the tool declarations included)
-DOCTOR_TIMEOUT = 30.0
+DOCTOR_TIMEOUT = 20.0
 CHAT = "kimi-lab-doctor"
 
 
@@ -60,7 +61,7 @@ def doctor(args: Any, config: KimiLab | None = None) -> Table:
         report.add("local GGUF", None, "nothing to reach: the model runs in this kernel", "")
         return report.table(title)
     report.add("API key", True, f"from {target.key_source}" if target.key_source else "none needed")
-    listing = fetch_listing(target, cfg, refresh=True, timeout=10.0)
+    listing = fetch_listing(target, cfg, refresh=True, timeout=5.0)
     if listing.error:
         report.add("endpoint", None if "404" in listing.error else False, f"no model list ({listing.error})",
                    "check --base-url and the key; some servers have no /models, then the question below decides")

@@ -248,3 +248,14 @@ def test_fields_the_listing_says_a_model_does_not_take_are_not_sent(kimi: Any,
     sent = kimi.server.chat_requests[-1].body
     assert "temperature" not in sent and "seed" not in sent
     assert sent["reasoning"] == {"enabled": True} and sent["max_tokens"] > 0
+
+
+@pytest.mark.parametrize("server", [MOONSHOT], indirect=True)
+@pytest.mark.parametrize("model", ["kimi-k2.6", "kimi-k3"])
+def test_the_forced_last_round_is_accepted(kimi: Any, model: str) -> None:
+    """After --max-rounds the loop asks once more with tool_choice "none": every model rule must accept it
+    (Moonshot rejects "required" and named choices while thinking; "none" is what kimi_lab sends)."""
+    kimi.server.script(*data_loop()[:1], Reply(reasoning="Answering now.", content="Enough data."))
+    cell = ask(kimi, f"-m {model} --new --max-rounds 1")
+    last = kimi.server.chat_requests[-1].body
+    assert last["tool_choice"] == "none" and cell.result.content == "Enough data."
