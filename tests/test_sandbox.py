@@ -326,6 +326,39 @@ def test_an_interrupt_arriving_between_fork_and_the_wait_still_reaps_the_child(m
     assert stranded == [], "the child was left running"
 
 
+def test_an_interrupt_taken_by_another_thread_still_stops_the_wait_at_once(monkeypatch):
+    """Around fork the waiting thread blocks SIGINT/SIGALRM, so the kernel hands a signal arriving then to
+    another thread (ipykernel has several). Python runs the handler only when the waiting thread runs
+    bytecode again: the wait is sliced, so the interrupt lands in a fraction of a second, not at the
+    child's deadline."""
+    class Alarm(Exception):
+        pass
+
+    def expire(signum, frame):
+        raise Alarm
+
+    parked = threading.Event()
+    other = threading.Thread(target=parked.wait, args=(30,), daemon=True)
+    other.start()
+    watch = _parent._Child.__init__
+
+    def interrupted(self, pid: int) -> None:
+        signal.pthread_kill(other.ident, signal.SIGALRM)  # taken by the other thread
+        watch(self, pid)
+
+    monkeypatch.setattr(_parent._Child, "__init__", interrupted)
+    previous = signal.signal(signal.SIGALRM, expire)
+    started = time.monotonic()
+    try:
+        with pytest.raises(Alarm):
+            run_isolated(spin, timeout=20, memory_bytes=256 * MB)
+    finally:
+        signal.signal(signal.SIGALRM, previous)
+        parked.set()
+    assert time.monotonic() - started < 5, "the interrupt waited for the child's deadline"
+    assert wait_for(lambda: not leftover(), 10), "the child was left running"
+
+
 def test_the_child_dies_with_the_kernel():
     script = textwrap.dedent("""
         from kimi_lab.tools.sandbox import run_isolated

@@ -32,6 +32,7 @@ __all__ = ["LAYERS", "run"]
 # Every protection applies in production; tests run single layers to prove each one holds on its own.
 LAYERS = frozenset({"fds", "environ", "oom", "rlimits", "landlock", "seccomp"})
 REAP_SECONDS = 5.0
+SIGNAL_SLICE = 0.1  # seconds the parent waits in one poll() before letting Python run pending signal handlers
 CHUNK = 1 << 16
 
 # Python 3.12+ warns on every fork in a process with threads (ipykernel always has some): the child here
@@ -73,7 +74,9 @@ class _Child:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return _Outcome(b"".join(chunks), "timeout")
-            events = poller.poll(max(1, math.ceil(remaining * 1000)))
+            # In slices: a SIGINT or SIGALRM that the kernel delivered to another thread (it does while this one
+            # blocks them around fork) only runs its Python handler when this thread runs bytecode again.
+            events = poller.poll(max(1, math.ceil(min(remaining, SIGNAL_SLICE) * 1000)))
             while True:
                 try:
                     chunk = os.read(pipe, CHUNK)
