@@ -501,14 +501,14 @@ class Bridge:
 
         def fetch() -> None:
             from .api import preferred_model
-            from .backends.listing import fetch_listing
+            from .backends.listing import fetch_listing, kimi_first
             from .target import resolve_target
 
             try:
                 cfg = settings()
                 target = preferred_model(resolve_target(provider=provider, config=cfg), cfg)
                 listing = fetch_listing(target, cfg)
-                ids = sorted((m.id for m in listing.models), key=lambda i: ("kimi" not in i.lower(), i))
+                ids = [m.id for m in kimi_first(listing)]
                 self._reply(request_id, "models", provider=target.provider.name, models=ids, chosen=target.model,
                             error=listing.error)
             except Exception as exc:

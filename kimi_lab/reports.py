@@ -44,7 +44,7 @@ def providers_table(env: Mapping[str, str]) -> Table:
 
 def models_table(args: Any) -> Table:
     """`%kimi models [-p NAME]`: what the provider lists right now (GET /models), Kimi ids first."""
-    from .backends.listing import fetch_listing
+    from .backends.listing import fetch_listing, kimi_first
 
     cfg = settings()
     t = resolve_target(provider=args.provider, model=args.model, base_url=args.base_url, config=cfg)
@@ -55,7 +55,7 @@ def models_table(args: Any) -> Table:
             f"check the key and --base-url, or pass -m with a model id the provider documents"
         )
     rows = []
-    for m in sorted(listing.models, key=lambda m: (not m.is_kimi, m.id)):
+    for m in kimi_first(listing):
         price = f"${m.price.input:.2f} / ${m.price.output:.2f} / ${m.price.cache_read:.2f}" if m.price else ""
         rows.append([m.id, f"{m.context:,}" if m.context else "", f"{m.max_output:,}" if m.max_output else "",
                      price, rule_for(m.id, cfg.model_rules).name if m.is_kimi else ""])

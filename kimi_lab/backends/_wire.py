@@ -31,7 +31,9 @@ class Chunk:
     tool_calls: list[ToolCallDelta] = field(default_factory=list)
     finish: str | None = None
     usage: TokenUsage | None = None
-    provider: str = ""  # OpenRouter: the upstream host that is answering (its top-level `provider`)
+    # OpenRouter: the upstream host that is answering, a top-level `provider` on every chunk
+    # (langchain-ai/langchain#39301, OpenRouterTeam/ai-sdk-provider#131, nearai/ironclaw#5786)
+    provider: str = ""
 
 
 _JSON_TYPES = {dict: "an object", list: "an array", str: "a string", int: "a number", float: "a number",

@@ -129,6 +129,12 @@ def kimi_ids(listing: Listing) -> list[str]:
     return sorted((m.id for m in listing.models if m.is_kimi), reverse=True)
 
 
+def kimi_first(listing: Listing) -> list[Listed]:
+    """Every listed model, the Kimi ones first, each group by id: the order the model box and
+    `%kimi models` show."""
+    return sorted(listing.models, key=lambda m: (not m.is_kimi, m.id))
+
+
 def forget_listings() -> None:
     """Drop every cached listing (tests; `%kimi models --refresh` refreshes one)."""
     with _lock:

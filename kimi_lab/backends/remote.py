@@ -88,7 +88,8 @@ def _server_message(exc: Any) -> str:
 def _upstream_reason(exc: Any) -> str:
     """OpenRouter's envelope for a host's refusal ("Provider returned error") keeps the real reason in
     `metadata.raw` (the host's own error body, as a string) and the host in `metadata.provider_name`:
-    "Moonshot AI: thinking is enabled but reasoning_content is missing …". Empty when there is none."""
+    "Moonshot AI: thinking is enabled but reasoning_content is missing …" (iOfficeAI/AionUi#2746,
+    charmbracelet/crush#2633). Empty when there is none."""
     body = getattr(exc, "body", None)
     inner = body.get("error", body) if isinstance(body, dict) else None
     metadata = inner.get("metadata") if isinstance(inner, dict) else None
@@ -215,7 +216,8 @@ class RemoteBackend:
 
     def _drop_unsupported(self, model: str, rest: dict[str, Any]) -> None:
         """Optional fields the provider's listing says this model does not take (OpenRouter lists
-        `supported_parameters` per model) are left out; the output budget and the messages always go."""
+        `supported_parameters` per model: shared/seeds/001) are left out; the output budget and the
+        messages always go."""
         from .listing import cached_listing
 
         listing = cached_listing(self.target)

@@ -83,7 +83,8 @@ class _Rendered:
             "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}],
         }
         if self.dialect == "openrouter":
-            chunk["provider"] = "Moonshot AI"  # OpenRouter names the upstream host on every chunk (its API reference)
+            # OpenRouter names the upstream host on every chunk: langchain-ai/langchain#39301, nearai/ironclaw#5786
+            chunk["provider"] = "Moonshot AI"
         return chunk
 
     def _reasoning_delta(self, piece: str) -> dict[str, Any]:

@@ -13,6 +13,7 @@ import ast
 import inspect
 import itertools
 import operator
+import sys
 import types
 from collections.abc import Iterator, Mapping
 from typing import Any, Callable
@@ -217,7 +218,7 @@ class Interpreter:
         if not isinstance(value, types.ModuleType):
             return None
         name = getattr(value, "__name__", "")
-        real = __import__("sys").modules.get(name)
+        real = sys.modules.get(name)
         if real is not value or (name not in MODULE_FUNCTIONS and name not in MODULE_CONSTANTS):
             self.budget.fail(
                 f"the module '{node.id}' is not one evaluate uses; use numpy, pandas, math or statistics functions"
@@ -552,7 +553,7 @@ def _selected(key: Any, labels: Any) -> int:
     n times, n rows every time the key names it."""
     if labels is None or getattr(getattr(key, "dtype", None), "kind", "") == "b" or labels.is_unique:
         return len(key)
-    pandas = __import__("sys").modules["pandas"]
+    pandas = sys.modules["pandas"]
     try:
         counts = labels.value_counts(dropna=False)
         return int(pandas.Index(list(key) if kind_of(key) == "list" else key).map(counts).fillna(1).sum())
