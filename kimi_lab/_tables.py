@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Sequence
 
+from ._dollars import LITERAL
+
 __all__ = ["Table"]
 
 
@@ -15,7 +17,7 @@ class Table:
 
     def markdown(self) -> str:
         def line(cells: Sequence[str]) -> str:
-            return "| " + " | ".join(c.replace("|", "\\|").replace("$", "\\$") for c in cells) + " |"
+            return "| " + " | ".join(c.replace("|", "\\|").replace("$", LITERAL) for c in cells) + " |"
 
         out = [f"**{self.title}**\n"] if self.title else []
         out += [line(self.headers), "|" + "---|" * len(self.headers)]

@@ -12,6 +12,7 @@ import html
 import json
 from typing import TYPE_CHECKING, Any, Sequence
 
+from ._dollars import literal_dollars, protect_dollars
 from .tools.display_code import visible
 
 if TYPE_CHECKING:
@@ -132,7 +133,7 @@ def _md_escape_html(text: str) -> str:
 
 def md_plain(text: str) -> str:
     """Model-written text shown as Markdown but never as HTML or math (a lone "$5" is money)."""
-    return _md_escape_html(text).replace("$", "\\$")
+    return literal_dollars(_md_escape_html(text))
 
 
 def md_fence(text: str, lang: str = "") -> str:
@@ -167,7 +168,7 @@ def markdown(result: Result) -> str:
                 body.append("\n".join(prefix + line + ("*" if step.kind == "note" and line else "")
                                       for line in lines) + "\n")
         out.append(f"<details><summary>💭 {thought_summary(result)}</summary>\n\n" + "\n".join(body) + "\n</details>\n")
-    out.append(result.content if result.content.strip() else "*(no answer)*")
+    out.append(protect_dollars(result.content) if result.content.strip() else "*(no answer)*")
     for note in _notes(result):
         out.append(f"\n> ⚠ {md_plain(note)}")
     out.append(f"\n<sub>{md_plain(footer(result))}</sub>")
@@ -246,7 +247,7 @@ def live_html(
     answer = html.escape(content) + "▍" if content else "<i>waiting for the answer…</i>"
     notes_html = "".join(f'<div style="{css["note"]}">⚠ {html.escape(n)}</div>' for n in notes)
     return (
-        f'<div class="kimi-lab-live" style="{css["wrap"]}">'
+        f'<div class="kimi-lab-live mathjax_ignore" style="{css["wrap"]}">'
         f'<div class="kimi-lab-reasoning" style="{css["left"]}"><details open><summary>{label}</summary>'
         f'<div style="{css["scroll"]}"><div style="{css["pre"]}">{timeline}</div></div></details></div>'
         f'<div class="kimi-lab-answer" style="{css["right"]}"><pre style="{css["code"]}">{answer}</pre></div>'

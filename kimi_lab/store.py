@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Iterator
 
+from ._dollars import protect_dollars
 from . import events as ev
 from .errors import KimiError
 from .events import Event, TokenUsage, event_from_dict
@@ -394,7 +395,7 @@ def _turn_markdown(index: int, turn: TurnRecord) -> str:
     out = [f"## {index}. Prompt\n", _quote(turn.prompt) if turn.prompt.strip() else "> *(empty)*\n"]
     if steps:
         out.append("<details><summary>💭 Reasoning and tool calls</summary>\n\n" + "\n".join(steps) + "\n</details>\n")
-    out.append(answer.strip() if answer.strip() else "*(no answer)*")
+    out.append(protect_dollars(answer.strip()) if answer.strip() else "*(no answer)*")
     if turn.ended is None:
         out.append(f"\n*{INTERRUPTED}*")
     out += [f"\n> ⚠ {md_plain(note)}" for note in notes]

@@ -41,7 +41,7 @@ def test_reasoning_and_answer_stream_side_by_side(kimi, dialect):
     # 600 uncached at $0.60, 400 cached at the cache-read price, 200 out at $2.50 per million
     cache_price = 0.06 if dialect == "tera" else 0.15
     assert result.cost == pytest.approx((600 * 0.6 + 400 * cache_price + 200 * 2.5) / 1e6)
-    assert "\\$0.0009" in md
+    assert "\\\\$0.0009" in md
     assert len(cell.displays) == 1, "the live display is replaced in place, the value is not shown twice"
 
 

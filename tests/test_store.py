@@ -200,7 +200,7 @@ def test_export_markdown_of_a_tool_turn(store: TranscriptStore) -> None:
                                    "It has three rows.", "The frame has **3** rows.")]
     assert order == sorted(order)
     assert "<details>" in md and "✓" in md and "retrying after a 429" in md
-    assert "kimi-k2-thinking · openrouter · 120 in / 30 out · \\$0.0020" in md
+    assert "kimi-k2-thinking · openrouter · 120 in / 30 out · \\\\$0.0020" in md
     assert "interrupted" not in md
 
 
