@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["literal_dollars", "protect_dollars"]
+__all__ = ["literal_dollars", "md_plain", "protect_dollars"]
 
 LITERAL = "\\\\$"  # two backslashes and a dollar: see the module docstring
 
@@ -27,6 +27,11 @@ _MONEY = re.compile(r"\$\d[\d,]*(?:\.\d+)?(?:bn|mm|MM|[kKMBm])?(?=$|[\s.,;:!?)\]
 def literal_dollars(text: str) -> str:
     """Every `$` in text we wrote ourselves (tables, footers, notes) stays a dollar."""
     return text.replace("$", LITERAL)
+
+
+def md_plain(text: str) -> str:
+    """Text we show inside Markdown exactly as written: never HTML (`<setting>`), never math (`$5`)."""
+    return literal_dollars(text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"))
 
 
 def protect_dollars(markdown: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from ._dollars import LITERAL
+from ._dollars import md_plain
 
 __all__ = ["Table"]
 
@@ -17,9 +17,9 @@ class Table:
 
     def markdown(self) -> str:
         def line(cells: Sequence[str]) -> str:
-            return "| " + " | ".join(c.replace("|", "\\|").replace("$", LITERAL) for c in cells) + " |"
+            return "| " + " | ".join(md_plain(c).replace("|", "\\|") for c in cells) + " |"
 
-        out = [f"**{self.title}**\n"] if self.title else []
+        out = [f"**{md_plain(self.title)}**\n"] if self.title else []
         out += [line(self.headers), "|" + "---|" * len(self.headers)]
         out += [line(r) for r in self.rows]
         return "\n".join(out)

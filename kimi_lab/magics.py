@@ -22,6 +22,11 @@ SUBCOMMANDS = (
 _NAME = re.compile(r"^[\w.-]+$")
 
 
+def _is_help(prompt: str) -> bool:
+    """A prompt that is only "help" (any case, a trailing ? or !) asks kimi_lab, not the model."""
+    return prompt.strip().rstrip("?!.").strip().lower() == "help"
+
+
 @magics_class
 class KimiMagics(Magics):
     @no_var_expand
@@ -78,6 +83,9 @@ class KimiMagics(Magics):
             argv = shlex.split(opts_text)
         except (OptionError, ValueError) as exc:
             raise UsageError(str(exc)) from None
+        if "-h" in argv or "--help" in argv or _is_help(prompt if cell is None else f"{prompt} {cell}"):
+            print(self.usage())  # `%kimi help`, `%kimi -h`, `%%kimi` with just "help": never sent as a question
+            return None
         args = self.kimi.parser.parse_args(argv)
         if cell is None:
             words = prompt.split()
@@ -122,6 +130,10 @@ class KimiMagics(Magics):
         if args.out:
             self.shell.user_ns[args.out] = result
         return result
+
+    def usage(self) -> str:
+        """What `%kimi help`, `%kimi -h` and `%kimi?` show: the magic's docstring and its options."""
+        return self.kimi.parser.format_help().removeprefix("::").strip("\n")
 
     def _subcommand(self, name: str, arg: str | None, args: Any) -> Any:
         from . import reports

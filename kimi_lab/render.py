@@ -12,7 +12,7 @@ import html
 import json
 from typing import TYPE_CHECKING, Any, Sequence
 
-from ._dollars import literal_dollars, protect_dollars
+from ._dollars import md_plain, protect_dollars
 from .tools.display_code import visible
 
 if TYPE_CHECKING:
@@ -66,9 +66,9 @@ def footer(result: Result) -> str:
     return " · ".join(parts)
 
 
-def _notes(result: Result) -> list[str]:
+def _notes(result: Result, with_error: bool = True) -> list[str]:
     notes = list(result.warnings)
-    if result.error:
+    if result.error and with_error and result.error not in notes:
         notes.append(result.error)
     return notes
 
@@ -105,8 +105,9 @@ def tool_line(step: Step) -> str:
 # -- plain text ----------------------------------------------------------------------------
 
 
-def plain_text(result: Result) -> str:
-    """Readable everywhere: nbconvert, terminals, VS Code, logs."""
+def plain_text(result: Result, with_error: bool = True) -> str:
+    """Readable everywhere: nbconvert, terminals, VS Code, logs. with_error=False: the error is
+    shown by the exception that follows, so the answer does not say it a second time."""
     out: list[str] = []
     if result.steps and (result.show_reasoning or result.tool_calls):
         out.append(f"── reasoning ({thought_summary(result)}) ──")
@@ -119,21 +120,12 @@ def plain_text(result: Result) -> str:
                 out.append(step.text.strip())
         out.append("")
     out += ["── answer ──", result.content.strip() or "(no answer)"]
-    out += [f"⚠ {n}" for n in _notes(result)]
+    out += [f"⚠ {n}" for n in _notes(result, with_error)]
     out.append(f"── {footer(result)}")
     return "\n".join(out)
 
 
 # -- final Markdown ------------------------------------------------------------------------
-
-
-def _md_escape_html(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def md_plain(text: str) -> str:
-    """Model-written text shown as Markdown but never as HTML or math (a lone "$5" is money)."""
-    return literal_dollars(_md_escape_html(text))
 
 
 def md_fence(text: str, lang: str = "") -> str:
@@ -153,8 +145,9 @@ def _md_tool(step: Step) -> str:
     )
 
 
-def markdown(result: Result) -> str:
-    """The final form, rendered by the frontend's Markdown (and MathJax / code highlighting)."""
+def markdown(result: Result, with_error: bool = True) -> str:
+    """The final form, rendered by the frontend's Markdown (and MathJax / code highlighting);
+    with_error as in plain_text."""
     out: list[str] = []
     shown = [s for s in result.steps if s.kind == "tool" or (result.show_reasoning and s.text.strip())]
     if shown:
@@ -169,7 +162,7 @@ def markdown(result: Result) -> str:
                                       for line in lines) + "\n")
         out.append(f"<details><summary>💭 {thought_summary(result)}</summary>\n\n" + "\n".join(body) + "\n</details>\n")
     out.append(protect_dollars(result.content) if result.content.strip() else "*(no answer)*")
-    for note in _notes(result):
+    for note in _notes(result, with_error):
         out.append(f"\n> ⚠ {md_plain(note)}")
     out.append(f"\n<sub>{md_plain(footer(result))}</sub>")
     return "\n".join(out)

@@ -3,6 +3,7 @@ base URL's password (or a key in its query) is shown as `***`."""
 
 from __future__ import annotations
 
+import textwrap
 from typing import Any, Mapping
 
 from ._tables import Table
@@ -130,7 +131,7 @@ def tools_table(spec: str | None) -> Table:
     chosen = select_tools(spec if spec is not None else cfg.tools)
     rows = [
         [t.name, "built-in" if t.builtin else "yours", "asks every time" if t.ask else "runs without asking",
-         t.description[:90]]
+         textwrap.shorten(t.description, 100, placeholder=" …")]  # at a word, and says it was cut
         for t in chosen.values()
     ]
     spec_text = spec if spec is not None else cfg.tools

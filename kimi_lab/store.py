@@ -20,11 +20,11 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Iterator
 
-from ._dollars import protect_dollars
 from . import events as ev
+from ._dollars import md_plain, protect_dollars
 from .errors import KimiError
 from .events import Event, TokenUsage, event_from_dict
-from .render import STATUS_ICON, call_signature, format_cost, md_fence, md_plain
+from .render import STATUS_ICON, call_signature, format_cost, md_fence
 from .result import Result
 
 __all__ = ["ChatSummary", "TranscriptStore", "TranscriptStoreError", "TurnRecord", "arguments_of", "default_path",

@@ -7,7 +7,7 @@ import time
 from typing import TYPE_CHECKING, Any, TextIO
 
 from .events import ContentDelta, Event, ReasoningDelta, Status, ToolEnd, ToolStart
-from .render import footer, live_html, live_text, tool_line
+from .render import footer, live_html, live_text, markdown, plain_text, tool_line
 
 if TYPE_CHECKING:
     from .result import Result
@@ -92,7 +92,14 @@ class HtmlView(NullView):
             self._push()
 
     def finish(self, result: Result) -> None:
-        self._show(result._repr_mimebundle_())
+        if self.turn.error is None:
+            self._show(result._repr_mimebundle_())
+        elif result.content.strip() or result.steps:
+            # What arrived stays; the error itself is the exception's output, right below.
+            self._show({"text/markdown": markdown(result, with_error=False),
+                        "text/plain": plain_text(result, with_error=False)})
+        elif self.handle is not None:
+            self._show({"text/plain": ""})  # nothing arrived: the error output alone says it
         mark_shown_live(result)
 
 

@@ -93,8 +93,19 @@ def test_connection_refused(kimi):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    line = one_line_error(kimi.run(f"%kimi --base-url http://127.0.0.1:{port}/v1 hi"), "KimiConnectionError")
+    cell = kimi.run(f"%kimi --base-url http://127.0.0.1:{port}/v1 hi")
+    line = one_line_error(cell, "KimiConnectionError")
     assert f"cannot reach http://127.0.0.1:{port}/v1" in line and "is the server running" in line
+    shown = "\n".join(str(v) for d in cell.displays for v in d.values())
+    assert "cannot reach" not in shown, "said once, by the error line, not again as a note above it"
+
+
+def test_an_error_after_part_of_the_answer_is_said_once_below_it(kimi):
+    kimi.server.script(Reply(reasoning="thinking", content="The first half, then", chunk_chars=5, cut_after=5))
+    cell = kimi.run("%kimi hi")
+    line = one_line_error(cell, "KimiStreamError")
+    assert "The first" in cell.markdown and "dropped mid-answer" in line
+    assert "dropped mid-answer" not in cell.markdown
 
 
 def test_timeout(kimi):

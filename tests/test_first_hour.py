@@ -1,0 +1,48 @@
+"""What a new user meets first, in the kernel (issue 11): help, readable tables, errors said once."""
+
+from __future__ import annotations
+
+import pytest
+
+from kimi_lab.tools.registry import registry, tool
+
+
+@pytest.mark.parametrize("cell", ["%kimi help", "%kimi -h", "%kimi --help", "%kimi Help?", "%%kimi\nhelp\n",
+                                  "%kimi --chat x --help"])
+def test_every_way_of_asking_for_help_shows_the_usage_and_sends_nothing(kimi, cell):
+    out = kimi.run(cell)
+    assert out.error is None, out.stdout
+    assert "%kimi [options] PROMPT" in out.stdout and "--provider" in out.stdout and "%kimi providers" in out.stdout
+    assert not out.stdout.startswith("::")
+    assert kimi.server.chat_requests == [], "help is never a question to the model"
+
+
+def test_help_inside_a_real_question_is_still_a_question(kimi):
+    assert kimi.run("%kimi help me read this frame").error is None
+    assert len(kimi.server.chat_requests) == 1
+
+
+def test_config_title_shows_its_placeholder(kimi):
+    md = kimi.run("%kimi config").result._repr_mimebundle_()["text/markdown"]
+    assert "KimiLab.&lt;setting&gt;" in md, "a bare <setting> is swallowed by the Markdown renderer as a tag"
+
+
+def test_providers_prices_are_text_not_math(kimi):
+    md = kimi.run("%kimi providers").result._repr_mimebundle_()["text/markdown"]
+    assert "\\\\$" in md and " $0" not in md and "|$" not in md
+
+
+def test_tool_descriptions_are_cut_at_a_word_with_an_ellipsis(kimi):
+    words = " ".join(f"word{i}" for i in range(60))
+
+    def long_winded(x: int) -> int:
+        return x
+
+    long_winded.__doc__ = f"Does a thing. {words}\n\nArgs:\n    x: a number"
+    tool(long_winded)
+    try:
+        table = kimi.run("%kimi tools").result
+        row = next(r for r in table.rows if r[0] == "long_winded")
+        assert row[3].endswith(" …") and row[3][:-2].split()[-1] in words.split()
+    finally:
+        registry.remove("long_winded")
