@@ -68,6 +68,12 @@ function render({ model, el }) {
     }
     const text = box.value;
     if (!text.trim()) return;
+    if (model.get("busy")) {
+      // An answer is running: the text stays where it is (nothing to lose in a round trip), and the
+      // kernel is told so it can say why nothing was sent.
+      model.send({ type: "busy" });
+      return;
+    }
     // Sent, then cleared here, so the empty box is the last state this side syncs (a clear from
     // the kernel could lose a race with keystroke updates the widget manager still holds back).
     // A busy panel sends the text back with `restore`.
@@ -140,10 +146,12 @@ class ChatInput(anywidget.AnyWidget):  # type: ignore[misc]
     value = traitlets.Unicode("").tag(sync=True)
     placeholder = traitlets.Unicode("").tag(sync=True)
     disabled = traitlets.Bool(False).tag(sync=True)
+    busy = traitlets.Bool(False).tag(sync=True)  # set by the panel while an answer runs: Enter keeps the text
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._submit_callbacks: list[Callable[[str], object]] = []
+        self._busy_callbacks: list[Callable[[], object]] = []
         self.on_msg(self._on_frontend_msg)
 
     def on_submit(self, callback: Callable[[str], object], remove: bool = False) -> None:
@@ -152,6 +160,10 @@ class ChatInput(anywidget.AnyWidget):  # type: ignore[misc]
             self._submit_callbacks.remove(callback)
         else:
             self._submit_callbacks.append(callback)
+
+    def on_busy_enter(self, callback: Callable[[], object]) -> None:
+        """Call `callback()` when Enter is pressed while `busy` (the text stayed in the box)."""
+        self._busy_callbacks.append(callback)
 
     def submit(self, text: str | None = None) -> None:
         """What Enter does: set `value` to `text` (default: the current value) and run the callbacks."""
@@ -176,3 +188,6 @@ class ChatInput(anywidget.AnyWidget):  # type: ignore[misc]
         if isinstance(content, dict) and content.get("type") == "submit":
             value = content.get("value")
             self.submit(value if isinstance(value, str) else None)
+        elif isinstance(content, dict) and content.get("type") == "busy":
+            for callback in list(self._busy_callbacks):
+                callback()

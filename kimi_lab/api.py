@@ -214,6 +214,8 @@ def run(turn: Turn, view_kind: str | None = None, config: KimiLab | None = None)
     cfg = config or settings()
     view_cls = choose_view(view_kind or cfg.display)
     view = view_cls(turn, cfg.update_interval)
+    if turn.runner is not None and turn.runner.approve is not None:
+        turn.runner.approve = view.approver(turn.runner.approve)
     with recording(turn, view) as on_event:
         result = turn.run(on_event)
     try:

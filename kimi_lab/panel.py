@@ -131,6 +131,7 @@ class ChatPanel:
         self.input, hint = _input_box(widgets)
         if hasattr(self.input, "on_submit"):
             self.input.on_submit(self._on_enter)
+            self.input.on_busy_enter(self._say_busy)
         self.send_button = widgets.Button(description="Send", button_style="primary", icon="paper-plane")
         self.stop_button = widgets.Button(description="Stop", icon="stop", disabled=True)
         self.footer = widgets.HTML()
@@ -179,6 +180,7 @@ class ChatPanel:
         else:
             self.input.value = ""
         self.notice.value = ""
+        self._set_busy(True)
         self.idle.clear()
         self._started = time.perf_counter()
         self.request_id = uuid.uuid4().hex
@@ -195,11 +197,18 @@ class ChatPanel:
         return self.request_id
 
     def _on_enter(self, text: str) -> None:
-        if self.send(text) is None and text.strip():  # busy: the text goes back in the box
+        if self.send(text) is None and text.strip():  # busy (the box did not know yet): the text goes back
             if hasattr(self.input, "restore"):
                 self.input.restore(text)
-            self.notice.value = ("<small>Kimi is still answering: your text stays in the box; press Enter again "
-                                 "when the answer is done, or Stop it.</small>")
+            self._say_busy()
+
+    def _say_busy(self) -> None:
+        self.notice.value = ("<small>Kimi is still answering: your text stays in the box; press Enter again "
+                             "when the answer is done, or Stop it.</small>")
+
+    def _set_busy(self, busy: bool) -> None:
+        if hasattr(self.input, "busy"):
+            self.input.busy = busy
 
     def stop(self) -> None:
         if self.request_id is not None and not self.idle.is_set():
@@ -265,6 +274,9 @@ class ChatPanel:
 
     def _done(self) -> None:
         self.send_button.disabled, self.stop_button.disabled = False, True
+        if "still answering" in self.notice.value:
+            self.notice.value = ""  # the note was about the answer that just ended
+        self._set_busy(False)
         self._update_footer()
         self.idle.set()
 

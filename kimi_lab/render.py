@@ -22,7 +22,8 @@ __all__ = ["footer", "live_html", "live_text", "markdown", "plain_text", "though
 
 LIVE_TIMELINE_CHARS = 6_000  # the live column shows the end of the timeline; the result keeps all
 LIVE_STEPS = 40
-STATUS_ICON = {"running": "⏳", "ok": "✓", "error": "✗", "denied": "⛔", "timeout": "⌛", "interrupted": "■"}
+STATUS_ICON = {"running": "⏳", "asking": "⏸", "ok": "✓", "error": "✗", "denied": "⛔", "timeout": "⌛",
+               "interrupted": "■"}
 
 
 def format_cost(cost: float | None) -> str:
@@ -66,6 +67,10 @@ def footer(result: Result) -> str:
     return " · ".join(parts)
 
 
+#: How every face marks an answer the user stopped (the sidebar's reducer shows the same words).
+STOPPED = "⏹ stopped"
+
+
 def _notes(result: Result, with_error: bool = True) -> list[str]:
     notes = list(result.warnings)
     if result.error and with_error and result.error not in notes:
@@ -98,8 +103,16 @@ def tool_line(step: Step) -> str:
     call = step.call
     name = call.name if call else "?"
     args = call.arguments if call else ""
-    duration = f" · {call.duration:.2f} s" if call and step.status != "running" else ""
-    return f"{STATUS_ICON.get(step.status, '')} {call_signature(name, args)} · {step.status}{duration}"
+    live = step.status in ("running", "asking")
+    duration = f" · {call.duration:.2f} s" if call and not live else ""
+    approval = call.approval if call is not None and not live else None
+    if step.status == "asking":
+        status = "waiting for your answer below"
+    elif step.status == "denied":
+        status = approval or "denied"
+    else:
+        status = f"{approval} · {step.status}" if approval else step.status
+    return f"{STATUS_ICON.get(step.status, '')} {call_signature(name, args)} · {status}{duration}"
 
 
 # -- plain text ----------------------------------------------------------------------------
@@ -120,6 +133,8 @@ def plain_text(result: Result, with_error: bool = True) -> str:
                 out.append(step.text.strip())
         out.append("")
     out += ["── answer ──", result.content.strip() or "(no answer)"]
+    if result.finish_reason == "cancelled":
+        out.append(STOPPED)
     out += [f"⚠ {n}" for n in _notes(result, with_error)]
     out.append(f"── {footer(result)}")
     return "\n".join(out)
@@ -162,6 +177,8 @@ def markdown(result: Result, with_error: bool = True) -> str:
                                       for line in lines) + "\n")
         out.append(f"<details><summary>💭 {thought_summary(result)}</summary>\n\n" + "\n".join(body) + "\n</details>\n")
     out.append(protect_dollars(result.content) if result.content.strip() else "*(no answer)*")
+    if result.finish_reason == "cancelled":
+        out.append(f"\n**{STOPPED}**")
     for note in _notes(result, with_error):
         out.append(f"\n> ⚠ {md_plain(note)}")
     out.append(f"\n<sub>{md_plain(footer(result))}</sub>")
@@ -195,13 +212,19 @@ def _live_step(step: Step) -> str:
     if cached is not None and cached[0] == (step.status, len(step.text)):
         return cached[1]
     piece = _draw_step(step)
-    if step.kind == "tool" and step.status != "running":
+    if step.kind == "tool" and step.status not in ("running", "asking"):
         setattr(step, _STEP_CACHE_ATTR, ((step.status, len(step.text)), piece))
     return piece
 
 
 def _draw_step(step: Step) -> str:
     css = _LIVE_CSS
+    if step.kind == "tool" and step.status == "asking" and step.call is not None:
+        from .panel import approval_html  # the call exactly as every approval prompt shows it
+
+        return (f'<div class="kimi-lab-tool kimi-lab-asking" style="{css["card"]}">'
+                f"{approval_html(step.call.name, step.call.arguments)}"
+                f"<div>⏸ waiting for your answer below</div></div>")
     if step.kind == "tool":
         preview = ""
         if step.preview:
@@ -252,7 +275,11 @@ def live_text(steps: Sequence[Step], content: str, *, show_reasoning: bool) -> s
     parts = []
     tail = ""
     for step in steps[-5:]:
-        if step.kind == "tool":
+        if step.kind == "tool" and step.status == "asking" and step.call is not None:
+            from .tools.approval import approval_text
+
+            tail += "\n" + approval_text(step.call.name, step.call.arguments) + "\n⏸ waiting for your answer below"
+        elif step.kind == "tool":
             tail += "\n🔧 " + tool_line(step)
         elif show_reasoning:
             tail += "\n" + step.text[-400:]

@@ -20,6 +20,8 @@ class ToolCall:
     result: Any = None
     error: str | None = None
     duration: float = 0.0
+    #: For a tool that asks first, what was decided (tools/runner.py APPROVALS), shown on its card.
+    approval: str | None = None
 
 
 @dataclass

@@ -32,7 +32,7 @@ from .events import (
     UsageEvent,
 )
 from .model_rules import rule_for
-from .result import Result, Step
+from .result import Result, Step, ToolCall
 from .secrets import StreamScrubber, namespace_secrets, scrub
 from .target import Target
 from .tools.notebook import DATA_TOOLS
@@ -298,7 +298,8 @@ class Turn:
     def _run_tool(self, call: dict[str, Any], on_event: Callable[[Event], None]) -> Message:
         assert self.runner is not None
         fn = call["function"]
-        step = Step("tool", status="running")
+        # The card names the call from the start: an approval prompt may keep it "running" for a while.
+        step = Step("tool", call=ToolCall(fn["name"], _shown_arguments(fn["arguments"]), call["id"]), status="running")
         self.steps.append(step)
         on_event(ToolStart(call["id"], fn["name"], fn["arguments"]))
         outcome = self.runner.run(call["id"], fn["name"], fn["arguments"])
@@ -362,3 +363,12 @@ class Turn:
                         Message("assistant", r.content, reasoning=final_reasoning, partial=self.error is not None)
                     )
             conv.record(r)
+
+
+def _shown_arguments(raw: str) -> Any:
+    """A call's arguments for its card before the runner has checked them: parsed when they parse."""
+    try:
+        value = json.loads(raw)
+    except (ValueError, RecursionError):
+        return raw
+    return value if isinstance(value, dict) else raw

@@ -8,9 +8,12 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from .events import ContentDelta, Event, ReasoningDelta, Status, ToolEnd, ToolStart
 from .render import footer, live_html, live_text, markdown, plain_text, tool_line
+from .tools.approval import stdin_approver
 
 if TYPE_CHECKING:
     from .result import Result
+    from .tools.registry import Tool
+    from .tools.runner import Approver
     from .turn import Turn
 
 __all__ = ["HtmlView", "NullView", "TextView", "choose_view"]
@@ -28,6 +31,10 @@ class NullView:
     def finish(self, result: Result) -> None:
         pass
 
+    def approver(self, ask: Approver) -> Approver:
+        """`ask`, as this view wants it asked (the HTML view draws the call on its card first)."""
+        return ask
+
 
 class HtmlView(NullView):
     """One display, updated in place at most every `interval` seconds and at every boundary
@@ -42,6 +49,7 @@ class HtmlView(NullView):
         self._last = 0.0
         self._answering = False
         self._shown_any = False
+        self._asked = False
 
     def _bundle(self) -> dict[str, str]:
         t = self.turn
@@ -91,7 +99,33 @@ class HtmlView(NullView):
         if boundary or time.perf_counter() - self._last >= self.interval:
             self._push()
 
+    def approver(self, ask: Approver) -> Approver:
+        """Draw the waiting call on its card (name and code, as approval_view shows them) before
+        the question goes to stdin, say what was decided after, and drop the printed copy."""
+
+        def asking(tool: Tool, arguments: dict[str, Any]) -> str:
+            step = self.turn.steps[-1] if self.turn.steps else None
+            if step is None or step.kind != "tool":
+                return ask(tool, arguments)
+            step.status = "asking"
+            self._asked = True
+            self._push()
+            try:
+                return ask(tool, arguments, echo=False) if ask is stdin_approver else ask(tool, arguments)
+            finally:
+                step.status = "running"
+                self._push()
+
+        return asking
+
     def finish(self, result: Result) -> None:
+        if self._asked and self.handle is not None:
+            # The stdin prompt (and the answer typed into it) would stay under the footer: redraw
+            # the cell's output once, with the card now saying what was decided.
+            from IPython.display import clear_output
+
+            clear_output(wait=True)
+            self.handle = None
         if self.turn.error is None:
             self._show(result._repr_mimebundle_())
         elif result.content.strip() or result.steps:

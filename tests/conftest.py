@@ -42,6 +42,8 @@ class RecordingPublisher(DisplayPublisher):
         """What the output area shows now: each display at its latest update."""
         shown: dict[Any, dict[str, str]] = {}
         for n, call in enumerate(self.calls):
+            if call.get("clear"):
+                shown.clear()  # clear_output(wait=True): a frontend empties the area before the next output
             if "data" in call:
                 shown[call["id"] if call["id"] is not None else f"anon{n}"] = call["data"]
         return list(shown.values())
@@ -130,6 +132,7 @@ def kimi(shell: InteractiveShell, server: LoopbackServer, clean_env: None, monke
          capfd: Any) -> Iterator[Kimi]:
     """Every preset points at the loopback server; the Moonshot key is the canary."""
     monkeypatch.setenv("MOONSHOT_API_KEY", CANARY_KEY)
+    monkeypatch.setattr("kimi_lab.api.ALWAYS_ALLOWED", set())  # an "always" in one test must not skip another's prompt
     cfg = KimiLab(parent=shell)
     cfg.presets = {name: {"base_url": server.base_url} for name in PRESETS}
     cfg.display = "html"

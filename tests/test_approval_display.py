@@ -186,8 +186,13 @@ def test_a_cell_asking_to_run_spoofed_code_shows_it(kimi, monkeypatch: pytest.Mo
                        Reply(content="done"))
     cell = kimi.run("%kimi --tools +code summarise the reviews")
     assert cell.error is None, cell.stdout
-    assert f"2 │ open('{target.as_posix()}', 'w').write('pwned')  ␍" in screen(cell.stdout)
-    assert "⚠ " in cell.stdout and "\r" not in cell.stdout and "\x1b" not in cell.stdout
+    asking = [c["data"] for c in cell.updates if "kimi-lab-asking" in c.get("data", {}).get("text/html", "")]
+    assert asking, "the card showed the call while the question waited"
+    for shown in (asking[0]["text/plain"], html.unescape(re.sub(r"<[^>]+>", "\n", asking[0]["text/html"]))):
+        assert f"2 │ open('{target.as_posix()}', 'w').write('pwned')  ␍" in screen(shown)
+        assert "⚠ " in shown and "\r" not in shown and "\x1b" not in shown
+    assert "\r" not in cell.stdout and "\x1b" not in cell.stdout
+    assert "denied by you" in cell.markdown
     assert not target.exists(), "denied: nothing ran"
 
 

@@ -46,3 +46,32 @@ def test_tool_descriptions_are_cut_at_a_word_with_an_ellipsis(kimi):
         assert row[3].endswith(" …") and row[3][:-2].split()[-1] in words.split()
     finally:
         registry.remove("long_winded")
+
+
+def test_approving_run_python_shows_the_call_then_clears_the_prompt_and_records_the_answer(kimi, monkeypatch):
+    import json
+
+    from kimi_lab.testing import Reply, ToolCall
+
+    monkeypatch.setattr("builtins.input", lambda prompt="": "y")
+    kimi.server.script(Reply(reasoning="r", tool_calls=[ToolCall("run_python", json.dumps({"code": "seen = 6 * 7"}))]),
+                       Reply(content="It is 42."))
+    cell = kimi.run("%kimi --tools +code compute it")
+    assert cell.error is None and kimi.shell.user_ns["seen"] == 42
+    shown = [c.get("data", {}) for c in cell.updates]
+    assert not any("?()" in str(d) for d in shown), "the card always names its call"
+    asking = next(i for i, d in enumerate(shown) if "kimi-lab-asking" in d.get("text/html", ""))
+    assert "run_python" in shown[asking]["text/html"] and "seen = 6 * 7" in shown[asking]["text/html"]
+    assert "seen = 6 * 7" not in cell.stdout, "the code is on the card, not printed a second time"
+    cleared = [i for i, c in enumerate(cell.updates) if c.get("clear")]
+    assert cleared and cleared[-1] > asking, "the stdin prompt is cleared once the answer is in"
+    assert "approved by you · ok" in cell.markdown and "It is 42." in cell.markdown
+    assert len(cell.displays) == 1, "one output after the redraw"
+
+
+def test_a_cell_that_asks_nothing_is_never_cleared(kimi):
+    from kimi_lab.testing import Reply
+
+    kimi.server.script(Reply(content="plain"))
+    cell = kimi.run("print('mine'); _r = %kimi --tools none hi")
+    assert not any(c.get("clear") for c in cell.updates) and "mine" in cell.stdout

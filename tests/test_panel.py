@@ -134,3 +134,33 @@ def test_the_model_box_offers_what_the_provider_lists(kimi):
     assert wait_for(lambda: panel.model.options == ())
     panel.model.value = "kimi-k3"
     assert panel.model.value == "kimi-k3"
+
+
+def test_enter_while_answering_keeps_the_text_and_the_note_ends_with_the_answer(kimi):
+    panel = ChatPanel("panel-busy", tools="none")
+    kimi.server.script(Reply(content="slow " * 200, chunk_chars=5, delay=0.01))
+    panel.send("go slowly")
+    assert wait_for(lambda: panel.turn is not None and panel.turn.redraws > 0)
+    assert panel.input.busy, "the box knows an answer runs, so its Enter keeps the text"
+    panel.input.value = "my next question"
+    panel.input._on_frontend_msg(panel.input, {"type": "busy"}, [])  # what the box sends on Enter now
+    assert panel.input.value == "my next question" and "still answering" in panel.notice.value
+    panel.stop()
+    assert panel.wait(10)
+    assert not panel.input.busy and panel.notice.value == "", "the note was about the answer that ended"
+    assert panel.input.value == "my next question"
+    conversations.reset("panel-busy")
+
+
+def test_a_stopped_answer_says_stopped_like_the_sidebar(kimi):
+    from kimi_lab.render import STOPPED
+
+    panel = ChatPanel("panel-stop", tools="none")
+    kimi.server.script(Reply(reasoning="thinking " * 300, chunk_chars=5, delay=0.01))
+    panel.send("think for a while")
+    assert wait_for(lambda: panel.turn is not None and panel.turn.redraws > 0)
+    panel.stop()
+    assert panel.wait(10)
+    shown = panel.turn.answer.outputs[0]["data"]
+    assert STOPPED in shown["text/markdown"] and STOPPED == "⏹ stopped"
+    conversations.reset("panel-stop")

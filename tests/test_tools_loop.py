@@ -168,7 +168,13 @@ def test_run_python_runs_after_yes_and_always(kimi, monkeypatch):
     assert "stdout:\nsum 58" in first and "value:\n116" in first
     assert "value:\n59" in second, "'always' did not ask again"
     assert kimi.shell.user_ns["total"] == 58, "the code ran in the user's namespace"
-    assert "total = int(sales.units.sum())" in cell.stdout, "the code was shown before asking"
+    asking = [c["data"] for c in cell.updates if "kimi-lab-asking" in c.get("data", {}).get("text/html", "")]
+    assert asking and all("total = int(sales.units.sum())" in a["text/plain"] for a in asking), \
+        "the card showed the code before asking"
+    assert "total = int(sales.units.sum())" in asking[0]["text/html"] and "run_python" in asking[0]["text/html"]
+    final = cell.markdown
+    assert "approved by you for this session · ok" in final, "the saved output records what was decided"
+    assert "waiting for your answer" not in final
 
 
 def test_user_tools_are_live_and_validated(kimi):

@@ -114,3 +114,27 @@ def test_chat_panel_enter_sends_shift_enter_newline(page: Page, lab: Lab, panel_
     assert user[-1]["content"] == f"{LINE_1}\n{LINE_2}"
     assert lab.server.pending_replies == 0
     notebook.screenshot(path=str(screenshots / "chat-panel.png"))
+
+    # Enter while an answer streams: the text stays, a note says why, and the note ends with the answer.
+    lab.server.script(Reply(reasoning="Counting slowly. " * 20, content="slow " * 120, chunk_chars=5, delay=0.03))
+    box.click()
+    page.keyboard.type("Count to three.")
+    page.keyboard.press("Enter")
+    stop = notebook.get_by_role("button", name="Stop")
+    page.wait_for_function("(b) => !b.disabled", arg=stop.element_handle(), timeout=10_000)
+    page.keyboard.type("My next question")
+    page.keyboard.press("Enter")
+    note = notebook.get_by_text("Kimi is still answering")
+    note.wait_for(timeout=10_000)
+    assert box.input_value() == "My next question", "Enter while streaming keeps what was typed"
+    note.wait_for(state="detached", timeout=30_000)
+    page.wait_for_function("(b) => b.disabled", arg=stop.element_handle(), timeout=30_000)
+    assert box.input_value() == "My next question", "and it is still there after the answer"
+    assert len(lab.server.chat_requests) == 2, "the busy Enter sent nothing"
+
+    # Stop: the turn says "⏹ stopped", as the sidebar does.
+    lab.server.script(Reply(reasoning="Thinking at length. " * 400, chunk_chars=5, delay=0.03))
+    page.keyboard.press("Enter")
+    page.wait_for_function("(b) => !b.disabled", arg=stop.element_handle(), timeout=10_000)
+    stop.click()
+    notebook.get_by_text("⏹ stopped").wait_for(timeout=20_000)

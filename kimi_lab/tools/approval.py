@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .display_code import approval_view
+from .display_code import approval_view, visible
 from .registry import Tool
 
 __all__ = ["stdin_approver"]
@@ -18,18 +18,26 @@ __all__ = ["stdin_approver"]
 _ANSWERS = {"y": "yes", "yes": "yes", "n": "no", "no": "no", "a": "always", "always": "always"}
 
 
+def approval_text(name: str, arguments: Any) -> str:
+    """The call as a text prompt shows it: the warning about hidden characters, then what runs."""
+    shown = approval_view(arguments)
+    warning = f"{shown.warning}\n" if shown.warning else ""
+    return f"🔧 Kimi wants to run {visible(name)}:\n{warning}{shown.display}"
+
+
 def approval_prompt(tool: Tool, arguments: dict[str, Any]) -> tuple[str, str]:
     """What the stdin approver prints, and the question it asks under it."""
     shown = approval_view(arguments)
-    warning = f"{shown.warning}\n" if shown.warning else ""
-    printed = f"🔧 Kimi wants to run {tool.name}:\n{warning}{shown.display}"
+    printed = approval_text(tool.name, arguments)
     hidden = " (it hides characters: see ⚠ above)" if shown.warning else ""
     return printed, f"Allow {tool.name}{hidden}? [y]es / [n]o / [a]lways this session: "
 
 
-def stdin_approver(tool: Tool, arguments: dict[str, Any]) -> str:
+def stdin_approver(tool: Tool, arguments: dict[str, Any], *, echo: bool = True) -> str:
+    """Ask on stdin; echo=False when the call is already on screen (the cell's tool card shows it)."""
     printed, question = approval_prompt(tool, arguments)
-    print(printed, flush=True)
+    if echo:
+        print(printed, flush=True)
     for _ in range(3):
         try:
             reply = input(question)
@@ -37,7 +45,7 @@ def stdin_approver(tool: Tool, arguments: dict[str, Any]) -> str:
             if isinstance(exc, KeyboardInterrupt):
                 raise
             print(f"(no way to ask here, so {tool.name} was not run)", flush=True)
-            return "no"
+            return "unanswered"
         answer = _ANSWERS.get(reply.strip().lower())
         if answer is not None:
             return answer

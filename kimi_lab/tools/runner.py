@@ -19,7 +19,7 @@ from .timeout import ToolTimeout, call_with_timeout
 
 __all__ = ["Approver", "ToolOutcome", "ToolRunner", "render_value"]
 
-#: Returns "yes", "no" or "always" (yes, and don't ask again this session).
+#: Returns "yes", "no", "always" (yes, and don't ask again this session) or "unanswered" (no one could be asked).
 Approver = Callable[[Tool, dict[str, Any]], str]
 
 
@@ -65,6 +65,11 @@ def _nonce(text: str) -> str:
             break
         nonce = token_hex(8)
     return nonce
+
+
+#: What the user's answer is recorded as on the tool card (and so in the saved notebook).
+APPROVALS = {"yes": "approved by you", "always": "approved by you for this session", "no": "denied by you",
+             "unanswered": "denied: nobody could answer here"}
 
 
 def _wrap(name: str, status: str, text: str) -> str:
@@ -133,7 +138,8 @@ class ToolRunner:
                 call, "error", f"error: invalid arguments for {name}: {detail}; schema: {tool.parameters}", started
             )
         if tool.ask and name not in self.always:
-            answer = self.approve(tool, arguments) if self.approve is not None else "no"
+            answer = self.approve(tool, arguments) if self.approve is not None else "unanswered"
+            call.approval = APPROVALS.get(answer, APPROVALS["no"])
             if answer == "always":
                 self.always.add(name)
             elif answer != "yes":
