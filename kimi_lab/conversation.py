@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import re
+import sys
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -9,9 +12,35 @@ from typing import Any
 from .events import TokenUsage
 from .result import Result
 
-__all__ = ["Conversation", "Message", "assistant_wire", "conversations", "message_wire", "wire_messages"]
+__all__ = [
+    "Conversation", "Message", "assistant_wire", "chat_name_for_path", "conversations", "default_chat", "message_wire",
+    "wire_messages",
+]
 
 DEFAULT_CHAT = "default"
+
+
+def chat_name_for_path(path: str) -> str:
+    """A notebook's chat: its path without `.ipynb` (the sidebar's chatNameForPath, reducer.ts)."""
+    name = re.sub(r"\.ipynb$", "", path.replace("\\", "/").lstrip("/"), flags=re.IGNORECASE)
+    return name or DEFAULT_CHAT
+
+
+def default_chat() -> str:
+    """The chat a cell asks in without --chat: its notebook's, which the sidebar opens too, so the
+    cells and the sidebar of one notebook share one conversation and two notebooks never do.
+
+    The notebook is the kernel's Jupyter session: ipykernel puts the server's JPY_SESSION_NAME (the
+    notebook's path) into `__session__`. Outside a notebook (a terminal, a script) it is "default".
+    """
+    path: Any = None
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    if shell is not None:
+        path = shell.user_ns.get("__session__")
+    if not isinstance(path, str) or not path.strip():
+        path = os.environ.get("JPY_SESSION_NAME", "")
+    return chat_name_for_path(path.strip()) if path.strip() else DEFAULT_CHAT
 
 
 @dataclass
@@ -118,7 +147,7 @@ class _Registry:
         self._lock = threading.Lock()
 
     def get(self, name: str | None = None) -> Conversation:
-        name = name or DEFAULT_CHAT
+        name = name or default_chat()
         with self._lock:
             conv = self._by_name.get(name)
             if conv is None:

@@ -34,7 +34,7 @@ class KimiMagics(Magics):
     @argument("-p", "--provider", help="Provider preset (see %%kimi providers).")
     @argument("-m", "--model", help="Model id, e.g. kimi-k2-thinking.")
     @argument("--base-url", help="Any OpenAI-compatible base URL (vLLM, SGLang, llama-server).")
-    @argument("--chat", help="Named conversation (default: one per kernel).")
+    @argument("--chat", help="Named conversation (default: this notebook's, shared with its sidebar).")
     @argument("--new", action="store_true", help="Start the conversation afresh.")
     @argument("--system", help="System prompt for the conversation.")
     @argument("--temperature", type=float, help="Sampling temperature (default 1.0).")
@@ -163,7 +163,7 @@ class KimiMagics(Magics):
         if name == "chat":
             from .panel import chat
 
-            return chat(arg or "default", provider=args.provider, model=args.model, tools=args.tools or "auto")
+            return chat(arg, provider=args.provider, model=args.model, tools=args.tools or "auto")
         if name == "unload":
             from .backends._models import unload
 

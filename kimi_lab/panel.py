@@ -103,15 +103,16 @@ class ChatPanel:
     tools choice, live answers with their reasoning beside them, approval buttons, and the
     conversation's tokens and cost."""
 
-    def __init__(self, chat: str = "default", *, provider: str | None = None, model: str | None = None,
+    def __init__(self, chat: str | None = None, *, provider: str | None = None, model: str | None = None,
                  tools: str = "auto", reasoning: bool = True) -> None:
         import ipywidgets as widgets
 
         from .bridge import Bridge
         from .config import settings
+        from .conversation import default_chat
         from .providers import merge_presets
 
-        self.chat = chat
+        self.chat = chat or default_chat()
         self.reasoning = reasoning
         self._w = widgets
         self.bridge = Bridge(self._receive)
@@ -303,6 +304,7 @@ def _input_box(widgets: Any) -> tuple[Any, str]:
     return ChatInput(placeholder=PLACEHOLDER, layout=layout), ""
 
 
-def chat(name: str = "default", **options: Any) -> ChatPanel:
-    """A chat panel on conversation `name` (shared with `%%kimi --chat NAME`)."""
+def chat(name: str | None = None, **options: Any) -> ChatPanel:
+    """A chat panel on conversation `name` (shared with `%%kimi --chat NAME`); by default the
+    notebook's own chat, which its cells and its sidebar use."""
     return ChatPanel(name, **options)

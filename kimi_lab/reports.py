@@ -150,13 +150,13 @@ class _Markdown:
 
 def export(name: str | None) -> Any:
     """Every recorded turn of a chat (across kernels) as Markdown, from the transcripts file."""
-    from .conversation import DEFAULT_CHAT
+    from .conversation import default_chat
     from .reopen import open_store
 
     store = open_store()
     if store is None:
         return _Markdown("transcripts are off (%config KimiLab.transcripts = True to record them)")
-    return _Markdown(store.export_markdown(name or DEFAULT_CHAT))
+    return _Markdown(store.export_markdown(name or default_chat()))
 
 
 def reopen(name: str | None) -> str:

@@ -120,11 +120,10 @@ class HtmlView(NullView):
 
     def finish(self, result: Result) -> None:
         if self._asked and self.handle is not None:
-            # The stdin prompt (and the answer typed into it) would stay under the footer: redraw
-            # the cell's output once, with the card now saying what was decided.
-            from IPython.display import clear_output
-
-            clear_output(wait=True)
+            # The stdin prompt's answer (and what an approved run_python showed) came after the live
+            # output: the answer moves below them, so nothing trails under its footer, and nothing the
+            # user saw is cleared away.
+            self._show({"text/plain": ""})
             self.handle = None
         if self.turn.error is None:
             self._show(result._repr_mimebundle_())

@@ -54,6 +54,7 @@ def test_approving_run_python_shows_the_call_then_clears_the_prompt_and_records_
     from kimi_lab.testing import Reply, ToolCall
 
     monkeypatch.setattr("builtins.input", lambda prompt="": "y")
+    monkeypatch.setitem(kimi.shell.user_ns, "seen", None)  # removed again after: the shell is shared by every test
     kimi.server.script(Reply(reasoning="r", tool_calls=[ToolCall("run_python", json.dumps({"code": "seen = 6 * 7"}))]),
                        Reply(content="It is 42."))
     cell = kimi.run("%kimi --tools +code compute it")
@@ -63,10 +64,14 @@ def test_approving_run_python_shows_the_call_then_clears_the_prompt_and_records_
     asking = next(i for i, d in enumerate(shown) if "kimi-lab-asking" in d.get("text/html", ""))
     assert "run_python" in shown[asking]["text/html"] and "seen = 6 * 7" in shown[asking]["text/html"]
     assert "seen = 6 * 7" not in cell.stdout, "the code is on the card, not printed a second time"
-    cleared = [i for i, c in enumerate(cell.updates) if c.get("clear")]
-    assert cleared and cleared[-1] > asking, "the stdin prompt is cleared once the answer is in"
-    assert "approved by you · ok" in cell.markdown and "It is 42." in cell.markdown
-    assert len(cell.displays) == 1, "one output after the redraw"
+    assert not any(c.get("clear") for c in cell.updates), "nothing the user saw is cleared"
+    last = cell.updates[-1]
+    assert not last["update"] and "approved by you · ok" in last["data"]["text/markdown"], \
+        "the answer is drawn anew below the prompt's answer, its card saying what was decided"
+    assert "It is 42." in last["data"]["text/markdown"]
+    live = cell.updates[asking]["id"]
+    assert [d for d in cell.displays if "kimi-lab-live" in d.get("text/html", "")] == [], \
+        f"the live output {live} is emptied, so the answer shows once"
 
 
 def test_a_cell_that_asks_nothing_is_never_cleared(kimi):
@@ -75,3 +80,38 @@ def test_a_cell_that_asks_nothing_is_never_cleared(kimi):
     kimi.server.script(Reply(content="plain"))
     cell = kimi.run("print('mine'); _r = %kimi --tools none hi")
     assert not any(c.get("clear") for c in cell.updates) and "mine" in cell.stdout
+
+
+@pytest.mark.parametrize("path, chat", [
+    ("analysis.ipynb", "analysis"), ("work/Q3 sales.IPYNB", "work/Q3 sales"), ("\\\\srv\\nb.ipynb", "srv/nb"),
+    ("/home/me/nb.ipynb", "home/me/nb"), ("", "default"), (".ipynb", "default"),
+])
+def test_a_notebook_chat_is_named_like_the_sidebar_names_it(path, chat):
+    from kimi_lab.conversation import chat_name_for_path
+
+    assert chat_name_for_path(path) == chat  # the cases of labextension/test: chatNameForPath
+
+
+def test_cells_ask_in_their_notebook_chat_and_notebooks_never_share_one(kimi, monkeypatch):
+    from kimi_lab.bridge import Bridge
+    from kimi_lab.conversation import conversations
+    from kimi_lab.testing import Reply
+
+    monkeypatch.setitem(kimi.shell.user_ns, "__session__", "work/first.ipynb")
+    kimi.server.script(Reply(content="one"), Reply(content="two"))
+    assert kimi.run("%kimi --tools none asked in a cell of first").error is None
+    assert [r.prompt for r in conversations.get("work/first").results] == ["asked in a cell of first"]
+    sent: list[dict] = []
+    Bridge(sent.append).handle({"content": {"data": {"type": "history", "request_id": "h", "chat": "work/first"}}})
+    reply = next(m for m in sent if m.get("request_id") == "h")
+    assert [t["prompt"] for t in reply["turns"]] == ["asked in a cell of first"], \
+        "the sidebar, which opens chat work/first, sees what the cells asked"
+    monkeypatch.setitem(kimi.shell.user_ns, "__session__", "work/second.ipynb")
+    assert kimi.run("%kimi --tools none asked in second").error is None
+    assert [r.prompt for r in conversations.get("work/second").results] == ["asked in second"]
+    assert len(conversations.get("work/first").results) == 1, "two notebooks, two chats"
+    kimi.server.script(Reply(content="three"))
+    assert kimi.run("%kimi --chat elsewhere --tools none hi").error is None
+    assert len(conversations.get("work/second").results) == 1, "--chat still chooses another"
+    for name in ("work/first", "work/second", "elsewhere"):
+        conversations.reset(name)
