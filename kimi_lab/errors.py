@@ -45,6 +45,14 @@ class KimiConfigError(KimiError):
     kind = "config"
 
 
+class KimiNoProviderError(KimiConfigError):
+    """No key for any preset and no base URL: nothing to ask. `keys` names the variables to set."""
+
+    def __init__(self, message: str, *, keys: str = "") -> None:
+        super().__init__(message)
+        self.keys = keys
+
+
 class KimiAPIError(KimiError):
     """The provider answered with an HTTP error."""
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Mapping
 
 from .config import KimiLab
-from .errors import KimiConfigError
+from .errors import KimiConfigError, KimiNoProviderError
 from .providers import Provider, merge_presets
 from .secrets import credentials_in, mask_url
 
@@ -52,11 +52,23 @@ def _first(*values: str | None) -> str | None:
 
 
 def setup_help(presets: Mapping[str, Provider]) -> str:
-    keyed = ", ".join(f"{p.key_env} ({p.name})" for p in presets.values() if p.key_env)
     return (
-        f"no provider is set up: set one of {keyed}; or pass --base-url URL for a self-hosted "
+        f"no provider is set up: set one of {_keyed(presets)}; or pass --base-url URL for a self-hosted "
         f"server (vLLM, SGLang, llama-server); see `%kimi providers`"
     )
+
+
+def sidebar_setup_help(keys: str) -> str:
+    """The same, for a chat face: it has no --base-url, and a key set now needs a kernel restart."""
+    return (
+        f"no provider is set up: set one of {keys} (or {ENV_BASE_URL} for a self-hosted server) in the "
+        f"environment Jupyter starts from, then restart the kernel; Check setup (or %kimi doctor in a cell) "
+        f"shows what is missing"
+    )
+
+
+def _keyed(presets: Mapping[str, Provider]) -> str:
+    return ", ".join(f"{p.key_env} ({p.name})" for p in presets.values() if p.key_env)
 
 
 def resolve_target(
@@ -81,7 +93,7 @@ def resolve_target(
             if name is None and env.get(ENV_API_KEY):
                 name = "moonshot"
     if name is None:
-        raise KimiConfigError(setup_help(presets))
+        raise KimiNoProviderError(setup_help(presets), keys=_keyed(presets))
     preset = presets.get(name)
     if preset is None:
         raise KimiConfigError(

@@ -109,7 +109,8 @@ def test_errors_show_one_line_and_the_panel_recovers(kimi, monkeypatch):
     panel = ChatPanel("panel-d")
     panel.send("hi")
     assert panel.wait(10)
-    assert "no provider is set up" in panel.notice.value
+    assert "no provider is set up" in panel.notice.value and "restart the kernel" in panel.notice.value
+    assert "--base-url" not in panel.notice.value, "a chat face has no --base-url to pass"
     assert not panel.send_button.disabled
 
 
