@@ -12,7 +12,7 @@ import threading
 import uuid
 from typing import Any
 
-from .render import format_cost, live_html
+from .render import answer_bundle, format_cost, live_html
 from .result import Step, ToolCall
 from .store import arguments_of
 
@@ -70,7 +70,7 @@ class _TurnView:
         self.live.layout.display = "none"
         self.answer.outputs = ({
             "output_type": "display_data",
-            "data": {"text/markdown": result["markdown"], "text/plain": result["content"]},
+            "data": answer_bundle(result["markdown"], result["content"]),
             "metadata": {},
         },)
 

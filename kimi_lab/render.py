@@ -18,7 +18,8 @@ from .tools.display_code import visible
 if TYPE_CHECKING:
     from .result import Result, Step
 
-__all__ = ["footer", "live_html", "live_text", "markdown", "plain_text", "thought_summary"]
+__all__ = ["ANSWER_MIME", "answer_bundle", "footer", "live_html", "live_text", "markdown", "plain_text",
+           "thought_summary"]
 
 LIVE_TIMELINE_CHARS = 6_000  # the live column shows the end of the timeline; the result keeps all
 LIVE_STEPS = 40
@@ -183,6 +184,16 @@ def markdown(result: Result, with_error: bool = True) -> str:
         out.append(f"\n> ⚠ {md_plain(note)}")
     out.append(f"\n<sub>{md_plain(footer(result))}</sub>")
     return "\n".join(out)
+
+
+#: The sidebar extension renders this type (the same Markdown, plus "Insert below" on code blocks);
+#: every other front end (nbconvert, VS Code, GitHub) shows text/markdown from the same bundle.
+ANSWER_MIME = "application/vnd.kimi-lab.answer+json"
+
+
+def answer_bundle(markdown_text: str, plain: str) -> dict[str, Any]:
+    """A finished answer as every face displays it."""
+    return {ANSWER_MIME: {"markdown": markdown_text}, "text/markdown": markdown_text, "text/plain": plain}
 
 
 # -- live HTML -----------------------------------------------------------------------------

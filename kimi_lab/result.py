@@ -93,10 +93,10 @@ class Result:
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
         printer.text(str(self))
 
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
-        from .render import markdown, plain_text
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        from .render import answer_bundle, markdown, plain_text
 
-        return {"text/markdown": markdown(self), "text/plain": plain_text(self)}
+        return answer_bundle(markdown(self), plain_text(self))
 
     def _ipython_display_(self) -> None:
         if self._shown_live:

@@ -7,7 +7,7 @@ import time
 from typing import TYPE_CHECKING, Any, TextIO
 
 from .events import ContentDelta, Event, ReasoningDelta, Status, ToolEnd, ToolStart
-from .render import footer, live_html, live_text, markdown, plain_text, tool_line
+from .render import answer_bundle, footer, live_html, live_text, markdown, plain_text, tool_line
 from .tools.approval import stdin_approver
 
 if TYPE_CHECKING:
@@ -65,7 +65,7 @@ class HtmlView(NullView):
             "text/plain": live_text(steps, content, show_reasoning=show),
         }
 
-    def _show(self, bundle: dict[str, str]) -> None:
+    def _show(self, bundle: dict[str, Any]) -> None:
         """First call displays; later calls replace that one output in place."""
         from IPython.display import display
 
@@ -129,8 +129,7 @@ class HtmlView(NullView):
             self._show(result._repr_mimebundle_())
         elif result.content.strip() or result.steps:
             # What arrived stays; the error itself is the exception's output, right below.
-            self._show({"text/markdown": markdown(result, with_error=False),
-                        "text/plain": plain_text(result, with_error=False)})
+            self._show(answer_bundle(markdown(result, with_error=False), plain_text(result, with_error=False)))
         elif self.handle is not None:
             self._show({"text/plain": ""})  # nothing arrived: the error output alone says it
         mark_shown_live(result)
