@@ -134,11 +134,13 @@ def _wait_for_lab(url: str, proc: subprocess.Popen[bytes], log_path: Path, deadl
 
 
 @contextmanager
-def running_lab(tmp: Path, notebooks: dict[str, list[str]], sidebar: bool = True) -> Iterator[Lab]:
+def running_lab(tmp: Path, notebooks: dict[str, list[str]], sidebar: bool = True,
+                keyless: bool = False) -> Iterator[Lab]:
     """Loopback model server + `jupyter lab` on 127.0.0.1, isolated settings, given notebooks.
 
     `sidebar=False` skips making the kimi-lab extension available (no npm build when it is not
-    installed): for pages that only need `%%kimi` cells.
+    installed): for pages that only need `%%kimi` cells. `keyless=True`: the kernels see no provider
+    key and no base URL at all, as on a new user's machine (the loopback server still runs, unused).
     """
     if not Path(CHROMIUM).exists():
         raise LabError(f"{CHROMIUM} not found: apt-get install -y chromium fonts-noto-color-emoji")
@@ -160,6 +162,12 @@ def running_lab(tmp: Path, notebooks: dict[str, list[str]], sidebar: bool = True
            "JUPYTERLAB_WORKSPACES_DIR": str(tmp / "workspaces"),
            "JUPYTER_RUNTIME_DIR": str(tmp / "runtime"),
            "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
+    if keyless:
+        from kimi_lab.providers import PRESETS
+
+        for name in {p.key_env for p in PRESETS.values() if p.key_env} | {
+                "KIMI_LAB_BASE_URL", "KIMI_LAB_API_KEY", "KIMI_LAB_PROVIDER", "KIMI_LAB_MODEL"}:
+            env.pop(name, None)
     root_flag = ["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
