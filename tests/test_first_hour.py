@@ -115,3 +115,13 @@ def test_cells_ask_in_their_notebook_chat_and_notebooks_never_share_one(kimi, mo
     assert len(conversations.get("work/second").results) == 1, "--chat still chooses another"
     for name in ("work/first", "work/second", "elsewhere"):
         conversations.reset(name)
+
+
+def test_answers_carry_the_extension_mime_type_beside_markdown(kimi):
+    from kimi_lab.render import ANSWER_MIME
+    from kimi_lab.testing import Reply
+
+    kimi.server.script(Reply(content="```python\nx = 1\n```"))
+    shown = kimi.run("%kimi --tools none code please").displays[-1]
+    assert shown[ANSWER_MIME] == {"markdown": shown["text/markdown"]} and "x = 1" in shown["text/markdown"]
+    assert ANSWER_MIME == "application/vnd.kimi-lab.answer+json"  # labextension/src/answermime.ts registers it
