@@ -11,7 +11,9 @@ import pandas as pd
 import pytest
 from nbclient import NotebookClient
 
+from kimi_lab.providers import PRESETS
 from kimi_lab.testing import LoopbackServer, Reply, ToolCall
+from kimi_lab.testing.demo import MESSAGE as DEMO_MESSAGE
 
 from .conftest import CANARY_KEY
 
@@ -34,6 +36,11 @@ def execute(name: str, monkeypatch: pytest.MonkeyPatch, server: LoopbackServer,
     return nb
 
 
+def code_cells(nb: nbformat.NotebookNode) -> dict[str, nbformat.NotebookNode]:
+    """Code cells by their first line."""
+    return {c.source.splitlines()[0]: c for c in nb.cells if c.cell_type == "code"}
+
+
 def outputs_text(cell: nbformat.NotebookNode) -> str:
     parts = []
     for out in cell.get("outputs", []):
@@ -44,8 +51,8 @@ def outputs_text(cell: nbformat.NotebookNode) -> str:
 
 def test_quickstart(monkeypatch, server):
     nb = execute("01-quickstart.ipynb", monkeypatch, server)
-    code = [c for c in nb.cells if c.cell_type == "code"]
-    by_source = {c.source.splitlines()[0]: c for c in code}
+    by_source = code_cells(nb)
+    assert outputs_text(by_source["from kimi_lab.testing import start_demo_if_no_key"]) == "", "a key: no demo"
     sky = outputs_text(by_source["%kimi In one sentence, why is the sky blue?"])
     assert "Echo: In one sentence, why is the sky blue?" in sky and "Thought for" in sky
     physics = outputs_text(by_source["%%kimi --chat physics"])
@@ -111,9 +118,66 @@ def check_dataframe_analysis(monkeypatch: pytest.MonkeyPatch, server: LoopbackSe
     computed = tool_results(5)[-4:]
     assert [str(growth[r]) in c for r, c in zip(growth, computed, strict=True)] == [True] * 4
     assert 'status="denied"' in tool_results(7)[-1]
-    code = [c for c in nb.cells if c.cell_type == "code"]
-    listing = outputs_text(code[1])
+    code = code_cells(nb)
+    assert outputs_text(code["from kimi_lab.testing import start_demo_if_no_key"]) == "", "a key: no demo"
+    listing = outputs_text(code["%kimi tools"])
     assert "evaluate" in listing and "runs without asking" in listing
-    calls = outputs_text(code[3])
+    calls = outputs_text(code["for call in _.tool_calls:"])
     assert "list_variables" in calls and "evaluate" in calls and "error=None" in calls
-    assert "False" in outputs_text(code[-1]), "the denied code did not run"
+    assert "False" in outputs_text(code['"share" in sales.columns  # False unless you allowed the code to run']), \
+        "the denied code did not run"
+
+
+# Every variable that can select a provider: with none set, the notebooks' first cell starts the demo server.
+PROVIDER_VARIABLES = sorted({p.key_env for p in PRESETS.values() if p.key_env}
+                            | {"KIMI_LAB_API_KEY", "KIMI_LAB_BASE_URL", "KIMI_LAB_PROVIDER", "KIMI_LAB_MODEL"})
+
+
+def execute_without_key(name: str, monkeypatch: pytest.MonkeyPatch) -> nbformat.NotebookNode:
+    for variable in PROVIDER_VARIABLES:
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("KIMI_LAB_DEMO_TPS", "0")  # the demo's pace: none, so the test stays fast
+    nb = nbformat.read(NOTEBOOKS / name, as_version=4)
+    NotebookClient(nb, timeout=60, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()
+    return nb
+
+
+def errors(nb: nbformat.NotebookNode, allowed: tuple[str, ...] = ()) -> list[str]:
+    return [f"{c.source.splitlines()[0]}: {o.get('ename')}: {o.get('evalue')}"
+            for c in nb.cells if c.cell_type == "code" and c.source.splitlines()[0] not in allowed
+            for o in c.get("outputs", []) if o.get("output_type") == "error"]
+
+
+def shown(cell: nbformat.NotebookNode, text: str) -> int:
+    """In how many of the cell's outputs `text` appears (each output counted once, whatever its mime types)."""
+    return sum(text in outputs_text({"outputs": [out]}) for out in cell.get("outputs", []))
+
+
+def test_notebooks_run_on_the_demo_without_a_key(monkeypatch):
+    quickstart = execute_without_key("01-quickstart.ipynb", monkeypatch)
+    assert errors(quickstart) == []
+    code = code_cells(quickstart)
+    assert outputs_text(code["from kimi_lab.testing import start_demo_if_no_key"]).strip() == DEMO_MESSAGE
+    sky = outputs_text(code["%kimi In one sentence, why is the sky blue?"])
+    assert "Rayleigh" in sky and "Thought for" in sky and "Echo:" not in sky
+    assert '"plausible": true' in outputs_text(code["%%kimi --chat physics"])
+    data = outputs_text(code["cities.data"]).strip()
+    assert data.startswith("{'cities': [") and "'Vienna'" in data, data
+    last = code["import kimi_lab"]
+    assert shown(last, "is a prime number above 100") == 1, "the answer is shown once"
+
+    # The run_python cell is the one place a demo turn could end in an error: nobody can approve in CI.
+    analysis = execute_without_key("02-dataframe-analysis.ipynb", monkeypatch)
+    assert errors(analysis, allowed=("%%kimi --tools +code",)) == []
+    code = code_cells(analysis)
+    assert outputs_text(code["from kimi_lab.testing import start_demo_if_no_key"]).strip() == DEMO_MESSAGE
+    question = outputs_text(code["%%kimi --new"])
+    assert "describe_variable" in question and "**West** grew fastest" in question
+    calls = outputs_text(code["for call in _.tool_calls:"])
+    for name in ("list_variables(", "describe_variable(", "evaluate("):
+        assert name in calls, calls
+    assert calls.count("error=None") == 3, calls
+    ranking = outputs_text(code["%%kimi"])
+    assert ranking.count('revenue_growth(region="') >= 4 and "Ranking: **west**" in ranking
+    assert "did not run" in outputs_text(code["%%kimi --tools +code"])
+    assert "False" in outputs_text(code['"share" in sales.columns  # False unless you allowed the code to run'])

@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, cast
 
+from ._demo import DEFAULT_TOKENS_PER_SECOND, Pacing, demo_reply
 from ._dialects import _Rendered
 from ._providers import (
     UPSTREAMS,
@@ -317,8 +318,9 @@ def _parse_json(raw: bytes) -> dict[str, Any] | None:
 class LoopbackServer:
     """Real HTTP server on 127.0.0.1 that replays scripted Kimi K2 Thinking replies.
 
-    With nothing scripted it echoes the last user message, so demo notebooks work
-    without setup. Use as a context manager, or call start()/stop().
+    With nothing scripted it echoes the last user message; with demo=True it answers like a
+    thinking model with tools instead (kimi_lab/testing/_demo.py), so the notebooks show the
+    product without a key. Use as a context manager, or call start()/stop().
     """
 
     def __init__(
@@ -334,6 +336,8 @@ class LoopbackServer:
         models: Iterable[str] | None = None,
         model_info: dict[str, dict[str, Any]] | None = None,
         model_rules: bool = False,
+        demo: bool = False,
+        tokens_per_second: float = DEFAULT_TOKENS_PER_SECOND,
     ) -> None:
         """All provider modelling is opt-in (see kimi_lab/testing/_providers.py for the sources):
 
@@ -347,6 +351,10 @@ class LoopbackServer:
         model_rules: Moonshot's per-model request validation (thinking, reasoning_effort, tool_choice, fixed
             sampling, reasoning replay, tool messages). For a model it knows it decides the reasoning echo itself,
             in place of require_reasoning_echo.
+        demo: answer unscripted requests like Kimi K2 Thinking with tools (paced reasoning, tool calls over the
+            client's variables, JSON when asked) instead of echoing. Scripted replies still come first.
+        tokens_per_second: the demo's streaming pace (0: none); echo_delay, when set, is the pause between
+            events instead.
         """
         if dialect not in DIALECTS:
             raise ValueError(f"unknown dialect {dialect!r}; expected one of {DIALECTS}")
@@ -361,6 +369,10 @@ class LoopbackServer:
         if model_rules and dialect != "moonshot" and upstream != "moonshot":
             raise ValueError("model_rules are Moonshot's: they need dialect 'moonshot' or upstream 'moonshot'")
         self.model_rules = model_rules
+        if tokens_per_second < 0:
+            raise ValueError("tokens_per_second must be >= 0")
+        self.demo = demo
+        self.tokens_per_second = tokens_per_second
         self.api_key = api_key
         self.dialect = dialect
         self.require_reasoning_echo = (
@@ -514,6 +526,8 @@ class LoopbackServer:
         with self._cond:
             if self._replies:
                 return self._replies.popleft()
+        if self.demo:
+            return demo_reply(body, dialect=self.dialect, pacing=Pacing(self.tokens_per_second, self.echo_delay))
         text = _last_user_text(body)
         return Reply(
             content=f"Echo: {text}",
@@ -553,7 +567,7 @@ class LoopbackServer:
 
 
 def main(argv: Iterable[str] | None = None) -> None:
-    """Serve echo replies until interrupted; prints the base URL as the only output line."""
+    """Serve echo (or, with --demo, demo) replies until interrupted; prints the base URL as the only output line."""
     parser = argparse.ArgumentParser(
         prog="python -m kimi_lab.testing.server",
         description="Loopback OpenAI-compatible server speaking Kimi K2 Thinking provider dialects.",
@@ -563,13 +577,21 @@ def main(argv: Iterable[str] | None = None) -> None:
     parser.add_argument("--dialect", choices=DIALECTS, default="moonshot")
     parser.add_argument("--api-key", default=None)
     parser.add_argument("--delay", type=float, default=0.0, help="seconds between SSE events")
+    parser.add_argument("--demo", action="store_true",
+                        help="answer like Kimi K2 Thinking with tools (scripted, not a model) instead of echoing")
+    parser.add_argument("--tokens-per-second", type=float, default=DEFAULT_TOKENS_PER_SECOND, metavar="N",
+                        help="--demo streaming pace, about 4 characters or one word a token (0: no pacing)")
     args = parser.parse_args(None if argv is None else list(argv))
+    if args.tokens_per_second < 0:
+        parser.error("--tokens-per-second must be >= 0")
     server = LoopbackServer(
         api_key=args.api_key,
         dialect=args.dialect,
         host=args.host,
         port=args.port,
         echo_delay=args.delay,
+        demo=args.demo,
+        tokens_per_second=args.tokens_per_second,
     ).start()
     print(server.base_url, flush=True)
     try:
