@@ -9,14 +9,17 @@ Chromium through Playwright:
 - the kimi-lab sidebar (sidebar.png): a small pandas DataFrame defined and run in the notebook,
   the sidebar opened 600 px wide and asked about it; the scripted model reasons, calls the
   `evaluate` tool (the value on its card is computed by the notebook's real kernel) and answers
-  in Markdown with a code block and its "Copy to new cell" action.
+  in Markdown with a code block and its "Copy to new cell" action;
+- the demo (demo-tools-live.png, demo-tools.png): notebooks/02-dataframe-analysis.ipynb in a
+  JupyterLab whose kernels have no provider key, so its first cell starts the demo server: the
+  tool question mid-stream (reasoning paced beside tool cards) and answered.
 
 Needs `pip install playwright`, a system Chromium at /usr/bin/chromium or $KIMI_LAB_CHROMIUM
 (no `playwright install`) and, for the 💭 summary, an emoji font
 (Debian: `apt-get install chromium fonts-noto-color-emoji`); the sidebar is built with npm
 when kimi_lab/labextension/ has no build.
 
-Usage: .venv/bin/python scripts/screenshots.py [--out docs/screenshots] [--only cell|sidebar]
+Usage: .venv/bin/python scripts/screenshots.py [--out docs/screenshots] [--only cell|sidebar|demo]
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # tests_browser, when run as a script
@@ -205,10 +208,60 @@ def drive_sidebar(page: Page, lab: Lab, out: Path) -> None:
     print(f"wrote {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
 
 
+DEMO_NOTEBOOK = "02-dataframe-analysis.ipynb"
+DEMO_QUESTION = "Which region grew its revenue fastest"
+
+
+def drive_demo(page: Page, lab: Lab, out: Path) -> None:
+    """Run notebook 02 on the demo server down to its tool question; shoot it streaming, then done."""
+    page.set_default_timeout(60_000)
+    open_lab(page, lab.notebook_url(DEMO_NOTEBOOK))
+    collapse_left_sidebar(page)
+    cells = page.locator(".jp-Notebook .jp-Cell")
+    question = cells.filter(has_text=DEMO_QUESTION).first
+    index = next(i for i in range(cells.count()) if DEMO_QUESTION in (cells.nth(i).text_content() or ""))
+    for i in range(index):  # the cells above the question, one by one
+        if "jp-CodeCell" in (cells.nth(i).get_attribute("class") or ""):
+            run_cell(page, i, timeout=120_000)
+    prompt = question.locator(".jp-InputPrompt")
+    prompt.click()
+    page.keyboard.press("Escape")
+    prompt.click()
+    page.keyboard.press("Shift+Enter")
+    question.locator(".kimi-lab-live .kimi-lab-tool").first.wait_for(timeout=60_000)
+    page.wait_for_function(
+        "(c) => c.querySelectorAll('.kimi-lab-live .kimi-lab-tool').length >= 2", arg=question.element_handle())
+    question.scroll_into_view_if_needed()
+    dismiss_overlays(page)
+    question.screenshot(path=str(out / "demo-tools-live.png"))
+    print(f"wrote {out / 'demo-tools-live.png'}")
+    summary = question.locator(".jp-RenderedMarkdown details > summary", has_text="💭 Thought for")
+    summary.wait_for(timeout=60_000)
+    summary.click()
+    page.wait_for_function("() => document.fonts.status === 'loaded'", timeout=10_000)
+    question.screenshot(path=str(out / "demo-tools.png"))
+    print(f"wrote {out / 'demo-tools.png'}")
+
+
+def demo_screenshots(browser: Any, out: Path) -> None:
+    """A JupyterLab whose kernels have no key, holding the example notebooks."""
+    import shutil
+
+    with tempfile.TemporaryDirectory(prefix="kimi-lab-demo-") as tmp, \
+            running_lab(Path(tmp), {}, sidebar=False, keyless=True) as lab:
+        shutil.copy(ROOT / "notebooks" / DEMO_NOTEBOOK, lab.root / DEMO_NOTEBOOK)
+        shutil.copytree(ROOT / "notebooks" / "data", lab.root / "data")
+        page = browser.new_page(viewport={"width": 1400, "height": 1000}, device_scale_factor=1)
+        try:
+            drive_demo(page, lab, out)
+        finally:
+            page.close()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots", help="output folder")
-    parser.add_argument("--only", choices=("cell", "sidebar"), help="take only these screenshots")
+    parser.add_argument("--only", choices=("cell", "sidebar", "demo"), help="take only these screenshots")
     args = parser.parse_args()
     out: Path = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
@@ -219,12 +272,14 @@ def main() -> int:
             with running_lab(Path(tmp), notebooks, sidebar=args.only != "cell") as lab, sync_playwright() as pw:
                 browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
                 try:
-                    if args.only != "sidebar":
+                    if args.only in (None, "demo"):
+                        demo_screenshots(browser, out)
+                    if args.only not in ("sidebar", "demo"):
                         lab.server.script(Reply(reasoning=REASONING, content=ANSWER, chunk_chars=6, delay=0.02))
                         page = browser.new_page(viewport={"width": 1400, "height": 900}, device_scale_factor=1)
                         drive_cell(page, lab.notebook_url(NOTEBOOK), out)
                         page.close()
-                    if args.only != "cell":
+                    if args.only in (None, "sidebar"):
                         page = browser.new_page(viewport={"width": 1440, "height": 640}, device_scale_factor=1)
                         drive_sidebar(page, lab, out)
                         page.close()
