@@ -63,7 +63,7 @@ def _protect_line(line: str) -> str:
     while i < n:
         ch = line[i]
         if ch == "`":
-            run = len(line) - len(line[i:].lstrip("`"))
+            run = len(line[i:]) - len(line[i:].lstrip("`"))
             ticks = line[i:i + run]
             close = line.find(ticks, i + run)
             while close != -1 and close + run < n and line[close + run] == "`":

@@ -21,7 +21,7 @@ from typing import Any, Callable
 from . import __version__
 from ._mainthread import MainThreadBusy, run_on_main
 from .config import settings
-from .conversation import conversations
+from .conversation import conversations, default_chat
 from .events import ContentDelta, ReasoningDelta, to_dict
 from .render import markdown
 from .secrets import mask_url, scrub
@@ -72,6 +72,14 @@ def _one_line(exc: BaseException) -> str:
         text = f"{type(exc).__name__}: {text}"
     line = scrub(" ".join(str(text).split()))  # before the cut: a key cut in half would not match
     return line if len(line) <= 300 else line[:299] + "…"
+
+
+def _face_message(exc: BaseException) -> str:
+    """The one line a chat face shows: what to do from there (no --base-url to pass in a sidebar)."""
+    from .errors import KimiNoProviderError
+    from .target import sidebar_setup_help
+
+    return sidebar_setup_help(exc.keys) if isinstance(exc, KimiNoProviderError) else _one_line(exc)
 
 
 def _jsonable(value: Any) -> Any:
@@ -216,7 +224,7 @@ class _Ask:
                 finished = turn.run(on_event)
             reply = {"type": "result", "request_id": self.request_id, "result": result_dict(finished)}
         except BaseException as exc:  # the worker must always answer, and never take the kernel down
-            reply = {"type": "error", "request_id": self.request_id, "message": _one_line(exc)}
+            reply = {"type": "error", "request_id": self.request_id, "message": _face_message(exc)}
         with _busy_lock:  # free before the reply: a frontend may ask again the moment it has it
             if _busy.get(self.chat) is self:
                 del _busy[self.chat]
@@ -487,6 +495,7 @@ class Bridge:
         providers = [{"name": p.name, "base_url": mask_url(p.base_url) if p.base_url else None, "model": p.model,
                       "dialect": p.dialect,
                       "key_env": p.key_env, "key_set": bool(p.key_env and os.environ.get(p.key_env)),
+                      "needs_key": p.key_required,
                       "price": asdict(p.price) if p.price else None, "context": p.context,
                       "max_output": p.max_output} for p in merge_presets(settings().presets).values()]
         self._reply(request_id, "providers", providers=providers, fallback_key_env=ENV_API_KEY,
@@ -566,7 +575,7 @@ def _reopen_unseen(chat: str) -> int:
 
 
 def _chat(data: dict[str, Any]) -> str:
-    chat = data.get("chat") or "default"
+    chat = data.get("chat") or default_chat()
     if not isinstance(chat, str):
         raise BridgeError("'chat' must be a string")
     return chat

@@ -128,3 +128,28 @@ def test_answers_carry_the_extension_mime_type_beside_markdown(kimi):
 
     renderer = Path(__file__).parents[1] / "labextension" / "src" / "answermime.ts"
     assert f"ANSWER_MIME = '{ANSWER_MIME}'" in renderer.read_text(), "the extension renders the type the kernel sends"
+
+
+def test_the_sidebar_marks_only_presets_that_need_a_key(kimi, monkeypatch):
+    from kimi_lab.bridge import Bridge
+
+    monkeypatch.delenv("MOONSHOT_API_KEY")
+    sent: list[dict] = []
+    Bridge(sent.append).handle({"content": {"data": {"type": "providers", "request_id": "p"}}})
+    by_name = {p["name"]: p for p in next(m for m in sent if m.get("request_id") == "p")["providers"]}
+    assert by_name["moonshot"]["needs_key"] and not by_name["moonshot"]["key_set"]
+    assert not by_name["custom"]["needs_key"] and not by_name["local"]["needs_key"]
+
+
+def test_a_chat_face_says_what_to_do_from_there_when_no_provider_is_set_up(kimi, monkeypatch):
+    from kimi_lab.bridge import Bridge
+
+    monkeypatch.delenv("MOONSHOT_API_KEY")
+    sent: list[dict] = []
+    bridge = Bridge(sent.append)
+    bridge.handle({"content": {"data": {"type": "ask", "request_id": "a", "chat": "nokey", "prompt": "hi"}}})
+    from .test_panel import wait_for
+
+    assert wait_for(lambda: any(m.get("type") == "error" and m.get("request_id") == "a" for m in sent))
+    message = next(m for m in sent if m.get("type") == "error")["message"]
+    assert "restart the kernel" in message and "MOONSHOT_API_KEY" in message and "--base-url" not in message

@@ -4,7 +4,7 @@ benchmarks/bench_sidebar.py and scripts/screenshots.py.
 
 The sidebar must be visible to that JupyterLab, and it is this checkout's build: the prebuilt
 extension in kimi_lab/labextension/ (what `npm run build` in labextension/ writes) is put first on
-the extension path through `--LabApp.extra_labextensions_path` (a temp folder holding a
+the extension path through `--LabServerApp.extra_labextensions_path` (a temp folder holding a
 `kimi-lab` symlink to it), so it wins over a copy installed in the environment. (`pip install -e .`
 copies the build into <venv>/share/jupyter/labextensions/kimi-lab once; that copy is stale after
 the next npm build.) Without a build in the checkout, an installed extension is used as is, and
@@ -89,7 +89,7 @@ def lab_extension_args(tmp: Path) -> list[str]:
     link = extra / "kimi-lab"
     if not link.exists():
         link.symlink_to(PREBUILT, target_is_directory=True)
-    return [f"--LabApp.extra_labextensions_path={extra}"]
+    return [f"--LabServerApp.extra_labextensions_path={extra}"]
 
 
 def write_notebook(path: Path, cells: list[str]) -> None:

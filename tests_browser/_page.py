@@ -215,3 +215,73 @@ def looks_disabled(button: Locator) -> bool:
             return b.disabled && off.cursor === 'not-allowed' && Number(off.opacity) < 1 && (differs || !styled);
         }"""
     ))
+
+
+# ---------------------------------------------------------------------------------------------
+# For pages with more than one notebook open (a hidden tab's cells are still in the DOM, so the
+# helpers above, which take the first `.jp-Notebook`, would pick the wrong one).
+
+MESSAGES = f"{SIDEBAR} .kimi-messages"
+
+
+def open_from_path(page: Page, path: str) -> None:
+    """File > Open from Path…, through the command palette (no page reload)."""
+    page.locator(".jp-NotebookPanel:visible .jp-Notebook").first.click(position={"x": 5, "y": 5})
+    page.keyboard.press("Escape")
+    page.keyboard.press("Control+Shift+C")
+    search = page.locator(".jp-ModalCommandPalette .lm-CommandPalette-input")
+    search.wait_for(state="visible", timeout=10_000)
+    search.fill("Open from Path")
+    page.locator(".jp-ModalCommandPalette .lm-CommandPalette-item", has_text="Open from Path").first.click()
+    dialog = page.locator(".jp-Dialog")
+    dialog.locator("input").fill(path)
+    dialog.get_by_role("button", name="Open").click()
+    dialog.wait_for(state="detached", timeout=10_000)
+
+
+def notebook_panel(page: Page, name: str) -> Locator:
+    """The dock panel of the notebook whose tab is labelled `name` (found through the tab's data-id)."""
+    tab = page.locator("#jp-main-dock-panel .lm-TabBar-tab", has_text=name).first
+    tab.wait_for(timeout=30_000)
+    return page.locator(f"[id='{tab.get_attribute('data-id')}']")
+
+
+def run_cell_in(notebook: Locator, index: int, timeout: float = 30_000) -> None:
+    """Run cell `index` of `notebook` (a panel locator) and wait for its new execution count."""
+    page = notebook.page
+    prompt = notebook.locator(".jp-Cell").nth(index).locator(".jp-InputPrompt")
+    before = prompt.inner_text().strip()
+    prompt.click()
+    page.keyboard.press("Escape")
+    prompt.click()
+    page.keyboard.press("Shift+Enter")
+    page.wait_for_function(
+        """([p, before]) => { const t = p.textContent.trim(); return /\\[\\d+\\]/.test(t) && t !== before; }""",
+        arg=[prompt.element_handle(), before], timeout=timeout,
+    )
+
+
+def open_sidebar_for(notebook: Locator) -> Locator:
+    """Open Kimi Chat from the command palette with `notebook` (a panel locator) focused."""
+    page = notebook.page
+    notebook.locator(".jp-Notebook").click(position={"x": 5, "y": 5})
+    page.keyboard.press("Escape")
+    page.keyboard.press("Control+Shift+C")
+    search = page.locator(".jp-ModalCommandPalette .lm-CommandPalette-input")
+    search.wait_for(state="visible", timeout=10_000)
+    search.fill("Open Kimi Chat")
+    page.locator(".jp-ModalCommandPalette .lm-CommandPalette-item", has_text="Open Kimi Chat").first.click()
+    return wait_sidebar_ready(page)
+
+
+def list_scroll(page: Page) -> dict[str, float]:
+    """The sidebar message list's scrollTop, scrollHeight, clientHeight, scrollWidth, clientWidth."""
+    return page.evaluate(
+        f"""() => {{ const l = document.querySelector('{MESSAGES}');
+            return {{ top: l.scrollTop, height: l.scrollHeight, client: l.clientHeight,
+                      width: l.scrollWidth, clientWidth: l.clientWidth }}; }}"""
+    )
+
+
+LIST_AT_BOTTOM = f"""() => {{ const l = document.querySelector('{MESSAGES}');
+    return l.scrollHeight - l.scrollTop - l.clientHeight <= 24; }}"""

@@ -93,7 +93,7 @@ def test_chat_panel_enter_sends_shift_enter_newline(page: Page, lab: Lab, panel_
                            timeout=30_000)
     count = prompt.inner_text().strip()
     lab.server.clear()
-    lab.server.script(Reply(reasoning="Two plus two is four.", content=ANSWER))
+    lab.server.script(Reply(reasoning="Two plus two is four.", content=f"{ANSWER}\n\n```python\nx = 2 + 2\n```"))
 
     box.click()
     page.keyboard.type(LINE_1)
@@ -114,6 +114,11 @@ def test_chat_panel_enter_sends_shift_enter_newline(page: Page, lab: Lab, panel_
     assert user[-1]["content"] == f"{LINE_1}\n{LINE_2}"
     assert lab.server.pending_replies == 0
     notebook.screenshot(path=str(screenshots / "chat-panel.png"))
+    cells = notebook.locator(".jp-Cell").count()
+    notebook.locator(".kimi-copy-cell", has_text="Insert below").click()  # the panel's answers, as a cell's
+    page.wait_for_function("([nb, n]) => nb.querySelectorAll('.jp-Cell').length === n + 1",
+                           arg=[notebook.element_handle(), cells], timeout=10_000)
+    assert "x = 2 + 2" in notebook.locator(".jp-Cell").nth(1).locator(".jp-InputArea").inner_text()
 
     # Enter while an answer streams: the text stays, a note says why, and the note ends with the answer.
     lab.server.script(Reply(reasoning="Counting slowly. " * 20, content="slow " * 120, chunk_chars=5, delay=0.03))

@@ -238,7 +238,7 @@ def test_5_reload_while_answering_follows_the_answer_live(page: Page, lab: Lab, 
     wait_turns_done(page, n + 1)
     text = turn.locator(".kimi-answer").inner_text()
     assert text.startswith("part part") and "LIVE-END" not in text
-    assert "cancelled" in turn.locator(".kimi-turn-footer").inner_text()
+    assert "⏹ stopped" in turn.locator(".kimi-turn-footer").inner_text()  # as the chat panel says it
 
 
 def test_6_shortcut_opens_sidebar(page: Page) -> None:
@@ -253,7 +253,7 @@ def test_6_shortcut_opens_sidebar(page: Page) -> None:
     page.locator(SIDEBAR).wait_for(state="visible", timeout=5_000)
 
 
-EXPORT = f"{CHAT} — kimi chat.md"  # next to the notebook (the lab's root)
+EXPORT = f"{CHAT}.kimi-chat.md"  # next to the notebook (the lab's root)
 NEW_CHAT = f"{CHAT} (2)"
 Q_NEW = "Start over: what is a DataFrame?"
 
@@ -342,7 +342,7 @@ def test_7_export_new_chat_and_back(page: Page, lab: Lab, screenshots: Path) -> 
     assert "✓ API key" in report.inner_text() and "✗" not in report.inner_text()
     page.screenshot(path=str(screenshots / "browser-7-check-setup.png"))
 
-    # Export: a new Markdown file next to the notebook, opened in a tab, and a line saying so.
+    # Export: a new Markdown file next to the notebook, opened in the Markdown preview, and a line saying so.
     action(sidebar, "Export").click()
     tab = page.locator("#jp-main-dock-panel .lm-TabBar-tab", has_text=EXPORT)
     tab.wait_for(timeout=15_000)
@@ -355,7 +355,8 @@ def test_7_export_new_chat_and_back(page: Page, lab: Lab, screenshots: Path) -> 
     text = (lab.root / EXPORT).read_text(encoding="utf-8")
     for prompt in asked:
         assert prompt in text, (prompt, text[:2000])
-    page.locator(".jp-FileEditor .cm-content", has_text=asked[0]).wait_for(timeout=15_000)
+    shown = asked[0].replace("`", "")  # rendered: `sales` is code, without its backticks
+    page.locator(".jp-MarkdownViewer .jp-RenderedMarkdown", has_text=shown).first.wait_for(timeout=15_000)
     page.screenshot(path=str(screenshots / "browser-7-export.png"))
     tab.locator(".lm-TabBar-tabCloseIcon").click()
     tab.wait_for(state="detached", timeout=10_000)

@@ -1,7 +1,8 @@
 /**
  * The answer column: Markdown rendered with JupyterLab's rendermime (code highlighting
  * included) section by section while the answer streams, with a "copy to new cell" action on
- * every code block.
+ * every code block. Math is typeset with JupyterLab's MathJax once a section is on the page;
+ * money ($4.50) is kept as text first (see dollars.ts).
  *
  * Why sections: rendering a 20,000-token answer as one document at the end is one ~170 ms
  * main-thread task. Instead the text is cut at block boundaries (see cuts.ts); each finished
@@ -11,11 +12,13 @@
 
 import type { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 
+import { addCodeActions, type InsertCode } from './codeactions';
 import { MarkdownCuts } from './cuts';
+import { protectDollars } from './dollars';
 import { h, streamText } from './dom';
 
 /** Inserts code as a new cell in the bound notebook; false when there is none. */
-export type InsertCode = (code: string) => boolean;
+export type { InsertCode } from './codeactions';
 
 /** Sections are grouped up to about this many characters when more than one is ready at once. */
 const SECTION_CHARS = 3000;
@@ -139,7 +142,9 @@ export class AnswerView {
       return;
     }
     const renderer = this.rendermime.createRenderer('text/markdown');
-    const model = this.rendermime.createModel({ data: { 'text/markdown': section.text }, trusted: false });
+    // Escaped dollars are shown as `$` by MathJax; without a typesetter there is nothing to escape from.
+    const markdown = this.rendermime.latexTypesetter ? protectDollars(section.text) : section.text;
+    const model = this.rendermime.createModel({ data: { 'text/markdown': markdown }, trusted: false });
     try {
       await renderer.renderModel(model);
     } catch (error) {
@@ -153,12 +158,25 @@ export class AnswerView {
       return;
     }
     const rendered = h('div', { className: 'kimi-answer-section kimi-answer-rendered' }, renderer.node);
-    this._addCopyButtons(renderer.node);
+    addCodeActions(renderer.node, this.insertCode);
     const owner = section.owner ?? section;
     owner.renderer?.dispose();
     owner.renderer = renderer;
     owner.node.replaceWith(rendered);
     owner.node = rendered;
+    this._typeset(renderer.node);
+  }
+
+  /**
+   * Typeset the math of a rendered section. The renderer typesets only when it is attached as
+   * a Lumino widget, which it is not here (its node is placed by hand): so once it is on the page.
+   */
+  private _typeset(node: HTMLElement): void {
+    const typesetter = this.rendermime.latexTypesetter;
+    if (!typesetter || !node.isConnected || !/[$\\]/.test(node.textContent ?? '')) {
+      return;
+    }
+    Promise.resolve(typesetter.typeset(node)).catch(error => console.warn('kimi-lab: could not typeset the answer', error));
   }
 
   /** `data-rendered` says the finished answer is fully rendered (tests and benchmarks wait on it). */
@@ -179,27 +197,6 @@ export class AnswerView {
     this._cuts = new MarkdownCuts();
     this._tail.replaceChildren();
     this.node.replaceChildren(this._tail);
-  }
-
-  private _addCopyButtons(root: HTMLElement): void {
-    root.querySelectorAll('pre').forEach(pre => {
-      const code = (pre.textContent ?? '').replace(/\n$/, '');
-      if (!code.trim()) {
-        return;
-      }
-      const button = h('button', {
-        className: 'kimi-copy-cell jp-Button jp-mod-minimal',
-        text: 'Copy to new cell',
-        attrs: { type: 'button', title: 'Insert this code as a new cell below the active cell of the bound notebook' }
-      });
-      button.addEventListener('click', () => {
-        const ok = this.insertCode(code);
-        button.textContent = ok ? 'Inserted' : 'No notebook';
-        window.setTimeout(() => (button.textContent = 'Copy to new cell'), 1500);
-      });
-      const wrap = h('div', { className: 'kimi-code-actions' }, button);
-      pre.insertAdjacentElement('afterend', wrap);
-    });
   }
 
   private _text = '';

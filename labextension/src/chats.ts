@@ -46,10 +46,13 @@ export function freshChatName(base: string, taken: Iterable<string>): string {
 
 const UNSAFE = /[\\/:*?"<>|\u0000-\u001f]+/g;
 
+/** What an export's file name ends with: `03-sidebar.kimi-chat.md` sorts next to `03-sidebar.ipynb`. */
+export const EXPORT_SUFFIX = '.kimi-chat';
+
 /**
- * Where to export `chat`: `<chat's last name part> — kimi chat.md` in the notebook's folder
- * (for the notebook's own chat that is the notebook's stem), ` (2)`, ` (3)`, … added until
- * the name is free: an export never overwrites a file.
+ * Where to export `chat`: `<chat's last name part>.kimi-chat.md` in the notebook's folder (for
+ * the notebook's own chat that is the notebook's stem: `03-sidebar.kimi-chat.md`), with `-2`,
+ * `-3`, … added only when the name is taken: an export never overwrites a file.
  */
 export async function exportPath(
   notebookPath: string,
@@ -62,12 +65,12 @@ export async function exportPath(
   const last = chat.replace(/\\/g, '/').split('/').filter(Boolean).pop() ?? '';
   const stem = last.replace(UNSAFE, ' ').trim() || 'chat';
   for (let n = 1; n < 10_000; n++) {
-    const path = `${dir}${stem} — kimi chat${n > 1 ? ` (${n})` : ''}.md`;
+    const path = `${dir}${stem}${EXPORT_SUFFIX}${n > 1 ? `-${n}` : ''}.md`;
     if (!(await exists(path))) {
       return path;
     }
   }
-  throw new Error(`no free file name for ${stem} — kimi chat.md`);
+  throw new Error(`no free file name for ${stem}${EXPORT_SUFFIX}.md`);
 }
 
 export function baseName(path: string): string {

@@ -117,7 +117,7 @@ export class ChatStore {
   async ask(client: KimiClient, chat: string, prompt: string, options: AskOptions): Promise<void> {
     const requestId = `ask-${Date.now().toString(36)}-${++this._seq}`;
     this._requestChat.set(requestId, chat);
-    this.dispatch(chat, { type: 'local/ask', request_id: requestId, prompt });
+    this.dispatch(chat, { type: 'local/ask', request_id: requestId, prompt, at: Date.now() });
     try {
       await client.send({ type: 'ask', chat, prompt, options }, requestId);
     } catch (error) {

@@ -261,10 +261,11 @@ export class KimiClient {
     if (pending && (REPLY_TYPES.has(data.type) || data.type === 'error')) {
       this._pending.delete(requestId);
       if (data.type === 'error') {
+        // The requester reports it (or, as the model list, does without): not the chat's error too.
         pending.reject(new ClientError(data.message));
-      } else {
-        pending.resolve(data);
+        return;
       }
+      pending.resolve(data);
     }
     this._messageReceived.emit(data);
   }

@@ -1,5 +1,6 @@
 /**
- * The kimi-lab JupyterLab plugin: a right-sidebar chat bound to the active notebook's kernel.
+ * The kimi-lab JupyterLab plugins: a right-sidebar chat bound to the active notebook's kernel,
+ * and `%%kimi` cells highlighted as Markdown (cellmagic.ts).
  */
 
 import { ILayoutRestorer, type JupyterFrontEnd, type JupyterFrontEndPlugin } from '@jupyterlab/application';
@@ -10,17 +11,34 @@ import type { Contents, Kernel } from '@jupyterlab/services';
 import { IStateDB } from '@jupyterlab/statedb';
 import { addIcon, caretDownEmptyIcon, downloadIcon, historyIcon } from '@jupyterlab/ui-components';
 
+import { registerAnswerRenderer } from './answermime';
+import { KimiCellLanguage } from './cellmagic';
 import type { ChatFiles } from './chatactions';
 import { memoryChoiceStore, type ChatChoiceStore } from './choices';
 import { KimiClient } from './client';
 import { kimiIcon } from './icon';
 import { KimiPanel } from './panel';
 import { chatNameForPath } from './reducer';
+import { pageFlag, type WidenedFlag } from './sidebarwidth';
 
 export const COMMAND_OPEN = 'kimi-lab:open-sidebar';
 const PANEL_ID = 'kimi-lab-sidebar';
 /** IStateDB key of `notebook path → chat name` (the chat picked per notebook). */
 const CHOICES_KEY = 'kimi-lab:chat-choices';
+/** IStateDB key set once the sidebar's area was given a usable width (sidebarwidth.ts). */
+const WIDENED_KEY = 'kimi-lab:sidebar-widened';
+/** JupyterLab's Markdown viewer (rendered, not the text editor) for an exported chat. */
+const MARKDOWN_PREVIEW = 'Markdown Preview';
+
+/** "Widened once" kept in the workspace, so a width the user chose later is never undone. */
+function stateWidenedFlag(state: IStateDB): WidenedFlag {
+  return {
+    get: async () => (await state.fetch(WIDENED_KEY)) === true,
+    set: async () => {
+      await state.save(WIDENED_KEY, true);
+    }
+  };
+}
 
 /** The chat picked per notebook, in JupyterLab's state database (kept in the workspace). */
 function stateChoiceStore(state: IStateDB): ChatChoiceStore {
@@ -43,7 +61,7 @@ function stateChoiceStore(state: IStateDB): ChatChoiceStore {
   };
 }
 
-/** Exports go through the Jupyter contents service and open with docmanager:open. */
+/** Exports go through the Jupyter contents service and open in the Markdown preview. */
 function contentFiles(app: JupyterFrontEnd): ChatFiles {
   const contents: Contents.IManager = app.serviceManager.contents;
   return {
@@ -62,9 +80,25 @@ function contentFiles(app: JupyterFrontEnd): ChatFiles {
       await contents.save(path, { type: 'file', format: 'text', content });
     },
     open: async path => {
-      await app.commands.execute('docmanager:open', { path });
+      // The rendered chat, as a reader wants it; the text editor only without the Markdown viewer.
+      const preview = app.docRegistry.getWidgetFactory(MARKDOWN_PREVIEW) ? { factory: MARKDOWN_PREVIEW } : {};
+      const widget = (await app.commands.execute('docmanager:open', { path, ...preview })) as { id?: string } | undefined;
+      if (widget?.id) {
+        app.shell.activateById(widget.id); // in front, whatever had the focus (the notebook's editor)
+      }
     }
   };
+}
+
+/** Insert `code` as a code cell below the notebook cell that holds `node` (an answer in its output). */
+function insertBelowNode(tracker: INotebookTracker, node: HTMLElement, code: string): boolean {
+  const panel = tracker.find(nb => nb.node.contains(node)) ?? null;
+  const index = panel ? panel.content.widgets.findIndex(cell => cell.node.contains(node)) : -1;
+  if (!panel || index < 0) {
+    return false;
+  }
+  panel.content.activeCellIndex = index;
+  return insertCodeBelow(panel, code);
 }
 
 /** Insert `code` as a code cell below the active cell of `panel`'s notebook. */
@@ -107,10 +141,12 @@ const plugin: JupyterFrontEndPlugin<void> = {
       insertCode: code => insertCodeBelow(bound, code),
       chatChoices: state ? stateChoiceStore(state) : memoryChoiceStore(),
       files: contentFiles(app),
-      icons: { chats: historyIcon, newChat: addIcon, export: downloadIcon, caret: caretDownEmptyIcon }
+      icons: { chats: historyIcon, newChat: addIcon, export: downloadIcon, caret: caretDownEmptyIcon },
+      widened: state ? stateWidenedFlag(state) : pageFlag()
     });
     panel.id = PANEL_ID;
     app.shell.add(panel, 'right', { rank: 650 });
+    registerAnswerRenderer(rendermime, (node, code) => insertBelowNode(tracker, node, code));
     restorer?.add(panel, PANEL_ID);
 
     const clientFor = (kernel: Kernel.IKernelConnection): KimiClient => {
@@ -202,4 +238,20 @@ const plugin: JupyterFrontEndPlugin<void> = {
   }
 };
 
-export default plugin;
+/** `%%kimi` cells of every notebook are highlighted as Markdown (see cellmagic.ts). */
+const kimiCells: JupyterFrontEndPlugin<void> = {
+  id: 'kimi-lab:kimi-cells',
+  description: 'Highlights %%kimi cells as Markdown (the prompt) instead of Python.',
+  autoStart: true,
+  requires: [INotebookTracker],
+  activate: (_app: JupyterFrontEnd, tracker: INotebookTracker): void => {
+    const watch = (panel: NotebookPanel): void => {
+      const language = new KimiCellLanguage(panel.content);
+      panel.disposed.connect(() => language.dispose());
+    };
+    tracker.forEach(watch);
+    tracker.widgetAdded.connect((_, panel) => watch(panel));
+  }
+};
+
+export default [plugin, kimiCells];

@@ -1,12 +1,14 @@
 /**
  * The message list: one TurnView per turn of the shown chat, updated in place, with the
  * "reopened" note on top, a hint while the chat is empty, and the chat's error line under it.
+ * It follows its end while answers grow unless the user scrolled up (see follow.ts).
  */
 
 import type { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 
 import type { InsertCode } from './answer';
 import { h, plural, setText } from './dom';
+import { FollowScroller } from './follow';
 import type { ApprovalAnswer } from './protocol';
 import type { ChatState } from './reducer';
 import { TurnView } from './turn';
@@ -25,9 +27,14 @@ export class MessageList {
     this._options = options;
     this._errorClose.addEventListener('click', () => options.dismissError());
     this.errorLine = h('div', { className: 'kimi-chat-error' }, this._errorText, this._errorClose);
+    this._scroller = new FollowScroller(this.list);
+    this.node = h('div', { className: 'kimi-messages-area' }, this.list, this._scroller.jump);
   }
 
-  readonly node = h('div', { className: 'kimi-messages' });
+  /** The list and its Jump to latest button (placed by the panel). */
+  readonly node: HTMLDivElement;
+  /** The scrolling list of turns. */
+  readonly list = h('div', { className: 'kimi-messages', attrs: { tabindex: '-1' } });
   /** The chat's error with its dismiss button (placed by the panel, under the list). */
   readonly errorLine: HTMLDivElement;
 
@@ -36,22 +43,29 @@ export class MessageList {
     this._rebuild = true;
   }
 
+  /** Whether the list keeps its end in view (tests). */
+  get following(): boolean {
+    return this._scroller.following;
+  }
+
+  /** Go to the end and follow it: the user asked a question (it shows at the end). */
+  followLatest(): void {
+    this._scroller.jumpToLatest();
+  }
+
   render(state: ChatState | null): void {
     const turns = state?.turns ?? [];
     if (this._rebuild || this._shownChat !== (state?.chat ?? null)) {
-      this._views.forEach(v => v.dispose());
+      this._views.forEach(v => this._drop(v));
       this._views = [];
-      this.node.replaceChildren();
+      this.list.replaceChildren();
       this._shownChat = state?.chat ?? null;
       this._rebuild = false;
+      this._scroller.jumpToLatest(); // a chat (re)opens at its latest turn
     }
-    const atBottom = this.node.scrollHeight - this.node.scrollTop - this.node.clientHeight < 40;
     // History can replace turns wholesale: rebuild when the list shrank.
     if (turns.length < this._views.length) {
-      this._views.splice(turns.length).forEach(v => {
-        v.dispose();
-        v.node.remove();
-      });
+      this._views.splice(turns.length).forEach(v => this._drop(v));
     }
     turns.forEach((turn, i) => {
       let view = this._views[i];
@@ -60,13 +74,14 @@ export class MessageList {
           this._options.approve(i, callId, answer)
         );
         this._views.push(view);
-        this.node.append(view.node);
+        this.list.append(view.node);
+        this._scroller.observe(view.node);
       }
       view.update(turn);
     });
     if (turns.length === 0) {
       if (!this._empty.isConnected) {
-        this.node.append(this._empty);
+        this.list.append(this._empty);
       }
     } else {
       this._empty.remove();
@@ -74,15 +89,13 @@ export class MessageList {
     const restored = state?.restored ?? 0;
     if (restored > 0) {
       setText(this._restoredNote, `Reopened ${plural(restored, 'earlier turn')} from the transcripts file.`);
-      if (this.node.firstChild !== this._restoredNote) {
-        this.node.prepend(this._restoredNote);
+      if (this.list.firstChild !== this._restoredNote) {
+        this.list.prepend(this._restoredNote);
       }
     } else {
       this._restoredNote.remove();
     }
-    if (atBottom) {
-      this.node.scrollTop = this.node.scrollHeight; // follow the answer unless the user scrolled up
-    }
+    this._scroller.settle(); // follow the answer unless the user scrolled up
     const error = state?.error ?? null;
     setText(this._errorText, error ?? '');
     this.errorLine.hidden = !error;
@@ -90,9 +103,17 @@ export class MessageList {
 
   dispose(): void {
     this._views.forEach(v => v.dispose());
+    this._scroller.dispose();
+  }
+
+  private _drop(view: TurnView): void {
+    this._scroller.unobserve(view.node);
+    view.dispose();
+    view.node.remove();
   }
 
   private readonly _options: MessageListOptions;
+  private readonly _scroller: FollowScroller;
   private _views: TurnView[] = [];
   private _rebuild = true;
   private _shownChat: string | null = null;

@@ -23,6 +23,7 @@ import { MessageList } from './messages';
 import type { ApprovalAnswer, KernelMessage } from './protocol';
 import { ProviderPicker } from './providers';
 import { runningRequest, totals, type ChatState } from './reducer';
+import { widenOnce, type WidenedFlag } from './sidebarwidth';
 
 export type { Binding } from './binding';
 
@@ -37,6 +38,11 @@ export interface PanelOptions {
   icons?: ToolbarIcons;
   /** The clock for "2 h ago" (tests). */
   now?: () => number;
+  /**
+   * Whether the side area was already widened to a usable width once (see sidebarwidth.ts);
+   * without it the panel keeps whatever width it is given.
+   */
+  widened?: WidenedFlag;
 }
 
 export class KimiPanel extends Widget {
@@ -64,6 +70,7 @@ export class KimiPanel extends Widget {
         }
       }
     });
+    this._widened = options.widened ?? null;
     this._actions = new ChatActions({
       host: {
         binding: () => this._binding,
@@ -164,6 +171,7 @@ export class KimiPanel extends Widget {
       return;
     }
     this._input.value = '';
+    this._messages.followLatest(); // the new question shows at the end, and its answer is followed
     await this._store.ask(client, binding.chat, prompt, this._providers.askOptions());
   }
 
@@ -201,6 +209,11 @@ export class KimiPanel extends Widget {
     if (!this._everShown) {
       this._everShown = true;
       void this._connectBound();
+    }
+    const widened = this._widened;
+    if (widened) {
+      // After this frame's layout, when the area has its width.
+      requestAnimationFrame(() => void widenOnce(this, widened).catch(() => undefined));
     }
     this._messages.rebuild();
     this._render();
@@ -386,6 +399,7 @@ export class KimiPanel extends Widget {
   /** The sidebar was opened once: until then nothing is loaded into the kernel. */
   private _everShown = false;
   private _frame = 0;
+  private readonly _widened: WidenedFlag | null;
   private readonly _clients = new Set<KimiClient>();
   private readonly _choices: ChatChoices;
   private readonly _store: ChatStore;

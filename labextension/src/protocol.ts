@@ -319,7 +319,13 @@ export interface TranscriptsReply {
 export interface ProviderInfo {
   name: string;
   model: string;
+  /** A key is there for it (its own variable, or the fallback one). */
   key_set: boolean;
+  /**
+   * It cannot answer without a key (the preset's `key_required`): "custom" and "local" need
+   * none, so a missing key is nothing to flag for them.
+   */
+  needs_key: boolean;
   note?: string;
 }
 
@@ -424,6 +430,20 @@ function asRecord(value: unknown): Record<string, unknown> | null {
     : null;
 }
 
+/**
+ * `needs_key` as the kernel says it; a kernel from before that field: a preset that names no
+ * key variable (`key_env: null`, as "custom" and "local") needs none, and otherwise one is needed.
+ */
+function needsKey(spec: Record<string, unknown>): boolean {
+  if (typeof spec.needs_key === 'boolean') {
+    return spec.needs_key;
+  }
+  if ('key_env' in spec) {
+    return typeof spec.key_env === 'string' && spec.key_env !== '';
+  }
+  return true;
+}
+
 function keySet(spec: Record<string, unknown>): boolean {
   for (const k of ['key_set', 'has_key', 'configured', 'available', 'ready']) {
     if (typeof spec[k] === 'boolean') {
@@ -450,6 +470,7 @@ export function normalizeProviders(reply: { providers?: unknown; fallback_key_se
       name,
       model: typeof spec.model === 'string' ? spec.model : '',
       key_set: fallback || keySet(spec),
+      needs_key: needsKey(spec),
       note: typeof spec.note === 'string' ? spec.note : undefined
     });
   };

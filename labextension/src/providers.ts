@@ -15,6 +15,14 @@ import {
 
 let pickers = 0;
 
+/**
+ * A provider's line in the selector: name, preset model, and "(no key)" only when it needs a
+ * key and none is set (not for "custom" or "local", which need none).
+ */
+export function providerLabel(p: ProviderInfo): string {
+  return `${p.name}${p.model ? ` · ${p.model}` : ''}${p.needs_key && !p.key_set ? ' (no key)' : ''}`;
+}
+
 export class ProviderPicker {
   /** `current`: the bound client, whose providers a load shows as soon as they arrive. */
   constructor(current: () => KimiClient | null) {
@@ -113,8 +121,7 @@ export class ProviderPicker {
     this.select.replaceChildren(
       h('option', { text: 'Kernel default', attrs: { value: '' } }),
       ...list.map(p => {
-        const label = `${p.name}${p.model ? ` · ${p.model}` : ''}${p.key_set ? '' : ' (no key)'}`;
-        const option = h('option', { text: label, attrs: { value: p.name } });
+        const option = h('option', { text: providerLabel(p), attrs: { value: p.name } });
         option.title = p.note ?? '';
         return option;
       })

@@ -83,6 +83,8 @@ export interface Turn {
   streamDone: boolean;
   /** The `result` (or a request error) arrived: nothing more comes for this turn. */
   done: boolean;
+  /** When this view asked it (epoch ms), for the live "Thinking… 3.8 s"; null when restored. */
+  startedAt: number | null;
 }
 
 export interface ChatState {
@@ -99,6 +101,8 @@ export interface LocalAskAction {
   type: 'local/ask';
   request_id: string;
   prompt: string;
+  /** When it was asked (epoch ms); the reducer stays pure, the store reads the clock. */
+  at?: number;
 }
 
 export interface LocalApproveAction {
@@ -125,7 +129,7 @@ export function initialState(chat: string): ChatState {
   return { chat, turns: [], error: null, restored: 0 };
 }
 
-export function newTurn(prompt: string, requestId: string | null): Turn {
+export function newTurn(prompt: string, requestId: string | null, startedAt: number | null = null): Turn {
   return {
     requestId,
     prompt,
@@ -143,7 +147,8 @@ export function newTurn(prompt: string, requestId: string | null): Turn {
     ttft: null,
     error: null,
     streamDone: false,
-    done: false
+    done: false,
+    startedAt
   };
 }
 
@@ -465,7 +470,7 @@ function applyHistory(state: ChatState, message: HistoryReply): ChatState {
     }
     const last = turns[turns.length - 1];
     if (last && !last.done && last.requestId === null && last.prompt === local.prompt) {
-      turns[turns.length - 1] = { ...last, requestId: local.requestId };
+      turns[turns.length - 1] = { ...last, requestId: local.requestId, startedAt: local.startedAt };
     } else {
       turns.push(local);
     }
@@ -498,7 +503,7 @@ export function reduce(state: ChatState, action: Action): ChatState {
     case 'error':
       return applyError(state, action);
     case 'local/ask':
-      return { ...state, turns: [...state.turns, newTurn(action.prompt, action.request_id)], error: null };
+      return { ...state, turns: [...state.turns, newTurn(action.prompt, action.request_id, action.at ?? null)], error: null };
     case 'local/approve':
       if (turnIndex(state, action.request_id) < 0) {
         return state;

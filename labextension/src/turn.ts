@@ -1,15 +1,23 @@
 /**
- * One turn: the prompt, then a two-column live view — reasoning segments and tool cards on
- * the left (muted, collapsible, kept scrolled to the end), the answer on the right — then the
- * turn's tokens, cost and timings.
+ * One turn: the prompt, a live status line while it runs ("Thinking… 3.8 s · 1 tool call"),
+ * then a two-column live view — reasoning segments and tool cards on the left (muted,
+ * collapsible, kept scrolled to the end), the answer on the right — then the turn's tokens,
+ * cost and timings.
  */
 
 import type { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 
 import { AnswerView, type InsertCode } from './answer';
 import { formatCost, formatCount, formatSeconds, h, setText, streamText } from './dom';
+import { LiveStatus } from './livestatus';
 import type { Step, Turn } from './reducer';
 import { ToolCardView, type ApproveHandler } from './toolcard';
+
+/**
+ * What a stopped turn's footer says (finish reason `cancelled`): the same words as the Python
+ * chat panel, so both faces of a chat agree.
+ */
+export const STOPPED_MARK = '⏹ stopped';
 
 type StepView = { kind: 'reasoning'; node: HTMLDivElement; step: Step | null } | { kind: 'tool'; view: ToolCardView; node: HTMLDivElement };
 
@@ -25,7 +33,16 @@ export class TurnView {
       }
     });
     this._columns = h('div', { className: 'kimi-columns' }, this._details, this._answer.node);
-    this.node = h('div', { className: 'kimi-turn' }, this._prompt, this._statuses, this._columns, this._error, this._footer);
+    this.node = h(
+      'div',
+      { className: 'kimi-turn' },
+      this._prompt,
+      this._statuses,
+      this._live.node,
+      this._columns,
+      this._error,
+      this._footer
+    );
   }
 
   readonly node: HTMLDivElement;
@@ -47,8 +64,8 @@ export class TurnView {
     this._columns.classList.toggle('kimi-mod-single', turn.steps.length === 0);
     setText(this._summary, this._summaryText(turn));
 
-    const waiting = !turn.done && !turn.answer && turn.steps.length === 0;
-    this._answer.update(waiting ? 'Thinking…' : turn.answer, turn.done);
+    this._live.update(turn);
+    this._answer.update(turn.answer, turn.done);
 
     setText(this._error, turn.error ?? '');
     this._error.hidden = !turn.error;
@@ -58,6 +75,7 @@ export class TurnView {
 
   dispose(): void {
     this._answer.dispose();
+    this._live.dispose();
   }
 
   private _updateSteps(turn: Turn): void {
@@ -129,7 +147,9 @@ export class TurnView {
     if (turn.model) {
       parts.push(turn.provider ? `${turn.provider}/${turn.model}` : turn.model);
     }
-    if (turn.finishReason && turn.finishReason !== 'stop') {
+    if (turn.finishReason === 'cancelled') {
+      parts.push(STOPPED_MARK);
+    } else if (turn.finishReason && turn.finishReason !== 'stop') {
       parts.push(turn.finishReason);
     }
     return parts.join(' · ');
@@ -138,6 +158,7 @@ export class TurnView {
   private _turn: Turn | null = null;
   private readonly _onApprove: ApproveHandler;
   private readonly _answer: AnswerView;
+  private readonly _live = new LiveStatus();
   private readonly _stepViews: StepView[] = [];
   private readonly _prompt = h('div', { className: 'kimi-prompt' });
   private readonly _statuses = h('div', { className: 'kimi-statuses' });

@@ -148,3 +148,40 @@ describe('AnswerView link definitions', () => {
     expect(calls).toEqual(['One [a] b.\n\n', 'Two.']);
   });
 });
+
+describe('AnswerView money and math', () => {
+  it('renders money as literal dollars and typesets the math once the section is on the page', async () => {
+    const calls: string[] = [];
+    const typeset: HTMLElement[] = [];
+    const rendermime = Object.assign(fakeRendermime(calls), {
+      latexTypesetter: { typeset: (node: HTMLElement) => void typeset.push(node) }
+    });
+    const view = new AnswerView(rendermime, () => true);
+    document.body.append(view.node);
+    view.update('East leads by $1.2k; the average unit price is $4.50.\n\nThe area is $x^2$.', true);
+    await until(() => view.node.hasAttribute('data-rendered'));
+    expect(calls.join('')).toBe('East leads by \\\\$1.2k; the average unit price is \\\\$4.50.\n\nThe area is $x^2$.');
+    expect(typeset.length).toBeGreaterThan(0);
+    expect(typeset.every(node => node.isConnected)).toBe(true);
+    view.node.remove();
+  });
+
+  it('leaves dollars alone when there is no typesetter (no MathJax to show an escape as `$`)', async () => {
+    const calls: string[] = [];
+    const view = new AnswerView(fakeRendermime(calls), () => true);
+    view.update('It costs $4.50.', true);
+    await until(() => view.node.hasAttribute('data-rendered'));
+    expect(calls).toEqual(['It costs $4.50.']);
+  });
+
+  it('does not typeset text without math delimiters', async () => {
+    const typeset: HTMLElement[] = [];
+    const rendermime = Object.assign(fakeRendermime(), { latexTypesetter: { typeset: (n: HTMLElement) => void typeset.push(n) } });
+    const view = new AnswerView(rendermime, () => true);
+    document.body.append(view.node);
+    view.update('Plain words only.', true);
+    await until(() => view.node.hasAttribute('data-rendered'));
+    expect(typeset).toEqual([]);
+    view.node.remove();
+  });
+});

@@ -200,11 +200,11 @@ describe('helpers', () => {
   });
 
   it('exports next to the notebook under a name that is free', async () => {
-    const taken = new Set(['work/Analysis — kimi chat.md', 'work/Analysis — kimi chat (2).md']);
+    const taken = new Set(['work/Analysis.kimi-chat.md', 'work/Analysis.kimi-chat-2.md']);
     const exists = async (p: string) => taken.has(p);
-    expect(await exportPath('work/Analysis.ipynb', 'work/Analysis', exists)).toBe('work/Analysis — kimi chat (3).md');
-    expect(await exportPath('Top.ipynb', 'Top', exists)).toBe('Top — kimi chat.md');
-    expect(await exportPath('work/Analysis.ipynb', 'a/b: c?', exists)).toBe('work/b  c — kimi chat.md');
+    expect(await exportPath('work/Analysis.ipynb', 'work/Analysis', exists)).toBe('work/Analysis.kimi-chat-3.md');
+    expect(await exportPath('Top.ipynb', 'Top', exists)).toBe('Top.kimi-chat.md');
+    expect(await exportPath('work/Analysis.ipynb', 'a/b: c?', exists)).toBe('work/b  c.kimi-chat.md');
   });
 
   it('describes a chat in one muted line', () => {
@@ -350,17 +350,17 @@ describe('Check setup', () => {
 
 describe('Export', () => {
   it('saves the Markdown next to the notebook without overwriting, opens it and says so', async () => {
-    const { files, opened, api } = fakeFiles(['work/Analysis — kimi chat.md']);
+    const { files, opened, api } = fakeFiles(['work/Analysis.kimi-chat.md']);
     const w = world();
     w.chats[0].turns = 4;
     const { kernel, panel } = await open(w, { files: api });
     action(panel, 'Export').click();
     await until(() => opened.length === 1, 'the export was opened');
     expect(sent(kernel, 'export').pop()).toMatchObject({ chat: 'work/Analysis' });
-    expect(opened).toEqual(['work/Analysis — kimi chat (2).md']);
-    expect(files.get('work/Analysis — kimi chat.md')).toBe('someone else’s file');
-    expect(files.get('work/Analysis — kimi chat (2).md')).toContain('What is in df?');
-    await until(() => notice(panel).textContent === 'Exported 1 turn to Analysis — kimi chat (2).md', 'the notice');
+    expect(opened).toEqual(['work/Analysis.kimi-chat-2.md']);
+    expect(files.get('work/Analysis.kimi-chat.md')).toBe('someone else’s file');
+    expect(files.get('work/Analysis.kimi-chat-2.md')).toContain('What is in df?');
+    await until(() => notice(panel).textContent === 'Exported 1 turn to Analysis.kimi-chat-2.md', 'the notice');
     expect(notice(panel).hidden).toBe(false);
     expect(notice(panel).classList.contains('kimi-mod-error')).toBe(false);
     expect(action(panel, 'Export').disabled).toBe(false);
@@ -370,8 +370,8 @@ describe('Export', () => {
     document.body.dispatchEvent(new MouseEvent('mousedown', { bubbles: true }));
     action(panel, 'Export').click();
     await until(() => opened.length === 2, 'the second export was opened');
-    expect(opened[1]).toBe('work/Analysis — kimi chat (3).md');
-    expect(notice(panel).textContent).toBe('Exported 4 turns to Analysis — kimi chat (3).md');
+    expect(opened[1]).toBe('work/Analysis.kimi-chat-3.md');
+    expect(notice(panel).textContent).toBe('Exported 4 turns to Analysis.kimi-chat-3.md');
   });
 
   it('reports a failure in one line, and an empty chat as nothing to export', async () => {

@@ -360,10 +360,10 @@ describe('helpers', () => {
 
   it('normalize provider lists and mappings', () => {
     expect(normalizeProviders({ providers: [{ name: 'moonshot', model: 'kimi-k2-thinking', key_set: false }] })).toEqual([
-      { name: 'moonshot', model: 'kimi-k2-thinking', key_set: false, note: undefined }
+      { name: 'moonshot', model: 'kimi-k2-thinking', key_set: false, needs_key: true, note: undefined }
     ]);
     expect(normalizeProviders({ providers: { openrouter: { model: 'm', has_key: true } } })).toEqual([
-      { name: 'openrouter', model: 'm', key_set: true, note: undefined }
+      { name: 'openrouter', model: 'm', key_set: true, needs_key: true, note: undefined }
     ]);
     expect(normalizeProviders({ providers: null })).toEqual([]);
   });
