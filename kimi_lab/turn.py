@@ -237,6 +237,9 @@ class Turn:
                         if text != event.text:
                             event = ContentDelta(text)
                     elif isinstance(event, ToolCallDelta):
+                        if held := scrub_reasoning.flush():  # the reasoning is over before its call
+                            self._add_reasoning(held)
+                            on_event(ReasoningDelta(held))
                         scrubber = scrub_tools.setdefault(event.index, StreamScrubber(self.secrets))
                         text = scrubber.feed(event.arguments or "")
                         if text != event.arguments:

@@ -153,3 +153,24 @@ def test_a_chat_face_says_what_to_do_from_there_when_no_provider_is_set_up(kimi,
     assert wait_for(lambda: any(m.get("type") == "error" and m.get("request_id") == "a" for m in sent))
     message = next(m for m in sent if m.get("type") == "error")["message"]
     assert "restart the kernel" in message and "MOONSHOT_API_KEY" in message and "--base-url" not in message
+
+
+def test_the_last_words_of_reasoning_come_before_its_tool_call(server, clean_env, monkeypatch):
+    """The secret scrubber holds a stream's tail back; the sidebar showed it after the tool card."""
+    import json
+
+    from kimi_lab import api
+    from kimi_lab.events import ReasoningDelta, ToolCallDelta
+    from kimi_lab.testing import Reply, ToolCall
+
+    server.script(Reply(reasoning="Sum revenue by region, largest first.",
+                        tool_calls=[ToolCall("evaluate", json.dumps({"expression": "1 + 1"}))]),
+                  Reply(content="done"))
+    monkeypatch.setenv("KIMI_LAB_API_KEY", server.api_key)
+    turn = api.prepare("q", base_url=server.base_url, namespace={"x": 1}, tools="data")
+    events: list = []
+    turn.run(events.append)
+    assert turn.error is None, turn.error
+    first_call = next(i for i, e in enumerate(events) if isinstance(e, ToolCallDelta))
+    before = "".join(e.text for e in events[:first_call] if isinstance(e, ReasoningDelta))
+    assert before == "Sum revenue by region, largest first."
