@@ -21,7 +21,7 @@ from typing import Any, Callable
 from . import __version__
 from ._mainthread import MainThreadBusy, run_on_main
 from .config import settings
-from .conversation import conversations, default_chat
+from .conversation import adopt_notebook_chat, conversations, default_chat
 from .events import ContentDelta, ReasoningDelta, to_dict
 from .render import markdown
 from .secrets import mask_url, scrub
@@ -440,6 +440,7 @@ class Bridge:
 
     def _history(self, request_id: str, data: dict[str, Any]) -> None:
         chat = _chat(data)
+        adopt_notebook_chat(chat)  # the sidebar opening this notebook's chat: the cells' default from now on
         if data.get("reopen"):
             with _busy_lock:
                 if chat in _busy:

@@ -13,8 +13,8 @@ from .events import TokenUsage
 from .result import Result
 
 __all__ = [
-    "Conversation", "Message", "assistant_wire", "chat_name_for_path", "conversations", "default_chat", "message_wire",
-    "wire_messages",
+    "Conversation", "Message", "adopt_notebook_chat", "assistant_wire", "chat_name_for_path", "conversations",
+    "default_chat", "message_wire", "wire_messages",
 ]
 
 DEFAULT_CHAT = "default"
@@ -26,13 +26,13 @@ def chat_name_for_path(path: str) -> str:
     return name or DEFAULT_CHAT
 
 
-def default_chat() -> str:
-    """The chat a cell asks in without --chat: its notebook's, which the sidebar opens too, so the
-    cells and the sidebar of one notebook share one conversation and two notebooks never do.
+#: (the kernel's notebook path, what the sidebar calls its chat), once the sidebar opened it.
+_notebook_chat: tuple[str, str] | None = None
 
-    The notebook is the kernel's Jupyter session: ipykernel puts the server's JPY_SESSION_NAME (the
-    notebook's path) into `__session__`. Outside a notebook (a terminal, a script) it is "default".
-    """
+
+def _session_path() -> str:
+    """The kernel's notebook: ipykernel puts the server's JPY_SESSION_NAME (the notebook's absolute
+    path) into `__session__`; "" outside a notebook (a terminal, a script)."""
     path: Any = None
     ipython = sys.modules.get("IPython")
     shell = ipython.get_ipython() if ipython is not None else None
@@ -40,7 +40,42 @@ def default_chat() -> str:
         path = shell.user_ns.get("__session__")
     if not isinstance(path, str) or not path.strip():
         path = os.environ.get("JPY_SESSION_NAME", "")
-    return chat_name_for_path(path.strip()) if path.strip() else DEFAULT_CHAT
+    return path.strip()
+
+
+def default_chat() -> str:
+    """The chat a cell asks in without --chat: its notebook's, which the sidebar opens too, so the
+    cells and the sidebar of one notebook share one conversation and two notebooks never do.
+
+    The sidebar names it by the notebook's path under the server's root; the kernel knows only the
+    absolute path, so until the sidebar has opened this notebook's chat it is that path's name
+    ("default" outside a notebook), and from then on the sidebar's (adopt_notebook_chat).
+    """
+    path = _session_path()
+    if _notebook_chat is not None and _notebook_chat[0] == path:
+        return _notebook_chat[1]
+    return chat_name_for_path(path) if path else DEFAULT_CHAT
+
+
+def adopt_notebook_chat(name: str) -> bool:
+    """A chat face opened chat `name`. When that is this kernel's notebook (its path under the server's
+    root ends the kernel's absolute path), it becomes the cells' default, and what the cells asked
+    under the kernel's own name moves to it, in memory and in the transcripts. True when adopted."""
+    global _notebook_chat
+    path = _session_path()
+    own = chat_name_for_path(path) if path else ""
+    if not own or name == DEFAULT_CHAT or not (own == name or own.endswith("/" + name)):
+        return False
+    if _notebook_chat == (path, name):
+        return True
+    _notebook_chat = (path, name)
+    if own != name and conversations.rename(own, name):
+        from .reopen import open_store
+
+        store = open_store()
+        if store is not None:
+            store.rename_chat(own, name)
+    return True
 
 
 @dataclass
@@ -153,6 +188,17 @@ class _Registry:
             if conv is None:
                 conv = self._by_name[name] = Conversation(name)
             return conv
+
+    def rename(self, old: str, new: str) -> bool:
+        """Move conversation `old` to the name `new` when `new` has none yet; True when moved."""
+        with self._lock:
+            conv = self._by_name.get(old)
+            if conv is None or (new in self._by_name and self._by_name[new].messages):
+                return False
+            del self._by_name[old]
+            conv.name = new
+            self._by_name[new] = conv
+            return True
 
     def has(self, name: str) -> bool:
         """Whether chat `name` was used in this kernel (even if reset since)."""

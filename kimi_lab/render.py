@@ -12,7 +12,7 @@ import html
 import json
 from typing import TYPE_CHECKING, Any, Sequence
 
-from ._dollars import md_plain, protect_dollars
+from ._dollars import md_plain, safe_markdown
 from .tools.display_code import visible
 
 if TYPE_CHECKING:
@@ -86,10 +86,21 @@ def call_signature(name: str, arguments: Any, limit: int = 120) -> str:
         inner = ", ".join(f"{k}={json.dumps(v, ensure_ascii=False, default=str)}" for k, v in arguments.items())
     else:
         inner = str(arguments)
-    name, inner = visible(name), visible(inner)
+    # One line: a name or raw arguments the model wrote with line breaks could otherwise start a
+    # line of their own on the card ("· approved by you · ok") or end the Markdown <summary>.
+    name, inner = _one_line(visible(name)), _one_line(visible(inner))
+    if len(name) > NAME_LIMIT:
+        name = name[: NAME_LIMIT - 1] + "…"
     if len(inner) > limit:
         inner = inner[: limit - 1] + "…"
     return f"{name}({inner})"
+
+
+NAME_LIMIT = 64
+
+
+def _one_line(text: str) -> str:
+    return text.replace("\r", "␍").replace("\n", "␊").replace("\t", "␉")
 
 
 def _pretty_arguments(arguments: Any) -> str:
@@ -177,7 +188,7 @@ def markdown(result: Result, with_error: bool = True) -> str:
                 body.append("\n".join(prefix + line + ("*" if step.kind == "note" and line else "")
                                       for line in lines) + "\n")
         out.append(f"<details><summary>💭 {thought_summary(result)}</summary>\n\n" + "\n".join(body) + "\n</details>\n")
-    out.append(protect_dollars(result.content) if result.content.strip() else "*(no answer)*")
+    out.append(safe_markdown(result.content) if result.content.strip() else "*(no answer)*")
     if result.finish_reason == "cancelled":
         out.append(f"\n**{STOPPED}**")
     for note in _notes(result, with_error):

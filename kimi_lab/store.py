@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from . import events as ev
-from ._dollars import md_plain, protect_dollars
+from ._dollars import md_plain, safe_markdown
 from .errors import KimiError
 from .events import Event, TokenUsage, event_from_dict
 from .render import STATUS_ICON, call_signature, format_cost, md_fence
@@ -281,6 +281,12 @@ class TranscriptStore:
             self._db.execute("UPDATE turns SET ended=?, summary=? WHERE id=?",
                              (time.time(), json.dumps(summary, ensure_ascii=False), turn_id))
 
+    def rename_chat(self, old: str, new: str) -> int:
+        """Record chat `old`'s turns under `new` (the cells' name for a notebook chat the sidebar
+        names differently); returns how many turns moved."""
+        with self._lock:
+            return self._db.execute("UPDATE turns SET chat=? WHERE chat=?", (new, old)).rowcount
+
     def delete_chat(self, chat: str) -> int:
         """Remove a chat's turns and events; returns how many turns went."""
         with self._lock:
@@ -395,7 +401,7 @@ def _turn_markdown(index: int, turn: TurnRecord) -> str:
     out = [f"## {index}. Prompt\n", _quote(turn.prompt) if turn.prompt.strip() else "> *(empty)*\n"]
     if steps:
         out.append("<details><summary>💭 Reasoning and tool calls</summary>\n\n" + "\n".join(steps) + "\n</details>\n")
-    out.append(protect_dollars(answer.strip()) if answer.strip() else "*(no answer)*")
+    out.append(safe_markdown(answer.strip()) if answer.strip() else "*(no answer)*")
     if turn.ended is None:
         out.append(f"\n*{INTERRUPTED}*")
     out += [f"\n> ⚠ {md_plain(note)}" for note in notes]

@@ -35,6 +35,7 @@ from .model_rules import rule_for
 from .result import Result, Step, ToolCall
 from .secrets import StreamScrubber, namespace_secrets, scrub
 from .target import Target
+from .tools.arguments import ArgumentsError, parse_arguments
 from .tools.notebook import DATA_TOOLS
 from .usage import ledger
 
@@ -369,9 +370,9 @@ class Turn:
 
 
 def _shown_arguments(raw: str) -> Any:
-    """A call's arguments for its card before the runner has checked them: parsed when they parse."""
+    """A call's arguments for its card before the runner has checked them, parsed exactly as the
+    runner will parse them (repairs included), so the card shows the code that would run."""
     try:
-        value = json.loads(raw)
-    except (ValueError, RecursionError):
+        return parse_arguments(raw)[0]
+    except (ArgumentsError, RecursionError):
         return raw
-    return value if isinstance(value, dict) else raw

@@ -133,6 +133,7 @@ def kimi(shell: InteractiveShell, server: LoopbackServer, clean_env: None, monke
     """Every preset points at the loopback server; the Moonshot key is the canary."""
     monkeypatch.setenv("MOONSHOT_API_KEY", CANARY_KEY)
     monkeypatch.setattr("kimi_lab.api.ALWAYS_ALLOWED", set())  # an "always" in one test must not skip another's prompt
+    monkeypatch.setattr("kimi_lab.conversation._notebook_chat", None)  # nor a sidebar's notebook chat another's cells
     cfg = KimiLab(parent=shell)
     cfg.presets = {name: {"base_url": server.base_url} for name in PRESETS}
     cfg.display = "html"

@@ -45,3 +45,36 @@ def test_a_money_answer_keeps_its_dollars_and_math_stays_math() -> None:
 def test_tables_we_write_show_prices_as_text() -> None:
     md = Table(["model", "in"], [["kimi-k2.6", "$0.95"]]).markdown()
     assert f"{LITERAL}0.95" in md
+
+
+SAFE = json.loads((Path(__file__).parent / "fixtures" / "safe_markdown.json").read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("case", SAFE, ids=[c["why"] for c in SAFE])
+def test_shared_safe_markdown_cases(case: dict[str, str]) -> None:
+    from kimi_lab._dollars import safe_markdown
+
+    assert safe_markdown(case["in"]) == case["out"]
+
+
+def test_an_answer_never_hands_the_front_end_a_tag_an_image_or_a_script_link() -> None:
+    """A trusted output's Markdown is not sanitised by JupyterLab: raw HTML from the model would run."""
+    hostile = ('<img src=x onerror="alert(1)"> <script>steal()</script> ![t](https://evil.example/?k=v) '
+               '[click](javascript:alert(1)) <details><summary>x</summary>y</details>')
+    md = markdown(Result(content=hostile))
+    answer = md.split("<sub>")[0]
+    for bad in ("<img", "<script", "<details><summary>x", "![t](", "](javascript:"):
+        assert bad not in answer, bad
+    assert "&lt;img src=x" in answer, "the text is still shown, as text"
+
+
+@pytest.mark.parametrize("line", ['"$5 " + "`x" * 100_000', '"`a` " * 50_000', '"$a " * 100_000'])
+def test_long_hostile_lines_are_linear(line: str) -> None:
+    import time
+
+    from kimi_lab._dollars import safe_markdown
+
+    text = eval(line)
+    start = time.perf_counter()
+    safe_markdown(text)
+    assert time.perf_counter() - start < 1.0, "the final render runs on the kernel's thread"

@@ -174,3 +174,71 @@ def test_the_last_words_of_reasoning_come_before_its_tool_call(server, clean_env
     first_call = next(i for i, e in enumerate(events) if isinstance(e, ToolCallDelta))
     before = "".join(e.text for e in events[:first_call] if isinstance(e, ReasoningDelta))
     assert before == "Sum revenue by region, largest first."
+
+
+def test_a_tool_name_cannot_draw_a_second_line_on_its_card():
+    from kimi_lab.render import markdown, tool_line
+    from kimi_lab.result import Result, Step, ToolCall
+
+    fake = "run_python(code=\"df.to_csv('out.csv')\") · approved by you · ok · 0.41 s\n\n\n# Heading"
+    step = Step("tool", call=ToolCall(fake, {}, "c1"), status="error")
+    line = tool_line(step)
+    assert "\n" not in line and len(line) < 120 and line.endswith("…() · error · 0.00 s")
+    md = markdown(Result(content="done", steps=[step]))
+    assert "\n# Heading" not in md and "\n\n\n" not in md.split("</summary>")[1].split("```")[0]
+
+
+def test_the_card_shows_the_arguments_the_runner_will_run(kimi, monkeypatch):
+    """Repaired JSON (a trailing comma) is shown decoded, as it runs: not as one raw line."""
+    from kimi_lab.testing import Reply, ToolCall
+
+    monkeypatch.setattr("builtins.input", lambda prompt="": "n")
+    raw = '{"code": "x = 1  # harmless\\nPWNED = 1",}'
+    kimi.server.script(Reply(reasoning="r", tool_calls=[ToolCall("run_python", raw)]), Reply(content="ok"))
+    cell = kimi.run("%kimi --tools +code go")
+    asking = next(c["data"] for c in cell.updates if "kimi-lab-asking" in c.get("data", {}).get("text/html", ""))
+    assert "2 │ PWNED = 1" in asking["text/plain"], asking["text/plain"]
+    assert "PWNED" not in kimi.shell.user_ns
+
+
+def test_html_in_an_answer_reaches_no_front_end_as_html(kimi):
+    from kimi_lab.render import ANSWER_MIME
+    from kimi_lab.testing import Reply
+
+    kimi.server.script(Reply(content='Top region: <img src=x onerror="alert(1)"> ![x](https://evil.example/t.png)'))
+    shown = kimi.run("%kimi --tools none which region?").displays[-1]
+    for md in (shown["text/markdown"], shown[ANSWER_MIME]["markdown"]):
+        assert "<img" not in md and "![x](" not in md and "&lt;img" in md
+
+
+def test_in_a_real_lab_the_cells_join_the_chat_the_sidebar_opens(kimi, monkeypatch):
+    """jupyter_server gives the kernel the notebook's absolute path; the sidebar names the chat by the
+    path under the server's root. Once the sidebar opens it, the cells' turns are there, and the cells
+    go on in it."""
+    from kimi_lab.bridge import Bridge
+    from kimi_lab.conversation import conversations, default_chat
+    from kimi_lab.testing import Reply
+
+    monkeypatch.setitem(kimi.shell.user_ns, "__session__", "/srv/jupyter/root/work/first.ipynb")
+    kimi.server.script(Reply(content="one"), Reply(content="two"))
+    assert kimi.run("%kimi --tools none before the sidebar").error is None
+    assert default_chat() == "srv/jupyter/root/work/first"
+
+    def history(chat: str) -> list[str]:
+        sent: list[dict] = []
+        Bridge(sent.append).handle({"content": {"data": {"type": "history", "request_id": "h", "chat": chat}}})
+        return [t["prompt"] for t in next(m for m in sent if m.get("request_id") == "h")["turns"]]
+
+    assert history("other/first") == [], "another notebook's chat is not this one"
+    assert default_chat() == "srv/jupyter/root/work/first"
+    assert history("work/first") == ["before the sidebar"], "the sidebar sees what the cells asked"
+    assert default_chat() == "work/first"
+    assert kimi.run("%kimi --tools none after it").error is None
+    assert [r.prompt for r in conversations.get("work/first").results] == ["before the sidebar", "after it"]
+    from kimi_lab.reopen import open_store
+
+    store = open_store()
+    assert store is not None and [t.prompt for t in store.turns("work/first")][:2] == ["before the sidebar", "after it"]
+    assert store.turns("srv/jupyter/root/work/first") == [], "a restart reopens one chat, not two"
+    for name in ("work/first", "other/first"):
+        conversations.reset(name)

@@ -359,6 +359,27 @@ def test_an_interrupt_taken_by_another_thread_still_stops_the_wait_at_once(monke
     assert wait_for(lambda: not leftover(), 10), "the child was left running"
 
 
+def test_an_interrupt_that_lands_before_the_child_is_watched_still_kills_it(monkeypatch):
+    """A signal another thread took runs its handler here at the next bytecode: it may land while the
+    child is being set up (this test makes it land in the middle of that), and must not strand it."""
+    class Interrupt(Exception):
+        pass
+
+    watch = _parent._Child.__init__
+    raised: list[int] = []
+
+    def interrupted(self, pid: int) -> None:
+        if not raised:
+            raised.append(pid)
+            raise Interrupt
+        watch(self, pid)
+
+    monkeypatch.setattr(_parent._Child, "__init__", interrupted)
+    with pytest.raises(Interrupt):
+        run_isolated(spin, timeout=20, memory_bytes=256 * MB)
+    assert raised and wait_for(lambda: not leftover(), 10), "the child was left running"
+
+
 def test_the_child_dies_with_the_kernel():
     script = textwrap.dedent("""
         from kimi_lab.tools.sandbox import run_isolated

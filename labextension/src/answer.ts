@@ -14,7 +14,7 @@ import type { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 
 import { addCodeActions, type InsertCode } from './codeactions';
 import { MarkdownCuts } from './cuts';
-import { protectDollars } from './dollars';
+import { inertMarkdown, safeMarkdown } from './dollars';
 import { h, streamText } from './dom';
 
 /** Inserts code as a new cell in the bound notebook; false when there is none. */
@@ -143,7 +143,7 @@ export class AnswerView {
     }
     const renderer = this.rendermime.createRenderer('text/markdown');
     // Escaped dollars are shown as `$` by MathJax; without a typesetter there is nothing to escape from.
-    const markdown = this.rendermime.latexTypesetter ? protectDollars(section.text) : section.text;
+    const markdown = this.rendermime.latexTypesetter ? safeMarkdown(section.text) : inertMarkdown(section.text);
     const model = this.rendermime.createModel({ data: { 'text/markdown': markdown }, trusted: false });
     try {
       await renderer.renderModel(model);

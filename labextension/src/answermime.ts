@@ -2,7 +2,7 @@
  * Finished `%%kimi` answers in notebook outputs (and in the chat panel, an output widget): the
  * kernel sends `application/vnd.kimi-lab.answer+json` ({markdown}) beside text/markdown. This
  * renderer draws that Markdown with JupyterLab's own Markdown renderer (math, highlighting,
- * sanitising as usual) and adds "Insert below" to its code blocks, which puts the code in a new
+ * always sanitised) and adds "Insert below" to its code blocks, which puts the code in a new
  * cell under the cell that holds the answer. Front ends without the extension show text/markdown.
  */
 
@@ -43,7 +43,9 @@ export class AnswerRenderer extends Widget implements IRenderMime.IRenderer {
     const inner = this.registry.createRenderer('text/markdown');
     const markdown = this.registry.createModel({
       data: { 'text/markdown': answerMarkdown(model.data) },
-      trusted: model.trusted,
+      // Always sanitised, as the sidebar renders answers: a cell the user just ran is "trusted",
+      // and JupyterLab does not sanitise trusted Markdown (the kernel also escapes the model's HTML).
+      trusted: false,
       metadata: model.metadata
     });
     await inner.renderModel(markdown);

@@ -2,6 +2,8 @@
 
 import { h } from './dom';
 
+const PLAIN_CODE = new Set(['CODE', 'SPAN', 'BR']);
+
 /** Puts `code` into a new cell; false when there is no notebook to put it in. */
 export type InsertCode = (code: string) => boolean;
 
@@ -11,6 +13,11 @@ export type InsertCode = (code: string) => boolean;
  */
 export function addCodeActions(root: HTMLElement, insert: InsertCode, label = 'Copy to new cell'): void {
   root.querySelectorAll('pre').forEach(pre => {
+    // Only a plain code block: text, highlighting spans, line breaks. Anything else (a folded
+    // <details>, say) could hold text the block does not show, which would go into the cell.
+    if ([...pre.querySelectorAll('*')].some(el => !PLAIN_CODE.has(el.tagName))) {
+      return;
+    }
     const code = (pre.textContent ?? '').replace(/\n$/, '');
     if (!code.trim() || pre.nextElementSibling?.classList.contains('kimi-code-actions')) {
       return;

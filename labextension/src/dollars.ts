@@ -1,5 +1,6 @@
 /**
- * Keep money as text in model-written Markdown that JupyterLab typesets with MathJax.
+ * Keep money as text in model-written Markdown that JupyterLab typesets with MathJax, and keep
+ * that Markdown from running anything (HTML, images, script links) in the page.
  *
  * JupyterLab (and Notebook 7) run MathJax over the *rendered* DOM, so "East leads by $1.2k;
  * the unit price is $4.50" becomes italic math, and a Markdown `\$` does not help: marked turns
@@ -9,10 +10,11 @@
  * preceded by a non-space and not followed by a digit, so "$20 and $30" is not math), plus one
  * for money: `$` + an amount (`$4.50`, `$1.2k`, `$3M`) followed by a word end.
  *
- * A port of kimi_lab/_dollars.py (`protect_dollars`): tests/fixtures/dollars.json holds the
- * cases both test suites run, so the two cannot drift. Python's notions of a line, a space and
- * a digit (str.splitlines, str.isspace, str.isdigit, re's Unicode `\s` and `\d`) are spelled out
- * below so both sides classify the same characters.
+ * A port of kimi_lab/_dollars.py (`protect_dollars`, `safe_markdown`): tests/fixtures/dollars.json
+ * and tests/fixtures/safe_markdown.json hold the cases both test suites run, so the two cannot
+ * drift. Python's notions of a line and a space (str.splitlines, str.isspace, re's Unicode `\s`)
+ * and its case-insensitive letters are spelled out below so both sides classify the same
+ * characters; digits are ASCII on both sides.
  */
 
 /** Two backslashes and a dollar: see above. */
@@ -22,26 +24,35 @@ export const LITERAL = '\\\\$';
 const SPACE = '\\t-\\r\\x1c-\\x20\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000';
 const IS_SPACE = new RegExp(`^[${SPACE}]$`);
 
-/** Python's str.isdigit(): decimal digits plus the superscript, circled, … digits. */
-const IS_DIGIT =
-  /^[\p{Nd}\u00b2\u00b3\u00b9\u1369-\u1371\u19da\u2070\u2074-\u2079\u2080-\u2089\u2460-\u2468\u2474-\u247c\u2488-\u2490\u24ea\u24f5-\u24fd\u24ff\u2776-\u277e\u2780-\u2788\u278a-\u2792\u{10a40}-\u{10a43}\u{10e60}-\u{10e68}\u{11052}-\u{1105a}\u{1f100}-\u{1f10a}]$/u;
-
 /** Line ends as str.splitlines() knows them, `\r\n` as one. */
 const LINE_END = /\r\n|[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]/g;
 
-const FENCE = /^[ \t]{0,3}(`{3,}|~{3,})/;
+/** A fence opens code wherever it stands: indented in a list item, or inside a blockquote. */
+const FENCE = /^(?:[ \t]*>)*[ \t]*(`{3,}|~{3,})/;
+
+/** May be an indented code block (not a nested list item): its dollars stay as written. */
+const INDENTED = /^(?:[ \t]*>)*(?: {4}|\t)(?![ \t]*(?:[-*+]|[0-9]+[.)])[ \t])/;
 
 /** `$` + an amount + an optional suffix, then the end, a space or punctuation (sticky: at `lastIndex`). */
-const MONEY = new RegExp(`\\$\\p{Nd}[\\p{Nd},]*(?:\\.\\p{Nd}+)?(?:bn|mm|MM|[kKMBm])?(?=$|[${SPACE}.,;:!?)\\]}'"/|*_%\\-–—])`, 'uy');
+const MONEY = new RegExp(`\\$[0-9][0-9,]*(?:\\.[0-9]+)?(?:bn|mm|MM|[kKMBm])?(?=$|[${SPACE}.,;:!?)\\]}'"/|*_%\\-–—])`, 'y');
+
+/**
+ * A destination that cannot run script: http(s), mailto, or a relative one. Python's `(?i)`
+ * spelled out: it also takes `ſ` for `s` and `ı`, `İ` for `i`.
+ */
+const SAFE_SCHEME = /^(?:[hH][tT][tT][pP][sSſ]?:|[mM][aA][iIıİ][lL][tT][oO]:|#|\/|\.|[^:/?#]*(?:[/?#]|$))/;
+const LINK_DEST = new RegExp(`\\]\\([${SPACE}]*<?([^)>]*)`, 'g');
+/** A link's destination: a URL, never money or math. */
+const LINK_SPAN = /\]\([^)]*\)/g;
+const LINK_DEF = new RegExp(`^([${SPACE}]{0,3}(?:>[${SPACE}]*)*)\\[([^\\]]+)\\]:[${SPACE}]*<?([^${SPACE}]*)`);
+const CONTROL = /[\x00-\x20\x7f]/g;
 
 function isSpace(ch: string | undefined): boolean {
   return ch !== undefined && IS_SPACE.test(ch);
 }
 
-/** Whether the character (a whole code point) at `at` is a digit. */
-function isDigitAt(text: string, at: number): boolean {
-  const cp = text.codePointAt(at);
-  return cp !== undefined && IS_DIGIT.test(String.fromCodePoint(cp));
+function isDigit(ch: string | undefined): boolean {
+  return ch !== undefined && ch >= '0' && ch <= '9';
 }
 
 /** Python's `str.strip()` emptiness test. */
@@ -74,6 +85,59 @@ export function protectDollars(markdown: string): string {
   if (!markdown.includes('$')) {
     return markdown;
   }
+  return outsideCode(markdown, protectProse, line => line);
+}
+
+/**
+ * Model-written Markdown as the sidebar hands it to rendermime: outside code, `<` is shown,
+ * never a tag; an image is shown as its text (a remote image would load by itself, carrying
+ * whatever the model put in its URL); a link whose scheme is not http(s), mailto or a relative
+ * one is shown as text (see inertMarkdown); and money stays money (protectDollars).
+ */
+export function safeMarkdown(markdown: string): string {
+  return protectDollars(inertMarkdown(markdown));
+}
+
+/** safeMarkdown without the dollar escapes: for a page with no MathJax to escape them from. */
+export function inertMarkdown(markdown: string): string {
+  return outsideCode(markdown, inertText, inertText);
+}
+
+/** Dollars in text, link destinations left as written. */
+function protectProse(text: string): string {
+  const pieces: string[] = [];
+  let last = 0;
+  LINK_SPAN.lastIndex = 0;
+  for (let m = LINK_SPAN.exec(text); m; m = LINK_SPAN.exec(text)) {
+    pieces.push(protectText(text.slice(last, m.index)), m[0]);
+    last = m.index + m[0].length;
+  }
+  pieces.push(protectText(text.slice(last)));
+  return pieces.join('');
+}
+
+function safeDestination(destination: string): boolean {
+  return SAFE_SCHEME.test(destination.replace(CONTROL, ''));
+}
+
+/** Text outside code: no HTML, no images, no script links (see safeMarkdown). */
+function inertText(text: string): string {
+  text = text.split('<').join('&lt;').split('![').join('!\\[');
+  text = text.replace(LINK_DEST, (whole: string, destination: string) =>
+    safeDestination(destination) ? whole : ']\\(' + whole.slice(2)
+  );
+  const definition = LINK_DEF.exec(text);
+  if (definition && !safeDestination(definition[3])) {
+    text = `${definition[1]}\\[${text.slice(definition[1].length + 1)}`;
+  }
+  return text;
+}
+
+/**
+ * Apply `text` to what is not code: fenced blocks (wherever they stand) and code spans stay as
+ * written; a line that may be an indented code block gets `indented` instead.
+ */
+function outsideCode(markdown: string, text: (piece: string) => string, indented: (line: string) => string): string {
   const out: string[] = [];
   let fence: string | null = null;
   for (const line of splitLines(markdown)) {
@@ -87,15 +151,17 @@ export function protectDollars(markdown: string): string {
     } else if (opened) {
       fence = opened[1];
       out.push(line);
+    } else if (INDENTED.test(line)) {
+      out.push(indented(line));
     } else {
-      out.push(protectLine(line));
+      out.push(outsideSpans(line, text));
     }
   }
   return out.join('');
 }
 
-/** One line outside code fences: code spans kept, dollars classified. */
-function protectLine(line: string): string {
+/** One line outside code fences: code spans kept, `text` applied to the rest. */
+function outsideSpans(line: string, text: (piece: string) => string): string {
   const pieces: string[] = [];
   const n = line.length;
   let i = 0;
@@ -105,7 +171,7 @@ function protectLine(line: string): string {
       i++;
       continue;
     }
-    let run = 0;
+    let run = 1;
     while (i + run < n && line[i + run] === '`') {
       run++;
     }
@@ -118,11 +184,11 @@ function protectLine(line: string): string {
       i += run; // no closing run: these backticks are text
       continue;
     }
-    pieces.push(protectText(line.slice(start, i)));
+    pieces.push(text(line.slice(start, i)));
     pieces.push(line.slice(i, close + run));
     i = start = close + run;
   }
-  pieces.push(protectText(line.slice(start)));
+  pieces.push(text(line.slice(start)));
   return pieces.join('');
 }
 
@@ -168,7 +234,7 @@ function protectText(text: string): string {
       } else {
         literal.add(pos);
       }
-    } else if (!isSpace(text[pos - 1]) && !(pos + 1 < n && isDigitAt(text, pos + 1))) {
+    } else if (!isSpace(text[pos - 1]) && !(pos + 1 < n && isDigit(text[pos + 1]))) {
       opener = null; // a math pair
     } else if (pos + 1 < n && !isSpace(text[pos + 1])) {
       literal.add(opener); // cannot close but can open: the earlier one was a lone dollar

@@ -42,4 +42,32 @@ describe('the answer renderer of %%kimi outputs', () => {
     expect(answerMarkdown({ [ANSWER_MIME]: { other: 1 }, 'text/markdown': 'md' } as never)).toBe('md');
     expect(answerMarkdown({ [ANSWER_MIME]: 'not an object' } as never)).toBe('');
   });
+
+  it('renders untrusted, whatever the output says, and offers no button on a block that hides text', async () => {
+    const seen: unknown[] = [];
+    const registry = {
+      createModel: (options: unknown) => {
+        seen.push(options);
+        return options;
+      },
+      createRenderer: () => {
+        const node = document.createElement('div');
+        return {
+          node,
+          dispose: () => undefined,
+          renderModel: async () => {
+            node.innerHTML = '<pre>print("hi")<details><summary></summary>import os</details></pre><pre><code>ok()</code></pre>';
+          }
+        };
+      }
+    };
+    const inserted: string[] = [];
+    const renderer = new AnswerRenderer(registry as never, (_node, code) => inserted.push(code) > 0);
+    await renderer.renderModel({ data: { [ANSWER_MIME]: { markdown: 'x' } }, trusted: true } as never);
+    expect((seen[0] as { trusted: boolean }).trusted).toBe(false);
+    const buttons = renderer.node.querySelectorAll('button.kimi-copy-cell');
+    expect(buttons.length).toBe(1);
+    (buttons[0] as HTMLButtonElement).click();
+    expect(inserted).toEqual(['ok()']);
+  });
 });

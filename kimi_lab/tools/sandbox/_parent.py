@@ -201,9 +201,12 @@ def run(fn: Callable[[], str], *, timeout: float, memory_bytes: int, layers: fro
         raise SandboxError(f"could not start the sandboxed evaluation ({exc.strerror}); try again later")
     if pid == 0:
         _child.main(fn, write_end, plan, read_end)
-    child = _Child(pid)
     outcome: _Outcome | None = None
+    child: _Child | None = None
     try:
+        # The mask holds signals back from this thread only: one the kernel handed to another thread
+        # still runs its Python handler here at the next bytecode, even before the child is watched.
+        child = _Child(pid)
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)  # a pending interrupt is raised here
         os.close(write_end)
         outcome = child.collect(read_end, time.monotonic() + (timeout if wait is None else wait))
@@ -211,9 +214,12 @@ def run(fn: Callable[[], str], *, timeout: float, memory_bytes: int, layers: fro
         try:
             os.close(read_end)
         finally:
-            # after a complete reply the child is already exiting: give it a moment before SIGKILL
-            child.finish(grace=1.0 if outcome is not None and outcome.kind in ("eof", "exited") else 0.0)
-    assert outcome is not None
+            if child is None:
+                _Child(pid).finish()  # interrupted before it was watched: it must not be stranded
+            else:
+                # after a complete reply the child is already exiting: give it a moment before SIGKILL
+                child.finish(grace=1.0 if outcome is not None and outcome.kind in ("eof", "exited") else 0.0)
+    assert outcome is not None and child is not None
     return _conclude(outcome, child, plan)
 
 
