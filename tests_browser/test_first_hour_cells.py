@@ -49,9 +49,10 @@ CELLS = [
     "%kimi providers",
     "%kimi help",
     "%%kimi --tools +code\nRun a line of code.",
+    "%kimi --tools none Which region?",
     "%kimi --tools none Show me the code.",
 ]
-LOAD, MONEY_CELL, MATH_CELL, PROVIDERS, HELP, APPROVAL, CODE_ANSWER = range(len(CELLS))
+LOAD, MONEY_CELL, MATH_CELL, PROVIDERS, HELP, APPROVAL, HOSTILE, CODE_ANSWER = range(len(CELLS))
 SNIPPET = 'sales.groupby("region")["units"].sum()'
 
 
@@ -153,6 +154,20 @@ def test_code_in_an_answer_goes_into_a_new_cell_below(lab: Lab, first_hour: Loca
     assert inserted.locator(".jp-OutputArea-output").count() == 0, "shown, not run"
 
 
+def test_html_in_an_answer_is_shown_never_run(page: Page, lab: Lab, first_hour: Locator) -> None:
+    """The output of a cell the user just ran is trusted, and JupyterLab does not sanitise trusted
+    Markdown: the model's HTML must arrive as text."""
+    lab.server.clear()
+    lab.server.script(Reply(content='North. <img src=x onerror="window.__kimi_pwned=1"> '
+                                    '<script>window.__kimi_script=1</script> ![t](https://127.0.0.1:9/t.png)'))
+    run_cell_in(first_hour, HOSTILE)
+    shown = output(first_hour, HOSTILE).locator(".jp-RenderedMarkdown").last
+    shown.get_by_text("North.").wait_for(timeout=10_000)
+    assert '<img src=x onerror="window.__kimi_pwned=1">' in shown.inner_text(), "shown as text"
+    assert shown.locator("img").count() == 0 and shown.locator("script").count() == 0
+    assert page.evaluate("() => [window.__kimi_pwned, window.__kimi_script]") == [None, None]
+
+
 def test_notebook_7_sidebar_answers(browser: Browser, lab: Lab, first_hour: Locator, screenshots: Path) -> None:
     """Notebook 7 (`notebook>=7`, served by the same server) with the sidebar in its right area."""
     context = browser.new_context(viewport={"width": 1400, "height": 900})
@@ -176,7 +191,7 @@ def test_notebook_7_sidebar_answers(browser: Browser, lab: Lab, first_hour: Loca
             box.fill(f"Question {i} from Notebook 7")
             box.press("Enter")
             wait_turns_done(page, i + 1, 30_000)
-            assert page.evaluate(LIST_AT_BOTTOM), "the newest answer is in view"
+            page.wait_for_function(LIST_AT_BOTTOM, timeout=5_000)  # the newest answer is in view
         assert "Answer 3." in page.locator(f"{SIDEBAR} .kimi-turn").last.inner_text()
         page.screenshot(path=str(screenshots / "first-hour-notebook7.png"))
     finally:
