@@ -219,26 +219,26 @@ def test_in_a_real_lab_the_cells_join_the_chat_the_sidebar_opens(kimi, monkeypat
     from kimi_lab.conversation import conversations, default_chat
     from kimi_lab.testing import Reply
 
-    monkeypatch.setitem(kimi.shell.user_ns, "__session__", "/srv/jupyter/root/work/first.ipynb")
+    monkeypatch.setitem(kimi.shell.user_ns, "__session__", "/srv/jupyter/root/real/nb.ipynb")
     kimi.server.script(Reply(content="one"), Reply(content="two"))
     assert kimi.run("%kimi --tools none before the sidebar").error is None
-    assert default_chat() == "srv/jupyter/root/work/first"
+    assert default_chat() == "srv/jupyter/root/real/nb"
 
     def history(chat: str) -> list[str]:
         sent: list[dict] = []
         Bridge(sent.append).handle({"content": {"data": {"type": "history", "request_id": "h", "chat": chat}}})
         return [t["prompt"] for t in next(m for m in sent if m.get("request_id") == "h")["turns"]]
 
-    assert history("other/first") == [], "another notebook's chat is not this one"
-    assert default_chat() == "srv/jupyter/root/work/first"
-    assert history("work/first") == ["before the sidebar"], "the sidebar sees what the cells asked"
-    assert default_chat() == "work/first"
+    assert history("other/nb") == [], "another notebook's chat is not this one"
+    assert default_chat() == "srv/jupyter/root/real/nb"
+    assert history("real/nb") == ["before the sidebar"], "the sidebar sees what the cells asked"
+    assert default_chat() == "real/nb"
     assert kimi.run("%kimi --tools none after it").error is None
-    assert [r.prompt for r in conversations.get("work/first").results] == ["before the sidebar", "after it"]
+    assert [r.prompt for r in conversations.get("real/nb").results] == ["before the sidebar", "after it"]
     from kimi_lab.reopen import open_store
 
     store = open_store()
-    assert store is not None and [t.prompt for t in store.turns("work/first")][:2] == ["before the sidebar", "after it"]
-    assert store.turns("srv/jupyter/root/work/first") == [], "a restart reopens one chat, not two"
-    for name in ("work/first", "other/first"):
+    assert store is not None and [t.prompt for t in store.turns("real/nb")] == ["before the sidebar", "after it"]
+    assert store.turns("srv/jupyter/root/real/nb") == [], "a restart reopens one chat, not two"
+    for name in ("real/nb", "other/nb"):
         conversations.reset(name)

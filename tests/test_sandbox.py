@@ -375,9 +375,12 @@ def test_an_interrupt_that_lands_before_the_child_is_watched_still_kills_it(monk
         watch(self, pid)
 
     monkeypatch.setattr(_parent._Child, "__init__", interrupted)
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, set())
     with pytest.raises(Interrupt):
         run_isolated(spin, timeout=20, memory_bytes=256 * MB)
     assert raised and wait_for(lambda: not leftover(), 10), "the child was left running"
+    assert signal.pthread_sigmask(signal.SIG_BLOCK, set()) == before, \
+        "SIGINT left blocked: later interrupts (and kernels started from here) would never see one"
 
 
 def test_the_child_dies_with_the_kernel():

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import urllib.request
 from pathlib import Path
 
 from playwright.sync_api import Locator, Page
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+from ._lab import Lab
 
 SIDEBAR = "#kimi-lab-sidebar"
 
@@ -82,16 +87,24 @@ def run_cell(page: Page, index: int, timeout: float = 30_000) -> str:
 def open_sidebar(page: Page) -> Locator:
     """Open the sidebar from the command palette (Open Kimi Chat, command kimi-lab:open-sidebar)
     and wait until it can take a question. (Its shortcut, Accel Alt K, is tested on its own.)"""
-    page.locator(".jp-Notebook").first.click(position={"x": 5, "y": 5})
+    palette(page, page.locator(".jp-Notebook").first, "Open Kimi Chat")
+    return wait_sidebar_ready(page)
+
+
+def palette(page: Page, focus: Locator, search: str, item: str | None = None, exact: bool = False) -> None:
+    """Run a command from the command palette with `focus` (a notebook) focused: type `search`, click the
+    first entry showing `item` (default: `search`; `exact`: an entry whose label is exactly that)."""
+    focus.click(position={"x": 5, "y": 5})
     page.keyboard.press("Escape")
     page.keyboard.press("Control+Shift+C")
-    search = page.locator(".jp-ModalCommandPalette .lm-CommandPalette-input")
-    search.wait_for(state="visible", timeout=10_000)
-    search.fill("Open Kimi Chat")
-    item = page.locator(".jp-ModalCommandPalette .lm-CommandPalette-item", has_text="Open Kimi Chat").first
-    item.wait_for(timeout=10_000)
-    item.click()
-    return wait_sidebar_ready(page)
+    box = page.locator(".jp-ModalCommandPalette .lm-CommandPalette-input")
+    box.wait_for(state="visible", timeout=10_000)
+    box.fill(search)
+    items = page.locator(".jp-ModalCommandPalette .lm-CommandPalette-item")
+    label = item or search
+    entry = items.filter(has=page.get_by_text(label, exact=True)) if exact else items.filter(has_text=label)
+    entry.first.wait_for(timeout=10_000)
+    entry.first.click()
 
 
 def wait_sidebar_ready(page: Page) -> Locator:
@@ -226,17 +239,44 @@ MESSAGES = f"{SIDEBAR} .kimi-messages"
 
 def open_from_path(page: Page, path: str) -> None:
     """File > Open from Path…, through the command palette (no page reload)."""
-    page.locator(".jp-NotebookPanel:visible .jp-Notebook").first.click(position={"x": 5, "y": 5})
-    page.keyboard.press("Escape")
-    page.keyboard.press("Control+Shift+C")
-    search = page.locator(".jp-ModalCommandPalette .lm-CommandPalette-input")
-    search.wait_for(state="visible", timeout=10_000)
-    search.fill("Open from Path")
-    page.locator(".jp-ModalCommandPalette .lm-CommandPalette-item", has_text="Open from Path").first.click()
+    palette(page, page.locator(".jp-NotebookPanel:visible .jp-Notebook").first, "Open from Path")
     dialog = page.locator(".jp-Dialog")
     dialog.locator("input").fill(path)
     dialog.get_by_role("button", name="Open").click()
     dialog.wait_for(state="detached", timeout=10_000)
+
+
+def close_notebook(page: Page, lab: Lab, name: str) -> None:
+    """Close its tab without saving, then shut its kernel down over the REST API."""
+    close_tab(page, name)
+    shutdown_kernel(lab, name)
+
+
+def close_tab(page: Page, name: str) -> None:
+    """Close a dock tab, discarding changes when asked."""
+    tab = page.locator("#jp-main-dock-panel .lm-TabBar-tab", has_text=name)
+    if tab.count() == 0:
+        return
+    tab.first.locator(".lm-TabBar-tabCloseIcon").click()
+    dialog = page.locator(".jp-Dialog")
+    try:
+        dialog.wait_for(state="visible", timeout=3_000)  # "Save your work" for a changed notebook
+    except PlaywrightTimeout:
+        pass
+    else:
+        dialog.get_by_role("button", name="Discard").click()
+    tab.first.wait_for(state="detached", timeout=10_000)
+
+
+def shutdown_kernel(lab: Lab, path: str) -> None:
+    """Delete the session of the notebook at `path` (its kernel stops)."""
+    api = f"{lab.url}api/sessions"
+    with urllib.request.urlopen(f"{api}?token={lab.token}", timeout=10) as resp:
+        sessions = json.load(resp)
+    for session in sessions:
+        if session.get("path") == path:
+            req = urllib.request.Request(f"{api}/{session['id']}?token={lab.token}", method="DELETE")
+            urllib.request.urlopen(req, timeout=10).close()
 
 
 def notebook_panel(page: Page, name: str) -> Locator:
@@ -263,15 +303,8 @@ def run_cell_in(notebook: Locator, index: int, timeout: float = 30_000) -> None:
 
 def open_sidebar_for(notebook: Locator) -> Locator:
     """Open Kimi Chat from the command palette with `notebook` (a panel locator) focused."""
-    page = notebook.page
-    notebook.locator(".jp-Notebook").click(position={"x": 5, "y": 5})
-    page.keyboard.press("Escape")
-    page.keyboard.press("Control+Shift+C")
-    search = page.locator(".jp-ModalCommandPalette .lm-CommandPalette-input")
-    search.wait_for(state="visible", timeout=10_000)
-    search.fill("Open Kimi Chat")
-    page.locator(".jp-ModalCommandPalette .lm-CommandPalette-item", has_text="Open Kimi Chat").first.click()
-    return wait_sidebar_ready(page)
+    palette(notebook.page, notebook.locator(".jp-Notebook"), "Open Kimi Chat")
+    return wait_sidebar_ready(notebook.page)
 
 
 def list_scroll(page: Page) -> dict[str, float]:

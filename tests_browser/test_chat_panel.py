@@ -7,60 +7,21 @@ Screenshot: artifacts/screenshots/chat-panel.png.
 
 from __future__ import annotations
 
-import json
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Locator, Page
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from kimi_lab.testing import Reply
 
 from ._lab import Lab, write_notebook
-from ._page import wait_kernel_idle
+from ._page import close_notebook, open_from_path, wait_kernel_idle
 
 PANEL_NOTEBOOK = "chat-panel.ipynb"
 PANEL_CELL = 'import kimi_lab\nkimi_lab.chat("panel-browser")'
 LINE_1, LINE_2 = "What is two plus two?", "Answer in one word."
 ANSWER = "Four. PANEL-ANSWER"
-
-
-def open_from_path(page: Page, path: str) -> None:
-    """File > Open from Path…, through the command palette (no page reload)."""
-    page.locator(".jp-Notebook").first.click(position={"x": 5, "y": 5})
-    page.keyboard.press("Escape")
-    page.keyboard.press("Control+Shift+C")
-    search = page.locator(".jp-ModalCommandPalette .lm-CommandPalette-input")
-    search.wait_for(state="visible", timeout=10_000)
-    search.fill("Open from Path")
-    page.locator(".jp-ModalCommandPalette .lm-CommandPalette-item", has_text="Open from Path").first.click()
-    dialog = page.locator(".jp-Dialog")
-    dialog.locator("input").fill(path)
-    dialog.get_by_role("button", name="Open").click()
-    dialog.wait_for(state="detached", timeout=10_000)
-
-
-def close_notebook(page: Page, lab: Lab, name: str) -> None:
-    """Close its tab without saving, then shut its kernel down over the REST API."""
-    tab = page.locator("#jp-main-dock-panel .lm-TabBar-tab", has_text=name)
-    tab.locator(".lm-TabBar-tabCloseIcon").click()
-    dialog = page.locator(".jp-Dialog")
-    try:
-        dialog.wait_for(state="visible", timeout=3_000)  # "Save your work" for a changed notebook
-    except PlaywrightTimeout:
-        pass
-    else:
-        dialog.get_by_role("button", name="Discard").click()
-    tab.wait_for(state="detached", timeout=10_000)
-    api = f"{lab.url}api/sessions"
-    with urllib.request.urlopen(f"{api}?token={lab.token}", timeout=10) as resp:
-        sessions = json.load(resp)
-    for session in sessions:
-        if session.get("path") == name:
-            req = urllib.request.Request(f"{api}/{session['id']}?token={lab.token}", method="DELETE")
-            urllib.request.urlopen(req, timeout=10).close()
 
 
 @pytest.fixture

@@ -29,6 +29,7 @@ from ._page import (
     KERNEL_IDLE,
     LIST_AT_BOTTOM,
     SIDEBAR,
+    close_notebook,
     notebook_panel,
     open_from_path,
     run_cell_in,
@@ -36,7 +37,6 @@ from ._page import (
     wait_sidebar_ready,
     wait_turns_done,
 )
-from .test_chat_panel import close_notebook
 
 NOTEBOOK = "first-hour.ipynb"
 MONEY = "East leads by $1.2k; the average unit price is $4.50."

@@ -22,7 +22,6 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Locator, Page
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from kimi_lab.testing import Reply, ToolCall
 
@@ -32,6 +31,7 @@ from ._page import (
     MESSAGES,
     SIDEBAR,
     ask,
+    close_tab,
     list_scroll,
     notebook_panel,
     open_from_path,
@@ -39,6 +39,7 @@ from ._page import (
     open_sidebar_for,
     overflowing,
     run_cell_in,
+    shutdown_kernel,
     turns,
     wait_kernel_idle,
     wait_turns_done,
@@ -82,32 +83,6 @@ def in_view(page: Page, locator: Locator) -> bool:
     """Whether some of `locator` shows inside the message list's viewport."""
     box, area = locator.bounding_box(), list_box(page)
     return box is not None and box["y"] < area["y"] + area["height"] and box["y"] + box["height"] > area["y"]
-
-
-def shutdown_kernel(lab: Lab, path: str) -> None:
-    api = f"{lab.url}api/sessions"
-    with urllib.request.urlopen(f"{api}?token={lab.token}", timeout=10) as resp:
-        sessions = json.load(resp)
-    for session in sessions:
-        if session.get("path") == path:
-            req = urllib.request.Request(f"{api}/{session['id']}?token={lab.token}", method="DELETE")
-            urllib.request.urlopen(req, timeout=10).close()
-
-
-def close_tab(page: Page, name: str) -> None:
-    """Close a dock tab, discarding changes when asked."""
-    tab = page.locator("#jp-main-dock-panel .lm-TabBar-tab", has_text=name)
-    if tab.count() == 0:
-        return
-    tab.first.locator(".lm-TabBar-tabCloseIcon").click()
-    dialog = page.locator(".jp-Dialog")
-    try:
-        dialog.wait_for(state="visible", timeout=3_000)
-    except PlaywrightTimeout:
-        pass
-    else:
-        dialog.get_by_role("button", name="Discard").click()
-    tab.first.wait_for(state="detached", timeout=10_000)
 
 
 @pytest.fixture(scope="module")

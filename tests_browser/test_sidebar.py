@@ -27,6 +27,7 @@ from ._page import (
     looks_disabled,
     open_sidebar,
     overflowing,
+    palette,
     run_cell,
     start_cell,
     turns,
@@ -407,14 +408,7 @@ def test_7_export_new_chat_and_back(page: Page, lab: Lab, screenshots: Path) -> 
 
 def restart_kernel(page: Page) -> None:
     """Kernel > Restart Kernel… through the command palette, confirming the dialog."""
-    page.locator(".jp-Notebook").first.click(position={"x": 5, "y": 5})
-    page.keyboard.press("Escape")
-    page.keyboard.press("Control+Shift+C")
-    search = page.locator(".jp-ModalCommandPalette .lm-CommandPalette-input")
-    search.wait_for(state="visible", timeout=10_000)
-    search.fill("Restart Kernel")
-    page.locator(".jp-ModalCommandPalette .lm-CommandPalette-item").filter(
-        has=page.get_by_text("Restart Kernel…", exact=True)).first.click()
+    palette(page, page.locator(".jp-Notebook").first, "Restart Kernel", "Restart Kernel…", exact=True)
     dialog = page.locator(".jp-Dialog")
     dialog.locator("button.jp-mod-accept", has_text="Restart").click()
     dialog.wait_for(state="detached", timeout=10_000)

@@ -214,11 +214,16 @@ def run(fn: Callable[[], str], *, timeout: float, memory_bytes: int, layers: fro
         try:
             os.close(read_end)
         finally:
-            if child is None:
-                _Child(pid).finish()  # interrupted before it was watched: it must not be stranded
-            else:
-                # after a complete reply the child is already exiting: give it a moment before SIGKILL
-                child.finish(grace=1.0 if outcome is not None and outcome.kind in ("eof", "exited") else 0.0)
+            try:
+                if child is None:
+                    _Child(pid).finish()  # interrupted before it was watched: it must not be stranded
+                else:
+                    # after a complete reply the child is already exiting: give it a moment before SIGKILL
+                    child.finish(grace=1.0 if outcome is not None and outcome.kind in ("eof", "exited") else 0.0)
+            finally:
+                # Unblock even when interrupted before the unblock above: a thread left with SIGINT blocked
+                # ignores every later interrupt, and processes it starts inherit the mask.
+                signal.pthread_sigmask(signal.SIG_SETMASK, previous)
     assert outcome is not None and child is not None
     return _conclude(outcome, child, plan)
 
