@@ -24,6 +24,15 @@ def wait_for(condition, timeout: float = 10.0) -> bool:
     return condition()
 
 
+def streaming(kimi, chat: str, reply: Reply, prompt: str) -> ChatPanel:
+    """A panel (no tools) whose answer to `prompt` has started streaming `reply`."""
+    panel = ChatPanel(chat, tools="none")
+    kimi.server.script(reply)
+    panel.send(prompt)
+    assert wait_for(lambda: panel.turn is not None and panel.turn.redraws > 0)
+    return panel
+
+
 def test_ask_streams_and_renders_the_answer_and_shares_the_chat(kimi):
     panel = ChatPanel("panel-a")
     kimi.server.script(Reply(reasoning="Thinking about it. " * 30, content="Forty-two. " * 40, chunk_chars=8,
@@ -44,10 +53,7 @@ def test_ask_streams_and_renders_the_answer_and_shares_the_chat(kimi):
 
 
 def test_the_kernel_is_free_while_kimi_thinks(kimi):
-    panel = ChatPanel("panel-b", tools="none")
-    kimi.server.script(Reply(content="slow " * 200, chunk_chars=5, delay=0.01))
-    panel.send("go slowly")
-    assert wait_for(lambda: panel.turn is not None and panel.turn.redraws > 0)
+    panel = streaming(kimi, "panel-b", Reply(content="slow " * 200, chunk_chars=5, delay=0.01), "go slowly")
     cell = kimi.run("x_free = 40 + 2")  # a cell runs while the answer streams
     assert cell.error is None and kimi.shell.user_ns["x_free"] == 42
     assert not panel.idle.is_set(), "the answer was still streaming"
@@ -138,10 +144,7 @@ def test_the_model_box_offers_what_the_provider_lists(kimi):
 
 
 def test_enter_while_answering_keeps_the_text_and_the_note_ends_with_the_answer(kimi):
-    panel = ChatPanel("panel-busy", tools="none")
-    kimi.server.script(Reply(content="slow " * 200, chunk_chars=5, delay=0.01))
-    panel.send("go slowly")
-    assert wait_for(lambda: panel.turn is not None and panel.turn.redraws > 0)
+    panel = streaming(kimi, "panel-busy", Reply(content="slow " * 200, chunk_chars=5, delay=0.01), "go slowly")
     assert panel.input.busy, "the box knows an answer runs, so its Enter keeps the text"
     panel.input.value = "my next question"
     panel.input._on_frontend_msg(panel.input, {"type": "busy"}, [])  # what the box sends on Enter now
@@ -156,10 +159,8 @@ def test_enter_while_answering_keeps_the_text_and_the_note_ends_with_the_answer(
 def test_a_stopped_answer_says_stopped_like_the_sidebar(kimi):
     from kimi_lab.render import STOPPED
 
-    panel = ChatPanel("panel-stop", tools="none")
-    kimi.server.script(Reply(reasoning="thinking " * 300, chunk_chars=5, delay=0.01))
-    panel.send("think for a while")
-    assert wait_for(lambda: panel.turn is not None and panel.turn.redraws > 0)
+    panel = streaming(kimi, "panel-stop", Reply(reasoning="thinking " * 300, chunk_chars=5, delay=0.01),
+                      "think for a while")
     panel.stop()
     assert panel.wait(10)
     shown = panel.turn.answer.outputs[0]["data"]
