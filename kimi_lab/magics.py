@@ -11,7 +11,7 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
 from IPython.core.magic_arguments import argument, magic_arguments
 
-from ._options import OptionError, split_options
+from ._options import OptionError, option_names, split_options
 
 __all__ = ["KimiMagics"]
 
@@ -79,7 +79,7 @@ class KimiMagics(Magics):
         if cell is None and head in SUBCOMMANDS and rest.strip().startswith("-"):
             line = f"{rest} {head}"  # `%kimi models -p openrouter` reads as `%kimi -p openrouter models`
         try:
-            opts_text, prompt = split_options(line)
+            opts_text, prompt = split_options(line, option_names(self.kimi.parser))
             argv = shlex.split(opts_text)
         except (OptionError, ValueError) as exc:
             raise UsageError(str(exc)) from None

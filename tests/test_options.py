@@ -1,6 +1,9 @@
 import pytest
 
-from kimi_lab._options import OptionError, split_options
+from kimi_lab._options import OptionError, option_names, split_options
+from kimi_lab.magics import KimiMagics
+
+NAMES = option_names(KimiMagics.kimi.parser)
 
 
 @pytest.mark.parametrize(
@@ -16,14 +19,24 @@ from kimi_lab._options import OptionError, split_options
     ],
 )
 def test_split_keeps_prompt_verbatim(line, opts, prompt):
-    assert split_options(line) == (opts, prompt)
+    assert split_options(line, NAMES) == (opts, prompt)
 
 
 def test_unknown_option_is_named():
     with pytest.raises(OptionError, match="unknown option --modle"):
-        split_options("--modle x hi")
+        split_options("--modle x hi", NAMES)
 
 
 def test_missing_value():
     with pytest.raises(OptionError, match="needs a value"):
-        split_options("--model")
+        split_options("--model", NAMES)
+
+
+def test_every_option_the_magic_declares_is_read_as_an_option():
+    """One list: the parser's. An option added to the magic is known to the splitter at once."""
+    for action in KimiMagics.kimi.parser._actions:
+        for option in action.option_strings:
+            line = f"{option} x hi" if action.nargs != 0 else f"{option} hi"
+            opts, prompt = split_options(line, NAMES)
+            assert prompt == "hi" and opts.startswith(option), option
+    assert {"-h", "--help"} <= NAMES.flags and "--stop" in NAMES.values and "--new" in NAMES.flags
