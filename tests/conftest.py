@@ -144,6 +144,9 @@ def kimi(shell: InteractiveShell, server: LoopbackServer, clean_env: None, monke
     for name in conversations.names():
         conversations.reset(name)
     ledger.clear()
+    names_before = set(shell.user_ns)
     yield Kimi(shell, server, capfd)
+    for name in set(shell.user_ns) - names_before:  # the shell is shared: a test's variables are its own
+        del shell.user_ns[name]
     for name in conversations.names():
         conversations.reset(name)

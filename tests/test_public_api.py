@@ -17,6 +17,21 @@ def test_every_exported_name_resolves():
     assert callable(kimi_lab.native.parse) and callable(kimi_lab.native.render)
 
 
+def test_the_three_lists_of_the_public_names_agree():
+    """`__all__` (what `import *` and readers see), `_LAZY` (what loads on first use) and the
+    TYPE_CHECKING imports (what type checkers see) are written three times; this keeps them one."""
+    import ast
+    import inspect
+
+    tree = ast.parse(inspect.getsource(kimi_lab))
+    checked = next(node for node in tree.body if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test))
+    typed = {(alias.asname or alias.name): (node.module, alias.name)
+             for node in checked.body if isinstance(node, ast.ImportFrom) for alias in node.names}
+    assert {name: (f"{module}", attr) for name, (module, attr) in kimi_lab._LAZY.items()} == typed
+    eager = {"__version__", "load_ipython_extension", "unload_ipython_extension"}
+    assert set(kimi_lab.__all__) == set(kimi_lab._LAZY) | eager
+
+
 def test_import_and_load_ext_import_nothing_heavy():
     code = (
         "import sys, kimi_lab\n"
