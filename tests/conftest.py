@@ -147,6 +147,7 @@ def kimi(shell: InteractiveShell, server: LoopbackServer, clean_env: None, monke
     names_before = set(shell.user_ns)
     yield Kimi(shell, server, capfd)
     for name in set(shell.user_ns) - names_before:  # the shell is shared: a test's variables are its own
-        del shell.user_ns[name]
+        if not name.startswith("_"):  # IPython's history names (_i1, _1, _) stay, as in a real session
+            del shell.user_ns[name]
     for name in conversations.names():
         conversations.reset(name)
