@@ -15,6 +15,7 @@ from typing import Any
 from .render import answer_bundle, format_cost, live_html
 from .result import Step, ToolCall
 from .store import arguments_of
+from .tools.approval import approval_html
 
 __all__ = ["ChatPanel", "chat"]
 
@@ -79,23 +80,6 @@ def _escape(text: str) -> str:
     import html
 
     return html.escape(text).replace("\n", "<br>")
-
-
-_APPROVAL_PRE = "white-space:pre-wrap;overflow-wrap:anywhere;margin:.3em 0;"  # a long line wraps, never hides
-_APPROVAL_WARNING = "color:#c00;font-weight:bold;margin:.3em 0;"
-
-
-def approval_html(name: str, arguments: Any) -> str:
-    """The approval card's text: the call as every approval prompt shows it (approval_view),
-    the warning above it in red, all of it HTML-escaped."""
-    import html
-
-    from .tools.display_code import approval_view, visible
-
-    shown = approval_view(arguments)
-    warning = f'<div style="{_APPROVAL_WARNING}">{html.escape(shown.warning)}</div>' if shown.warning else ""
-    return (f"🔧 Kimi wants to run <b>{html.escape(visible(name))}</b>:{warning}"
-            f'<pre style="{_APPROVAL_PRE}">{html.escape(shown.display)}</pre>')
 
 
 class ChatPanel:

@@ -242,7 +242,7 @@ def _live_step(step: Step) -> str:
 def _draw_step(step: Step) -> str:
     css = _LIVE_CSS
     if step.kind == "tool" and step.status == "asking" and step.call is not None:
-        from .panel import approval_html  # the call exactly as every approval prompt shows it
+        from .tools.approval import approval_html  # the call exactly as every approval prompt shows it
 
         return (f'<div class="kimi-lab-tool kimi-lab-asking" style="{css["card"]}">'
                 f"{approval_html(step.call.name, step.call.arguments)}"

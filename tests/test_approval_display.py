@@ -11,10 +11,9 @@ import sys
 
 import pytest
 
-from kimi_lab.panel import approval_html
 from kimi_lab.render import call_signature
 from kimi_lab.testing import Reply, ToolCall
-from kimi_lab.tools.approval import approval_prompt, stdin_approver
+from kimi_lab.tools.approval import approval_html, approval_prompt, stdin_approver
 from kimi_lab.tools.display_code import approval_view, code_lines, hidden_characters, visible, visible_code
 from kimi_lab.tools.notebook import BUILTIN_TOOLS
 

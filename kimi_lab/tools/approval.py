@@ -13,7 +13,7 @@ from typing import Any
 from .display_code import approval_view, visible
 from .registry import Tool
 
-__all__ = ["stdin_approver"]
+__all__ = ["approval_html", "approval_text", "stdin_approver"]
 
 _ANSWERS = {"y": "yes", "yes": "yes", "n": "no", "no": "no", "a": "always", "always": "always"}
 
@@ -50,3 +50,18 @@ def stdin_approver(tool: Tool, arguments: dict[str, Any], *, echo: bool = True) 
         if answer is not None:
             return answer
     return "no"
+
+
+_APPROVAL_PRE = "white-space:pre-wrap;overflow-wrap:anywhere;margin:.3em 0;"  # a long line wraps, never hides
+_APPROVAL_WARNING = "color:#c00;font-weight:bold;margin:.3em 0;"
+
+
+def approval_html(name: str, arguments: Any) -> str:
+    """The approval card's text: the call as every approval prompt shows it (approval_view),
+    the warning above it in red, all of it HTML-escaped."""
+    import html
+
+    shown = approval_view(arguments)
+    warning = f'<div style="{_APPROVAL_WARNING}">{html.escape(shown.warning)}</div>' if shown.warning else ""
+    return (f"🔧 Kimi wants to run <b>{html.escape(visible(name))}</b>:{warning}"
+            f'<pre style="{_APPROVAL_PRE}">{html.escape(shown.display)}</pre>')
