@@ -22,25 +22,19 @@ from . import __version__
 from ._mainthread import MainThreadBusy, run_on_main
 from .config import settings
 from .conversation import adopt_notebook_chat, conversations, default_chat
-from .events import ContentDelta, ReasoningDelta, to_dict
+from .events import ToolStart, join_text, to_dict
+from .protocol import ANSWERS, ASK_OPTIONS, PROTOCOL, REQUESTS, TARGET
 from .render import markdown
 from .secrets import mask_url, scrub
+from .timeline import events_of
 from .tools.display_code import approval_view
 
 __all__ = ["PROTOCOL", "TARGET", "Bridge", "register_comm_target", "result_dict"]
 
-TARGET = "kimi_lab"
-PROTOCOL = 1
 BATCH_SECONDS = 0.075  # text deltas wait at most this long; boundaries flush at once
 APPROVAL_SECONDS = 600.0  # an unanswered approval is a "no" after this
 PREPARE_WAIT = 60.0  # how long `{name}` interpolation waits for a running cell
 BOUNDARIES = frozenset({"tool_start", "tool_end", "status", "done", "error"})
-ASK_OPTIONS = frozenset({"provider", "model", "tools", "max_tokens", "temperature", "top_p", "reasoning",
-                         "system", "new", "seed", "max_rounds"})  # no base_url: the key must not go elsewhere
-ANSWERS = frozenset({"yes", "no", "always"})
-REQUESTS = (
-    "hello", "ask", "stop", "approve", "history", "chats", "transcripts", "providers", "models", "doctor", "export",
-)
 
 _busy: dict[str, _Ask] = {}  # chat name -> its running ask, across comms (conversations are per kernel)
 _busy_lock = threading.Lock()
@@ -92,71 +86,21 @@ def result_dict(result: Any) -> dict[str, Any]:
         "content": result.content, "reasoning": result.reasoning, "markdown": markdown(result),
         "usage": asdict(result.usage), "cost": result.cost, "model": result.model,
         "provider": result.provider, "finish_reason": result.finish_reason,
-        "tool_calls": [{"name": c.name, "arguments": c.arguments, "error": c.error, "duration": c.duration}
-                       for c in result.tool_calls],
+        "tool_calls": [{"id": c.id, "name": c.name, "arguments": c.arguments, "error": c.error,
+                        "duration": c.duration} for c in result.tool_calls],
         "elapsed": result.elapsed, "ttft": result.ttft, "chat": result.chat, "prompt": result.prompt,
         "warnings": list(result.warnings), "error": result.error,
     })
 
 
-def _events_of(result: Any) -> list[dict[str, Any]]:
-    """A finished turn as the stream events that would redraw it (for `history`)."""
-    out: list[dict[str, Any]] = []
-    for step in result.steps:
-        call = step.call
-        if step.kind in ("reasoning", "note") and step.text:
-            out.append({"type": "reasoning", "text": step.text, "details": None} if step.kind == "reasoning"
-                       else {"type": "content", "text": step.text})
-        elif step.kind == "tool" and call is not None:
-            args = call.arguments if isinstance(call.arguments, str) else json.dumps(call.arguments, default=str)
-            out += [{"type": "tool_start", "id": call.id, "name": call.name, "arguments": args},
-                    {"type": "tool_end", "id": call.id, "name": call.name, "status": step.status,
-                     "preview": step.preview, "duration": call.duration}]
-    out += [{"type": "content", "text": result.content}] if result.content else []
-    out += [{"type": "usage", "usage": asdict(result.usage)}] if result.usage.total else []
-    out.append({"type": "done", "finish_reason": result.finish_reason})
-    out += [{"type": "error", "message": result.error, "kind": "error"}] if result.error else []
-    return out
+def _wire(events: list[Any]) -> list[dict[str, Any]]:
+    """Events as an `events` message carries them: text deltas joined, each in the one JSON form."""
+    return _jsonable([to_dict(e) for e in join_text(events)])
 
 
 def _turns(results: list[Any]) -> list[dict[str, Any]]:
     """Finished turns as `history` sends them."""
-    return [{"prompt": r.prompt, "events": _events_of(r), "result": result_dict(r)} for r in results]
-
-
-def _merge(events: list[dict[str, Any]], event: dict[str, Any]) -> None:
-    """Append, joining a text delta onto the previous one of its kind. Text is kept as a list of
-    pieces until read (`_joined`): joining strings at every delta made a long answer quadratic."""
-    last = events[-1] if events else None
-    kind = event["type"]
-    if kind in ("content", "reasoning") and not event.get("details"):
-        if last is not None and last["type"] == kind and "_parts" in last:
-            last["_parts"].append(event["text"])
-        else:
-            events.append({"type": kind, "_parts": [event["text"]]})
-    else:
-        events.append(dict(event))
-
-
-def _joined(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The events as sent: each run of text pieces joined into one delta."""
-    out = []
-    for e in events:
-        if "_parts" in e:
-            e = {"type": e["type"], "text": "".join(e["_parts"])}
-            if e["type"] == "reasoning":
-                e["details"] = None
-        out.append(e)
-    return out
-
-
-def _event_dict(event: Any) -> dict[str, Any]:
-    """`to_dict`, with a fast path for the text deltas that make up almost all of a stream."""
-    if type(event) is ContentDelta:
-        return {"type": "content", "text": event.text}
-    if type(event) is ReasoningDelta and not event.details:
-        return {"type": "reasoning", "text": event.text, "details": None}
-    return to_dict(event)
+    return [{"prompt": r.prompt, "events": _wire(events_of(r)), "result": result_dict(r)} for r in results]
 
 
 def _on_main_thread(tool: Any, default_timeout: float) -> Any:
@@ -187,10 +131,10 @@ class _Ask:
         self.turn: Any = None
         self.finished = False  # the last message went out; set under _lock
         self._releases: list[Callable[[str], None]] = []  # the bridges that hold this ask let go at the end
-        self.log: list[dict[str, Any]] = []  # what was sent so far, deltas joined (history of a running ask)
+        self.log: list[Any] = []  # the events so far (the history of a running ask)
         self.stopped, self.gone = threading.Event(), threading.Event()
         self._lock = threading.RLock()  # orders every message of this ask
-        self._buffer: list[dict[str, Any]] = []
+        self._buffer: list[Any] = []  # events not sent yet
         self._timer: threading.Timer | None = None
         self._tool_id = ""
         self._approvals: dict[str, tuple[threading.Event, list[str], dict[str, Any]]] = {}
@@ -249,13 +193,12 @@ class _Ask:
 
     def emit(self, event: Any) -> None:
         """Turn.run's on_event: text deltas wait up to BATCH_SECONDS, boundaries flush at once."""
-        data = _event_dict(event)
-        if data["type"] == "tool_start":
-            self._tool_id = data["id"]
+        if type(event) is ToolStart:
+            self._tool_id = event.id
         with self._lock:
-            _merge(self.log, data)
-            _merge(self._buffer, data)
-            if data["type"] in BOUNDARIES:
+            self.log.append(event)
+            self._buffer.append(event)
+            if event.type in BOUNDARIES:
                 self._flush()
             elif self._timer is None:  # the timer's messages keep this request as their parent
                 self._timer = threading.Timer(BATCH_SECONDS, contextvars.copy_context().run, (self._flush,))
@@ -269,7 +212,7 @@ class _Ask:
                 self._timer = None
             if self._buffer:
                 events, self._buffer = self._buffer, []
-                self._send({"type": "events", "request_id": self.request_id, "events": _jsonable(_joined(events))})
+                self._send({"type": "events", "request_id": self.request_id, "events": _wire(events)})
 
     def _send(self, message: dict[str, Any]) -> None:
         for sink in list(self.sinks):
@@ -286,7 +229,7 @@ class _Ask:
             if self.finished:
                 return False
             self._flush()  # the log holds the unsent batch too: send it first, or it would arrive twice
-            history({"prompt": self.prompt, "request_id": self.request_id, "events": _joined(self.log),
+            history({"prompt": self.prompt, "request_id": self.request_id, "events": _wire(self.log),
                      "result": None})
             if send not in self.sinks:
                 self.sinks.append(send)
@@ -387,9 +330,9 @@ class Bridge:
         self.send(_jsonable({"type": kind, "request_id": request_id, **fields}))
 
     def _hello(self, request_id: str, data: dict[str, Any]) -> None:
-
         from .target import resolve_target
 
+        _check_protocol(data.get("protocol", PROTOCOL))
         try:
             target = resolve_target(config=settings())
             provider, model = target.provider.name, target.model
@@ -549,19 +492,26 @@ class Bridge:
 
     def _export(self, request_id: str, data: dict[str, Any]) -> None:
         """The chat as Markdown: every recorded turn (across kernels), else this kernel's turns."""
-        from .reopen import open_store
+        from .services import export_chat
 
-        chat = _chat(data)
-        store = open_store()
-        records = store.turns(chat) if store is not None else []
-        if store is not None and records:
-            self._reply(request_id, "export", chat=chat, markdown=store.export_markdown(chat, records),
-                        source="transcripts", turns=len(records))
-            return
-        conv = conversations.get(chat)
-        parts = [f"## {i}. You\n\n{r.prompt}\n\n## Kimi\n\n{markdown(r)}" for i, r in enumerate(conv.results, 1)]
-        self._reply(request_id, "export", chat=conv.name, markdown=f"# {conv.name}\n\n" + "\n\n---\n\n".join(parts),
-                    source="memory", turns=len(parts))
+        exported = export_chat(_chat(data))
+        self._reply(request_id, "export", chat=exported.chat, markdown=exported.markdown, source=exported.source,
+                    turns=exported.turns)
+
+
+def _check_protocol(theirs: Any) -> None:
+    """A frontend that says which protocol it speaks must speak this kernel's; the refusal says
+    which side to upgrade (a frontend that does not say checks the kernel's number itself)."""
+    if not isinstance(theirs, int) or isinstance(theirs, bool):
+        raise BridgeError(f"'protocol' must be a number, got {theirs!r}")
+    if theirs > PROTOCOL:
+        raise BridgeError(f"this kernel's kimi_lab {__version__} speaks protocol {PROTOCOL}, the frontend {theirs}: "
+                          "upgrade kimi_lab in the kernel's environment (pip install -U kimi_lab), then restart the "
+                          "kernel")
+    if theirs < PROTOCOL:
+        raise BridgeError(f"the frontend speaks kimi_lab protocol {theirs}, this kernel's kimi_lab {__version__} "
+                          f"speaks {PROTOCOL}: upgrade the kimi-lab JupyterLab extension (pip install -U kimi_lab "
+                          "where JupyterLab runs), then reload the page")
 
 
 def _reopen_unseen(chat: str) -> int:

@@ -9,7 +9,7 @@ through `object.__setattr__`, which costs more than parsing a token-sized chunk 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, ClassVar, Union
+from typing import Any, ClassVar, Iterable, Iterator, TypeVar, Union
 
 __all__ = [
     "ContentDelta",
@@ -21,7 +21,9 @@ __all__ = [
     "TokenUsage",
     "ToolCallDelta",
     "UsageEvent",
+    "coalesce",
     "event_from_dict",
+    "join_text",
     "to_dict",
 ]
 
@@ -137,11 +139,57 @@ _BY_TYPE: dict[str, type] = {
 }
 
 
+_FIELDS: dict[type, tuple[str, ...]] = {cls: tuple(f.name for f in fields(cls)) for cls in _BY_TYPE.values()}
+
+
 def to_dict(event: Event) -> dict[str, Any]:
-    """The JSON form of an event: its fields plus a `type` tag."""
-    data = asdict(event)
+    """The one JSON form of an event: its fields plus a `type` tag (the comm protocol, the transcripts
+    file and the tests all use it). Shallow, without `asdict`'s deep copy: this runs once per token."""
+    cls = type(event)
+    if cls is ContentDelta:
+        return {"type": "content", "text": event.text}  # type: ignore[union-attr]
+    data = {name: getattr(event, name) for name in _FIELDS[cls]}
     data["type"] = event.type
+    if cls is UsageEvent:
+        data["usage"] = asdict(data["usage"])
     return data
+
+
+K = TypeVar("K")
+
+
+def _plain_text(event: Any) -> bool:
+    cls = type(event)
+    return cls is ContentDelta or (cls is ReasoningDelta and not event.details)
+
+
+def coalesce(items: Iterable[tuple[K, Any]]) -> Iterator[tuple[K, Any]]:
+    """`(key, event)` pairs with each run of text deltas of one kind under one key joined into one
+    delta; anything else (other events, reasoning carrying `details`, non-events) passes in order.
+    Joined once per run: joining at every token made a long answer quadratic."""
+    run: list[str] = []
+    kind: Any = None
+    key: Any = None
+    for k, event in items:
+        if _plain_text(event):
+            if type(event) is kind and k == key:
+                run.append(event.text)
+                continue
+            if run:
+                yield key, kind("".join(run))
+            run, kind, key = [event.text], type(event), k
+            continue
+        if run:
+            yield key, kind("".join(run))
+            run, kind = [], None
+        yield k, event
+    if run:
+        yield key, kind("".join(run))
+
+
+def join_text(events: Iterable[Event]) -> list[Event]:
+    """`coalesce` for the events of one turn."""
+    return [event for _, event in coalesce((None, e) for e in events)]
 
 
 def event_from_dict(data: dict[str, Any]) -> Event:

@@ -136,7 +136,7 @@ class KimiMagics(Magics):
         return self.kimi.parser.format_help().removeprefix("::").strip("\n")
 
     def _subcommand(self, name: str, arg: str | None, args: Any) -> Any:
-        from . import reports
+        from . import reports, services
         from .conversation import conversations
 
         if name == "providers":
@@ -158,7 +158,7 @@ class KimiMagics(Magics):
         if name == "export":
             return reports.export(arg)
         if name == "reopen":
-            print(reports.reopen(arg))
+            print(services.reopen_chat(arg))
             return None
         if name == "chat":
             from .panel import chat

@@ -12,9 +12,9 @@ import threading
 import uuid
 from typing import Any
 
+from .events import event_from_dict
 from .render import answer_bundle, format_cost, live_html
-from .result import Step, ToolCall
-from .store import arguments_of
+from .timeline import Timeline
 from .tools.approval import approval_html
 
 __all__ = ["ChatPanel", "chat"]
@@ -26,11 +26,10 @@ _hinted = False  # the hint above shows in the first panel only, not in every on
 
 
 class _TurnView:
-    """One question and its answer in the panel, rebuilt from protocol messages."""
+    """One question and its answer in the panel, folded from protocol messages."""
 
     def __init__(self, widgets: Any, prompt: str, show_reasoning: bool) -> None:
-        self.steps: list[Step] = []
-        self.content = ""
+        self.timeline = Timeline()
         self.show_reasoning = show_reasoning
         self.live = widgets.HTML()
         self.approvals = widgets.VBox()
@@ -40,30 +39,11 @@ class _TurnView:
         self.redraws = 0
 
     def apply(self, event: dict[str, Any]) -> None:
-        kind = event.get("type")
-        if kind == "reasoning" and event.get("text"):
-            if self.steps and self.steps[-1].kind == "reasoning":
-                self.steps[-1].text += event["text"]
-            else:
-                self.steps.append(Step("reasoning", event["text"]))
-        elif kind == "content":
-            self.content += event.get("text", "")
-        elif kind == "tool_start":
-            if self.content.strip():
-                self.steps.append(Step("note", self.content))
-            self.content = ""
-            arguments = arguments_of(event.get("arguments") or "{}")  # deep nesting stays text
-            call = ToolCall(name=event["name"], arguments=arguments, id=event["id"])
-            self.steps.append(Step("tool", call=call, status="running"))
-        elif kind == "tool_end":
-            for step in reversed(self.steps):
-                if step.kind == "tool" and step.call is not None and step.call.id == event["id"]:
-                    step.status, step.preview = event["status"], event.get("preview", "")
-                    step.call.duration = event.get("duration", 0.0)
-                    break
+        self.timeline.apply(event_from_dict(event))
 
     def redraw(self, elapsed: float) -> None:
-        self.live.value = live_html(self.steps, self.content, elapsed=elapsed, answering=bool(self.content),
+        t = self.timeline
+        self.live.value = live_html(t.steps, t.answer, elapsed=elapsed, answering=t.answering,
                                     show_reasoning=self.show_reasoning, notes=[])
         self.redraws += 1
 
@@ -226,8 +206,8 @@ class ChatPanel:
         kind, turn = message.get("type"), self.turn
         if message.get("request_id") != self.request_id or turn is None:
             return
-        if kind in ("event", "events"):
-            for event in message.get("events") or [message.get("event") or {}]:
+        if kind == "events":
+            for event in message["events"]:
                 turn.apply(event)
             turn.redraw(time.perf_counter() - self._started)
         elif kind == "approval":

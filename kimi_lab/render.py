@@ -18,13 +18,14 @@ from .tools.display_code import visible
 if TYPE_CHECKING:
     from .result import Result, Step
 
-__all__ = ["ANSWER_MIME", "answer_bundle", "footer", "live_html", "live_text", "markdown", "plain_text",
-           "thought_summary"]
+__all__ = ["ANSWER_MIME", "answer_bundle", "chat_markdown", "footer", "live_html", "live_text", "markdown",
+           "plain_text", "thought_summary"]
 
 LIVE_TIMELINE_CHARS = 6_000  # the live column shows the end of the timeline; the result keeps all
 LIVE_STEPS = 40
-STATUS_ICON = {"running": "⏳", "asking": "⏸", "ok": "✓", "error": "✗", "denied": "⛔", "timeout": "⌛",
-               "interrupted": "■"}
+STATUS_ICON = {"preparing": "✍", "running": "⏳", "asking": "⏸", "ok": "✓", "error": "✗", "denied": "⛔",
+               "timeout": "⌛", "interrupted": "■"}
+LIVE_STATUSES = frozenset({"preparing", "running", "asking"})  # a card in these still changes
 
 
 def format_cost(cost: float | None) -> str:
@@ -114,8 +115,8 @@ def _pretty_arguments(arguments: Any) -> str:
 def tool_line(step: Step) -> str:
     call = step.call
     name = call.name if call else "?"
-    args = call.arguments if call else ""
-    live = step.status in ("running", "asking")
+    args = step.arguments if call is None or call.arguments is None else call.arguments  # still streaming: raw
+    live = step.status in LIVE_STATUSES
     duration = f" · {call.duration:.2f} s" if call and not live else ""
     approval = call.approval if call is not None and not live else None
     if step.status == "asking":
@@ -234,7 +235,7 @@ def _live_step(step: Step) -> str:
     if cached is not None and cached[0] == (step.status, len(step.text)):
         return cached[1]
     piece = _draw_step(step)
-    if step.kind == "tool" and step.status not in ("running", "asking"):
+    if step.kind == "tool" and step.status not in LIVE_STATUSES:
         setattr(step, _STEP_CACHE_ATTR, ((step.status, len(step.text)), piece))
     return piece
 
@@ -309,3 +310,13 @@ def live_text(steps: Sequence[Step], content: str, *, show_reasoning: bool) -> s
         parts.append("[thinking]" + tail)
     parts.append("[answer] " + content)
     return "\n\n".join(parts)
+
+
+def chat_markdown(name: str, results: Sequence[Result]) -> str:
+    """A chat as one readable document: each prompt, then its answer exactly as the magic shows it."""
+    parts = [f"# {md_plain(name)}\n"]
+    for i, result in enumerate(results, 1):
+        prompt = result.prompt.strip()
+        quoted = "\n".join("> " + line for line in md_plain(prompt).splitlines()) if prompt else "> *(empty)*"
+        parts.append(f"## {i}. Prompt\n\n{quoted}\n\n{markdown(result)}\n")
+    return "\n".join(parts)

@@ -10,67 +10,36 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from . import events as ev
 from .conversation import Conversation, Message, conversations
 from .events import TokenUsage
-from .result import Result, Step, ToolCall
-from .store import arguments_of
+from .result import Result
+from .timeline import INTERRUPTED, Timeline
 
 if TYPE_CHECKING:
     from .store import TranscriptStore, TurnRecord
 
 __all__ = ["INTERRUPTED", "open_store", "reopen", "result_of"]
 
-INTERRUPTED = "interrupted: the kernel stopped before this answer finished; what was streamed is kept"
-
 
 def result_of(record: TurnRecord) -> Result:
-    """The turn as its Result: the timeline replayed from the events, totals from the summary."""
-    steps: list[Step] = []
-    content, reasoning, usage, error, upstream = "", "", TokenUsage(), None, ""
-    tools: dict[str, Step] = {}
-    for event in record.events:
-        if isinstance(event, ev.ReasoningDelta):
-            reasoning += event.text
-            if steps and steps[-1].kind == "reasoning":
-                steps[-1].text += event.text
-            else:
-                steps.append(Step("reasoning", event.text))
-        elif isinstance(event, ev.ContentDelta):
-            content += event.text
-        elif isinstance(event, ev.ToolStart):
-            if content.strip():
-                steps.append(Step("note", content))
-            content = ""
-            call = ToolCall(event.name, arguments_of(event.arguments), id=event.id)
-            step = tools[event.id] = Step("tool", call=call, status="interrupted")
-            steps.append(step)
-        elif isinstance(event, ev.ToolEnd) and event.id in tools:
-            step = tools[event.id]
-            step.status, step.preview = event.status, event.preview
-            assert step.call is not None
-            step.call.duration = event.duration
-            if event.status != "ok":
-                step.call.error = event.preview
-        elif isinstance(event, ev.UsageEvent):
-            usage = usage + event.usage
-            upstream = event.upstream or upstream
-        elif isinstance(event, ev.ErrorEvent):
-            error = event.message
+    """The turn as its Result: the timeline folded from its events, totals from the summary."""
+    timeline = Timeline.of(record.events)
+    timeline.end()  # a tool that never ended stays "interrupted"
     summary = record.summary or {}
-    interrupted = record.ended is None  # a tool that never ended stays "interrupted"
+    interrupted = record.ended is None
     return Result(
-        content=summary.get("content", content) if summary else content,
-        reasoning=summary.get("reasoning") or reasoning,
-        usage=TokenUsage(**summary["usage"]) if summary.get("usage") else usage,
+        content=summary.get("content", timeline.answer) if summary else timeline.answer,
+        reasoning=summary.get("reasoning") or timeline.reasoning,
+        usage=TokenUsage(**summary["usage"]) if summary.get("usage") else timeline.usage,
         cost=summary.get("cost"),
-        model=record.model, provider=record.provider, upstream=upstream,
-        finish_reason="interrupted" if interrupted else summary.get("finish_reason"),
+        model=record.model, provider=record.provider, upstream=timeline.upstream,
+        finish_reason="interrupted" if interrupted else summary.get("finish_reason", timeline.finish_reason),
         chat=record.chat, prompt=record.prompt,
         elapsed=float(summary.get("elapsed") or ((record.ended or record.started) - record.started)),
-        error=INTERRUPTED if interrupted else (summary.get("error") or error),
-        tool_calls=[s.call for s in tools.values() if s.call is not None],
-        steps=steps,
+        warnings=[s.message for s in timeline.statuses if s.level == "warning"],
+        error=INTERRUPTED if interrupted else (summary.get("error") or timeline.error),
+        tool_calls=[s.call for s in timeline.tools if s.call is not None],
+        steps=timeline.steps,
     )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import textwrap
 from typing import Any, Mapping
 
+from ._dollars import md_plain
 from ._tables import Table
 from .config import settings
 from .conversation import conversations
@@ -17,7 +18,7 @@ from .secrets import mask_url
 from .target import ENV_API_KEY, resolve_target
 from .usage import ledger
 
-__all__ = ["config_table", "export", "history", "providers_table", "reopen", "tools_table", "usage_report"]
+__all__ = ["config_table", "export", "history", "providers_table", "tools_table", "usage_report"]
 
 
 def providers_table(env: Mapping[str, str]) -> Table:
@@ -149,25 +150,10 @@ class _Markdown:
 
 
 def export(name: str | None) -> Any:
-    """Every recorded turn of a chat (across kernels) as Markdown, from the transcripts file."""
-    from .conversation import default_chat
-    from .reopen import open_store
+    """A chat as Markdown: every recorded turn (across kernels), else this kernel's turns."""
+    from .services import export_chat
 
-    store = open_store()
-    if store is None:
-        return _Markdown("transcripts are off (%config KimiLab.transcripts = True to record them)")
-    return _Markdown(store.export_markdown(name or default_chat()))
-
-
-def reopen(name: str | None) -> str:
-    """Load a recorded chat back into this kernel's memory so the conversation can go on."""
-    from .reopen import open_store
-    from .reopen import reopen as reopen_chat
-
-    store = open_store()
-    if store is None:
-        return "transcripts are off, so there is nothing to reopen"
-    conv, n = reopen_chat(name, store)
-    if not n:
-        return f"no recorded turns for chat {conv.name!r}"
-    return f"reopened chat {conv.name!r}: {n} turn(s) from the transcripts file (%kimi history {conv.name} shows them)"
+    exported = export_chat(name)
+    if not exported.turns:
+        return _Markdown(f"chat {exported.chat!r} has no turns to export (%kimi chats lists the chats)")
+    return _Markdown(exported.markdown + (f"\n*{md_plain(exported.note)}*\n" if exported.note else ""))

@@ -32,8 +32,12 @@ class Step:
     kind: str  # "reasoning" | "note" | "tool"
     text: str = ""
     call: ToolCall | None = None
-    status: str = ""  # for tools: "running" | "ok" | "error" | "denied" | "timeout"
+    #: for tools: "preparing" (its arguments still streaming) | "running" | "asking" | "ok" | "error" |
+    #: "denied" | "timeout" | "interrupted"
+    status: str = ""
     preview: str = ""
+    arguments: str = ""  # for tools: the arguments as the model sent them (`call.arguments` is parsed)
+    index: int | None = field(default=None, repr=False)  # a preparing card's place in its round's calls
 
 
 @dataclass

@@ -16,22 +16,18 @@ import threading
 import time
 import warnings
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-from . import events as ev
-from ._dollars import md_plain, safe_markdown
 from .errors import KimiError
-from .events import Event, TokenUsage, event_from_dict
-from .render import STATUS_ICON, call_signature, format_cost, md_fence
+from .events import Event, event_from_dict, to_dict
 from .result import Result
 
-__all__ = ["ChatSummary", "TranscriptStore", "TranscriptStoreError", "TurnRecord", "arguments_of", "default_path",
+__all__ = ["ChatSummary", "TranscriptStore", "TranscriptStoreError", "TurnRecord", "default_path",
            "is_locked"]
 
 SCHEMA_VERSION = 1
-INTERRUPTED = "(interrupted: the kernel stopped before this answer finished)"
 _CORRUPT_CODES = {11, 26}  # SQLITE_CORRUPT, SQLITE_NOTADB
 _LOCKED_CODES = {5, 6}  # SQLITE_BUSY, SQLITE_LOCKED; extended codes keep these in their low byte
 _SIDECARS = ("-wal", "-shm")
@@ -92,19 +88,11 @@ class TurnRecord:
         return self.ended is None
 
 
-_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=asdict)
-_FIELDS: dict[type, tuple[str, ...]] = {}
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
 def _encode(event: Event) -> str:
-    """`to_dict` as JSON, without `asdict`'s deep copy (half the cost of an append); nested
-    dataclasses such as TokenUsage still go through `asdict` via the encoder's default."""
-    names = _FIELDS.get(type(event))
-    if names is None:
-        names = _FIELDS[type(event)] = tuple(f.name for f in fields(event))
-    data = {name: getattr(event, name) for name in names}
-    data["type"] = event.type
-    return _ENCODER.encode(data)
+    return _ENCODER.encode(to_dict(event))
 
 
 def _is_corrupt(exc: sqlite3.DatabaseError) -> bool:
@@ -122,15 +110,6 @@ def is_locked(exc: BaseException) -> bool:
     if code is not None:
         return code & 0xFF in _LOCKED_CODES
     return "locked" in str(exc) or "busy" in str(exc)
-
-
-def arguments_of(text: str) -> Any:
-    """A recorded tool call's arguments as JSON, else the raw text (not JSON, or nested too deeply
-    to decode: a hostile model's arguments must not make a chat unreadable)."""
-    try:
-        return json.loads(text or "{}")
-    except (ValueError, RecursionError):
-        return text
 
 
 def _private_folder(folder: Path) -> None:
@@ -343,69 +322,3 @@ class TranscriptStore:
                 continue  # written by a newer kimi_lab, or damaged: keep the rest readable
         return [TurnRecord(*head[:8], json.loads(head[8]) if head[8] else None, events.get(head[0], []))
                 for head in heads]
-
-    def export_markdown(self, chat: str, turns: list[TurnRecord] | None = None) -> str:
-        """The chat as one readable Markdown document (prompts, folded reasoning and tools, answers);
-        `turns`: its records when already read."""
-        parts = [f"# {chat}\n"]
-        for i, turn in enumerate(self.turns(chat) if turns is None else turns, 1):
-            parts.append(_turn_markdown(i, turn))
-        return "\n".join(parts)
-
-
-# -- Markdown export ---------------------------------------------------------------------------
-
-
-def _quote(text: str) -> str:
-    return "\n".join("> " + line for line in md_plain(text.strip()).splitlines()) + "\n"
-
-
-def _turn_markdown(index: int, turn: TurnRecord) -> str:
-    steps: list[str] = []
-    reasoning, content, notes = "", "", []
-    usage = TokenUsage()
-    ends = {e.id: e for e in turn.events if isinstance(e, ev.ToolEnd)}
-    for event in turn.events:
-        if isinstance(event, ev.ReasoningDelta):
-            reasoning += event.text
-            continue
-        if reasoning.strip() and isinstance(event, ev.ToolStart):
-            steps.append(_quote(reasoning))
-            reasoning = ""
-        if isinstance(event, ev.ContentDelta):
-            content += event.text
-        elif isinstance(event, ev.ToolStart):
-            args = arguments_of(event.arguments)
-            end = ends.get(event.id)
-            status = end.status if end else ("no result" if turn.ended else "interrupted")
-            line = f"{STATUS_ICON.get(status, '')} {call_signature(event.name, args)} · {status}"
-            if end:
-                line += f" · {end.duration:.2f} s"
-            preview = end.preview if end and end.preview else "(no output)"
-            code = args.get("code") if isinstance(args, dict) and set(args) == {"code"} else None
-            body = md_fence(code, "python") if isinstance(code, str) else md_fence(event.arguments, "json")
-            steps.append(f"<details><summary>🔧 {md_plain(line)}</summary>\n\n{body}\n\n"
-                         f"{md_fence(preview, 'text')}\n\n</details>\n")
-        elif isinstance(event, ev.UsageEvent):
-            usage = usage + event.usage
-        elif isinstance(event, ev.ErrorEvent) or (isinstance(event, ev.Status) and event.level != "info"):
-            notes.append(event.message)
-    if reasoning.strip():
-        steps.append(_quote(reasoning))
-    summary = turn.summary or {}
-    answer = summary.get("content", content) if turn.summary else content
-    if turn.summary:
-        usage = TokenUsage(**(summary.get("usage") or {}))
-        if summary.get("error") and summary["error"] not in notes:
-            notes.append(summary["error"])
-    out = [f"## {index}. Prompt\n", _quote(turn.prompt) if turn.prompt.strip() else "> *(empty)*\n"]
-    if steps:
-        out.append("<details><summary>💭 Reasoning and tool calls</summary>\n\n" + "\n".join(steps) + "\n</details>\n")
-    out.append(safe_markdown(answer.strip()) if answer.strip() else "*(no answer)*")
-    if turn.ended is None:
-        out.append(f"\n*{INTERRUPTED}*")
-    out += [f"\n> ⚠ {md_plain(note)}" for note in notes]
-    tokens = f"{usage.prompt:,} in / {usage.completion:,} out" if usage.total else "tokens not reported"
-    footer = " · ".join([turn.model or "?", turn.provider or "?", tokens, format_cost(summary.get("cost"))])
-    out.append(f"\n<sub>{md_plain(footer)}</sub>\n")
-    return "\n".join(out)

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
-from .events import ContentDelta, Event, ReasoningDelta
+from .events import Event, coalesce
 from .result import Result
 
 if TYPE_CHECKING:
@@ -62,27 +62,6 @@ class _Key:
     """A recorded turn as the asking thread knows it; the writer maps it to the row's id."""
 
     __slots__ = ("__weakref__",)
-
-
-def _joined(items: list[tuple[Any, Any]]) -> Iterator[tuple[Any, Any]]:
-    """Consecutive text deltas of one kind and turn become one event; flush markers are dropped."""
-    run: list[str] = []
-    kind: Any = None
-    turn: Any = None
-    for turn_id, payload in items:
-        if isinstance(payload, threading.Event):
-            continue
-        plain = isinstance(payload, (ReasoningDelta, ContentDelta)) and not getattr(payload, "details", None)
-        if plain and type(payload) is kind and turn_id == turn:
-            run.append(payload.text)
-            continue
-        if run:
-            yield turn, kind("".join(run))
-        run, kind, turn = ([payload.text], type(payload), turn_id) if plain else ([], None, None)
-        if not plain:
-            yield turn_id, payload
-    if run:
-        yield turn, kind("".join(run))
 
 
 def _is_marker(item: tuple[Any, Any]) -> bool:
@@ -196,7 +175,7 @@ class Recorder:
             if self.store is None:
                 self.store = TranscriptStore(self.path, timeout=BUSY_SECONDS)
             new: dict[_Key, int] = {}
-            rows = list(_joined(items))
+            rows = list(coalesce(item for item in items if not _is_marker(item)))
             if rows:  # a flush alone writes nothing, so it need not wait for a lock
                 with self.store.batch():
                     for key, payload in rows:

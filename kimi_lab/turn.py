@@ -32,10 +32,10 @@ from .events import (
     UsageEvent,
 )
 from .model_rules import rule_for
-from .result import Result, Step, ToolCall
+from .result import Result, Step
 from .secrets import StreamScrubber, namespace_secrets, scrub
 from .target import Target
-from .tools.arguments import ArgumentsError, parse_arguments
+from .timeline import PREPARING, Timeline
 from .tools.notebook import DATA_TOOLS
 from .usage import ledger
 
@@ -83,8 +83,9 @@ class Turn:
             chat=conversation.name,
             show_reasoning=show_reasoning,
         )
-        self.steps: list[Step] = []
-        self.content_parts: list[str] = []  # the current round's answer text
+        self.timeline = Timeline()  # what the faces show; `_round_text` is what goes back on the wire
+        self.current_tool: Step | None = None  # the card of the call running now (an approval asks on it)
+        self._round_text: list[str] = []
         self._tool_parts: dict[int, dict[str, Any]] = {}
         self._details: list[dict[str, Any]] = []
         self._loop: list[Message] = []  # assistant tool-call messages and tool results of this turn
@@ -96,16 +97,21 @@ class Turn:
     # -- what the faces read while streaming ------------------------------------------
 
     @property
+    def steps(self) -> list[Step]:
+        return self.timeline.steps
+
+    @property
     def reasoning(self) -> str:
-        return "\n\n".join(s.text for s in self.steps if s.kind == "reasoning" and s.text)
+        return self.timeline.reasoning
 
     @property
     def content(self) -> str:
-        return "".join(self.content_parts)
+        """The answer so far (since the last tool call)."""
+        return self.timeline.answer
 
     @property
     def tool_count(self) -> int:
-        return sum(1 for s in self.steps if s.kind == "tool")
+        return len(self.timeline.tools)
 
     # -- the loop ------------------------------------------------------------------------
 
@@ -138,13 +144,11 @@ class Turn:
                             f"ask the model to continue, or raise --max-rounds"
                         )
                     break
-                message = Message("assistant", self.content, reasoning=self._round_reasoning(),
+                message = Message("assistant", "".join(self._round_text), reasoning=self._round_reasoning(),
                                   reasoning_details=self._details or None, tool_calls=calls)
                 self._loop.append(message)
                 carried = message.reasoning or carried
                 messages.append(message_wire(message, dialect, replay, carried))
-                if self.content.strip():
-                    self.steps.append(Step("note", self.content))
                 self._new_round()
                 for call in calls:
                     tool_msg = self._run_tool(call, on_event)
@@ -182,30 +186,32 @@ class Turn:
             self.runner.secrets = self.secrets
 
     def _new_round(self) -> None:
-        self.content_parts = []
+        self._round_text = []
         self._tool_parts = {}
         self._details = []
         self.first_content = None
 
     def _round_reasoning(self) -> str:
+        """The reasoning since the last tool that ran (this round's, echoed back with its message)."""
         texts = []
-        for step in reversed(self.steps):
-            if step.kind != "reasoning":
+        for step in reversed(self.timeline.steps):
+            if step.kind == "tool" and step.status != PREPARING:
                 break
-            texts.append(step.text)
+            if step.kind == "reasoning":
+                texts.append(step.text)
         return "".join(reversed(texts))
-
-    def _add_reasoning(self, text: str) -> None:
-        if self.steps and self.steps[-1].kind == "reasoning":
-            self.steps[-1].text += text
-        else:
-            self.steps.append(Step("reasoning", text))
 
     def _stream_round(self, request: ChatRequest, on_event: Callable[[Event], None]) -> tuple[TokenUsage, str | None]:
         usage = TokenUsage()
         finish: str | None = None
         scrub_reasoning, scrub_content = StreamScrubber(self.secrets), StreamScrubber(self.secrets)
         scrub_tools: dict[int, StreamScrubber] = {}  # arguments, per call index
+        apply = self.timeline.apply
+
+        def emit(event: Event) -> None:
+            apply(event)
+            on_event(event)
+
         try:
             with closing(iter(self.backend.stream(request))) as events:
                 for event in events:
@@ -215,8 +221,6 @@ class Turn:
                             self.first_reasoning = self.first_reasoning or now
                             self.ttft = self.ttft if self.ttft is not None else now - self.started
                         text = scrub_reasoning.feed(event.text)
-                        if text:
-                            self._add_reasoning(text)
                         if event.details:
                             self._details.extend(event.details)
                         if text != event.text:
@@ -225,8 +229,7 @@ class Turn:
                             event = ReasoningDelta(text, event.details)
                     elif isinstance(event, ContentDelta):
                         if held := scrub_reasoning.flush():  # the reasoning is over: show its last words
-                            self._add_reasoning(held)
-                            on_event(ReasoningDelta(held))
+                            emit(ReasoningDelta(held))
                         if event.text:
                             now = time.perf_counter()
                             self.first_content = self.first_content or now
@@ -234,13 +237,12 @@ class Turn:
                         text = scrub_content.feed(event.text)
                         if not text:
                             continue
-                        self.content_parts.append(text)
+                        self._round_text.append(text)
                         if text != event.text:
                             event = ContentDelta(text)
                     elif isinstance(event, ToolCallDelta):
                         if held := scrub_reasoning.flush():  # the reasoning is over before its call
-                            self._add_reasoning(held)
-                            on_event(ReasoningDelta(held))
+                            emit(ReasoningDelta(held))
                         scrubber = scrub_tools.setdefault(event.index, StreamScrubber(self.secrets))
                         text = scrubber.feed(event.arguments or "")
                         if text != event.arguments:
@@ -256,10 +258,12 @@ class Turn:
                     elif isinstance(event, Done):
                         finish = event.finish_reason
                         for held in self._flush(scrub_reasoning, scrub_content, scrub_tools):
-                            on_event(held)
-                    on_event(event)
+                            emit(held)
+                    emit(event)
         finally:
-            self._flush(scrub_reasoning, scrub_content, scrub_tools)
+            # Held text of a round that was cut off: kept in the answer, too late for the faces.
+            for held in self._flush(scrub_reasoning, scrub_content, scrub_tools):
+                apply(held)
         return usage, finish
 
     def _flush(self, reasoning: StreamScrubber, content: StreamScrubber,
@@ -267,10 +271,9 @@ class Turn:
         """Text held back in case it began a secret, now scrubbed as the whole text would be."""
         out: list[Event] = []
         if text := reasoning.flush():
-            self._add_reasoning(text)
             out.append(ReasoningDelta(text))
         if text := content.flush():
-            self.content_parts.append(text)
+            self._round_text.append(text)
             out.append(ContentDelta(text))
         for index, scrubber in tools.items():
             if text := scrubber.flush():
@@ -303,13 +306,21 @@ class Turn:
         assert self.runner is not None
         fn = call["function"]
         # The card names the call from the start: an approval prompt may keep it "running" for a while.
-        step = Step("tool", call=ToolCall(fn["name"], _shown_arguments(fn["arguments"]), call["id"]), status="running")
-        self.steps.append(step)
-        on_event(ToolStart(call["id"], fn["name"], fn["arguments"]))
-        outcome = self.runner.run(call["id"], fn["name"], fn["arguments"])
-        step.call, step.status, step.preview = outcome.call, outcome.status, outcome.preview
+        start = ToolStart(call["id"], fn["name"], fn["arguments"])
+        self.timeline.apply(start)
+        self.current_tool = self.timeline.card(call["id"])
+        on_event(start)
+        try:
+            outcome = self.runner.run(call["id"], fn["name"], fn["arguments"])
+        finally:
+            self.current_tool = None
+        card = self.timeline.card(call["id"])
+        if card is not None:
+            card.call = outcome.call  # what the runner made of it: parsed arguments, error, approval
         self.result.tool_calls.append(outcome.call)
-        on_event(ToolEnd(call["id"], fn["name"], outcome.status, outcome.preview, outcome.call.duration))
+        end = ToolEnd(call["id"], fn["name"], outcome.status, outcome.preview, outcome.call.duration)
+        self.timeline.apply(end)
+        on_event(end)
         return Message("tool", outcome.content, tool_call_id=call["id"], name=fn["name"])
 
     # -- the end -------------------------------------------------------------------------
@@ -317,11 +328,9 @@ class Turn:
     def _finish(self, usage: TokenUsage, finish: str | None) -> None:
         r = self.result
         now = time.perf_counter()
-        for step in self.steps:
-            if step.status == "running":
-                step.status = "interrupted"
-        r.steps = list(self.steps)
-        r.reasoning, r.content = self.reasoning, self.content
+        self.timeline.end()
+        r.steps = list(self.timeline.steps)
+        r.reasoning, r.content = self.timeline.reasoning, self.timeline.answer
         r.elapsed = now - self.started
         r.ttft = self.ttft
         if self.first_reasoning is not None:
@@ -368,11 +377,3 @@ class Turn:
                     )
             conv.record(r)
 
-
-def _shown_arguments(raw: str) -> Any:
-    """A call's arguments for its card before the runner has checked them, parsed exactly as the
-    runner will parse them (repairs included), so the card shows the code that would run."""
-    try:
-        return parse_arguments(raw)[0]
-    except (ArgumentsError, RecursionError):
-        return raw

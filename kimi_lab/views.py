@@ -104,8 +104,8 @@ class HtmlView(NullView):
         the question goes to stdin, say what was decided after, and drop the printed copy."""
 
         def asking(tool: Tool, arguments: dict[str, Any]) -> str:
-            step = self.turn.steps[-1] if self.turn.steps else None
-            if step is None or step.kind != "tool":
+            step = self.turn.current_tool
+            if step is None:
                 return ask(tool, arguments)
             step.status = "asking"
             self._asked = True
@@ -163,8 +163,8 @@ class TextView(NullView):
             self.printed.add(event.message)
             self.out.write(f"\n⚠ {event.message}\n")
         elif isinstance(event, ToolEnd):
-            step = self.turn.steps[-1] if self.turn.steps else None
-            line = tool_line(step) if step is not None and step.kind == "tool" else event.name
+            step = self.turn.timeline.card(event.id)
+            line = tool_line(step) if step is not None else event.name
             self.out.write(f"{self.RESET}\n🔧 {line}\n")
             self.phase = "tool"
         else:

@@ -17,6 +17,8 @@ from kimi_lab.providers import PRESETS
 from kimi_lab.testing import LoopbackServer
 from kimi_lab.usage import ledger
 
+from .protocol_check import checked_bridges, protocol_problems  # noqa: F401  (fixtures: comm messages are checked)
+
 CANARY_KEY = "sk-canary-5f0c1d2e3a4b5c6d7e8f"
 
 

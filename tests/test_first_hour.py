@@ -6,6 +6,8 @@ import pytest
 
 from kimi_lab.tools.registry import registry, tool
 
+pytestmark = pytest.mark.usefixtures("checked_bridges")  # the comm messages of its Bridge tests are checked
+
 
 @pytest.mark.parametrize("cell", ["%kimi help", "%kimi -h", "%kimi --help", "%kimi Help?", "%%kimi\nhelp\n",
                                   "%kimi --chat x --help"])

@@ -7,11 +7,15 @@ import json
 import re
 import threading
 
+import pytest
+
 from kimi_lab.conversation import conversations
 from kimi_lab.panel import ChatPanel
 from kimi_lab.testing import Reply, ToolCall
 
 from .conftest import chat_messages
+
+pytestmark = pytest.mark.usefixtures("checked_bridges")  # the panel's comm messages are checked too
 
 
 def wait_for(condition, timeout: float = 10.0) -> bool:

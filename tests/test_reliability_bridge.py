@@ -15,6 +15,8 @@ import pytest
 from kimi_lab.bridge import Bridge
 from kimi_lab.testing import Reply
 
+from .protocol_check import checked, request
+
 
 class Frontend:
     """One comm's view of the bridge: every message it was sent, waited on with a bound."""
@@ -22,7 +24,7 @@ class Frontend:
     def __init__(self) -> None:
         self.messages: list[dict[str, Any]] = []
         self._cond = threading.Condition()
-        self.bridge = Bridge(self._receive)
+        self.bridge = Bridge(checked(self._receive))
 
     def _receive(self, message: dict[str, Any]) -> None:
         with self._cond:
@@ -30,7 +32,7 @@ class Frontend:
             self._cond.notify_all()
 
     def send(self, kind: str, request_id: str, **fields: Any) -> None:
-        self.bridge.handle({"content": {"data": {"type": kind, "request_id": request_id, **fields}}})
+        self.bridge.handle({"content": {"data": request({"type": kind, "request_id": request_id, **fields})}})
 
     def wait(self, found: Callable[[], Any], timeout: float = 10.0) -> Any:
         with self._cond:

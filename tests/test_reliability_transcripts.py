@@ -126,4 +126,5 @@ def test_a_file_that_cannot_be_used_never_breaks_the_answer(kimi, tmp_path):
         recorder().flush()
     assert elapsed < 2.0
     with pytest.warns(RuntimeWarning, match="newer kimi_lab"):  # each use tries the file again
-        assert "transcripts are off" in kimi.run("%kimi export newer").text()
+        exported = kimi.run("%kimi export newer").text()
+    assert "transcripts are off or cannot be used" in exported and "still answered?" in exported

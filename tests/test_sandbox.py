@@ -341,9 +341,12 @@ def test_an_interrupt_taken_by_another_thread_still_stops_the_wait_at_once(monke
     other = threading.Thread(target=parked.wait, args=(30,), daemon=True)
     other.start()
     watch = _parent._Child.__init__
+    sent: list[int] = []
 
     def interrupted(self, pid: int) -> None:
-        signal.pthread_kill(other.ident, signal.SIGALRM)  # taken by the other thread
+        if not sent:  # one interrupt: the cleanup that watches the child again must not get a second
+            sent.append(pid)
+            signal.pthread_kill(other.ident, signal.SIGALRM)  # taken by the other thread
         watch(self, pid)
 
     monkeypatch.setattr(_parent._Child, "__init__", interrupted)

@@ -29,8 +29,11 @@ from kimi_lab.events import (
     UsageEvent,
     to_dict,
 )
+from kimi_lab.render import chat_markdown
+from kimi_lab.reopen import result_of
 from kimi_lab.result import Result
 from kimi_lab.store import SCHEMA_VERSION, TranscriptStore, TranscriptStoreError, default_path
+from kimi_lab.timeline import INTERRUPTED
 
 TOOL_TURN: list[Event] = [
     ReasoningDelta("I should look at ", details=[{"type": "reasoning.text", "text": "x", "index": 0}]),
@@ -184,9 +187,14 @@ def test_crash_mid_turn_keeps_every_written_event(tmp_path: Path) -> None:
         [record] = store.turns("crash")
         assert len(record.events) == n and record.ended is None and record.summary is None and record.interrupted
         assert record.events[-1] == ContentDelta(f"part {n - 3} ")
-        md = store.export_markdown("crash")
+        md = _export(store, "crash")
     assert "Will you finish?" in md and "thinking hard" in md and "run_code" in md and "part 22" in md
-    assert "(interrupted: the kernel stopped before this answer finished)" in md
+    assert INTERRUPTED in md
+
+
+def _export(store: TranscriptStore, chat: str) -> str:
+    """What `%kimi export` and the sidebar's Export write for a recorded chat."""
+    return chat_markdown(chat, [result_of(r) for r in store.turns(chat)])
 
 
 def test_export_markdown_of_a_tool_turn(store: TranscriptStore) -> None:
@@ -194,7 +202,7 @@ def test_export_markdown_of_a_tool_turn(store: TranscriptStore) -> None:
     for event in TOOL_TURN:
         store.append(turn, event)
     store.end_turn(turn, _result("The frame has **3** rows."))
-    md = store.export_markdown("md")
+    md = _export(store, "md")
     assert "How many rows in &lt;df&gt;?" in md
     order = [md.index(s) for s in ("I should look at the dataframe first.", "inspect_var", "DataFrame 3x2",
                                    "It has three rows.", "The frame has **3** rows.")]

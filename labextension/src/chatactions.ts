@@ -9,15 +9,7 @@ import { ChatsMenu, baseName, emptyChat, exportPath, freshChatName } from './cha
 import type { ChatStore } from './chatstore';
 import type { KimiClient } from './client';
 import { errorText, h, setText } from './dom';
-import {
-  normalizeChats,
-  normalizeTranscripts,
-  type ChatsReply,
-  type DoctorReply,
-  type ExportReply,
-  type TranscriptChat,
-  type TranscriptsReply
-} from './protocol';
+import type { DoctorReply, ExportReply, TranscriptChat, TranscriptsReply } from './protocol';
 
 /** Files next to the notebook (the Jupyter contents service and docmanager:open in JupyterLab). */
 export interface ChatFiles {
@@ -61,13 +53,6 @@ export interface ChatActionsOptions {
   icons?: ToolbarIcons;
   /** The clock for "2 h ago" (tests). */
   now?: () => number;
-}
-
-/** The chats a list request found (`transcripts`, or `chats` from an older kernel). */
-interface ChatList {
-  enabled: boolean;
-  chats: TranscriptChat[];
-  warning?: string;
 }
 
 const NEW_CHAT_TITLE = 'Start a fresh chat for this notebook (the current one stays in Chats)';
@@ -152,7 +137,6 @@ export class ChatActions {
     }
   }
 
-  /** Export: the chat as Markdown, saved as a new file next to the notebook and opened. */
   /** `%kimi doctor`'s free checks, shown in the notice (a ✗ line carries its fix). */
   async checkSetup(): Promise<void> {
     const client = this._host.binding()?.client;
@@ -163,9 +147,8 @@ export class ChatActions {
     this._setNotice('Checking the setup…');
     try {
       const reply = await client.request<DoctorReply>({ type: 'doctor' });
-      const text = typeof reply.text === 'string' ? reply.text : '';
-      const paid = text.includes('doctor -y') ? '\nThe question and tool round trip cost tokens: run %kimi doctor -y in a cell.' : '';
-      this._setNotice(`${text}${paid}`, reply.ok === false, true);
+      const paid = reply.text.includes('doctor -y') ? '\nThe question and tool round trip cost tokens: run %kimi doctor -y in a cell.' : '';
+      this._setNotice(`${reply.text}${paid}`, !reply.ok, true);
     } catch (error) {
       this._setNotice(`Could not check the setup: ${errorText(error)}`, true);
     } finally {
@@ -173,6 +156,7 @@ export class ChatActions {
     }
   }
 
+  /** Export: the chat as Markdown, saved as a new file next to the notebook and opened. */
   async exportChat(): Promise<void> {
     const binding = this._host.binding();
     const client = binding?.client;
@@ -187,18 +171,13 @@ export class ChatActions {
     let path = '';
     try {
       const reply = await client.request<ExportReply>({ type: 'export', chat });
-      const markdown = typeof reply.markdown === 'string' ? reply.markdown : '';
-      // Each turn is a `## n. …` section in both of the kernel's exports; a chat without turns
-      // is just its title.
-      const empty = typeof reply.turns === 'number' ? reply.turns === 0 : !/^## /m.test(markdown);
-      if (empty) {
+      if (reply.turns === 0) {
         this._setNotice(`Nothing to export: “${chat}” has no turns yet.`);
         return;
       }
       path = await exportPath(binding.path ?? binding.notebook, chat, p => files.exists(p));
-      await files.save(path, markdown);
-      const turns = this._exportedTurns(reply, chat);
-      const what = turns > 0 ? `${turns} turn${turns === 1 ? '' : 's'}` : `“${chat}”`;
+      await files.save(path, reply.markdown);
+      const what = `${reply.turns} turn${reply.turns === 1 ? '' : 's'}`;
       this._setNotice(`Exported ${what} to ${baseName(path)}`);
       try {
         await files.open(path);
@@ -252,10 +231,7 @@ export class ChatActions {
           chats.unshift(emptyChat(name));
         }
       }
-      let note = list.warning ?? '';
-      if (!list.enabled && !note) {
-        note = 'Transcripts are off: only the chats in this kernel’s memory.';
-      }
+      const note = list.enabled ? '' : 'Transcripts are off: only the chats in this kernel’s memory.';
       this._menu.show({ chats, current: binding.chat, note }, this._now());
     } catch (error) {
       this._menu.fail(`Could not list the chats: ${errorText(error)}`);
@@ -267,40 +243,9 @@ export class ChatActions {
     void this._host.showChat(chat.name, { reopen: !chat.loaded });
   }
 
-  /** The chats: `transcripts`, or `chats` (this kernel's memory only) from an older kimi_lab. */
-  private async _listChats(client: KimiClient): Promise<ChatList> {
-    let list: ChatList;
-    try {
-      const reply = await client.request<TranscriptsReply>({ type: 'transcripts' });
-      list = normalizeTranscripts(reply);
-    } catch (error) {
-      try {
-        const reply = await client.request<ChatsReply>({ type: 'chats' });
-        const names = normalizeChats(reply.chats);
-        const details = Array.isArray(reply.chats) ? normalizeTranscripts({ chats: reply.chats }).chats : [];
-        list = {
-          enabled: false,
-          chats: names.map(name => ({ ...emptyChat(name), ...details.find(d => d.name === name), loaded: true })),
-          warning: `No transcripts list (${errorText(error)}): only the chats in this kernel’s memory.`
-        };
-      } catch {
-        throw error;
-      }
-    }
-    this._listed = list.chats;
-    return list;
-  }
-
-  /** How many turns were exported: the reply's count, else (older kimi_lab) the listed or shown chat's. */
-  private _exportedTurns(reply: ExportReply, chat: string): number {
-    if (typeof reply.turns === 'number') {
-      return reply.turns;
-    }
-    const listed = this._listed.find(c => c.name === chat);
-    if (listed && reply.source === 'transcripts') {
-      return listed.turns;
-    }
-    return this._store.state(chat)?.turns.length ?? 0;
+  /** The chats that can be reopened (`transcripts`). */
+  private _listChats(client: KimiClient): Promise<TranscriptsReply> {
+    return client.request<TranscriptsReply>({ type: 'transcripts' });
   }
 
   private _setNotice(text: string, error = false, report = false): void {
@@ -321,8 +266,6 @@ export class ChatActions {
   private readonly _chatsButton: HTMLButtonElement;
   private readonly _newButton: HTMLButtonElement;
   private readonly _exportButton: HTMLButtonElement;
-  /** The chats the last list found (an older kernel's export does not count its turns). */
-  private _listed: TranscriptChat[] = [];
   private _creating = false;
   private _exporting = false;
 }

@@ -10,9 +10,6 @@ import { errorText } from './dom';
 import type { ApprovalAnswer, AskOptions, KernelMessage } from './protocol';
 import { initialState, reduce, runningRequest, type Action, type ChatState } from './reducer';
 
-/** How often to re-read the history of an answer restored while it was still running. */
-const RESTORED_POLL_MS = 1500;
-
 export interface ChatStoreHost {
   /** The chat on screen; null when none (or the panel is gone). */
   shown(): Binding | null;
@@ -72,12 +69,6 @@ export class ChatStore {
 
   /** Apply what `client` said to its chat; false when it is no chat's (list replies, unknown ids). */
   receive(client: KimiClient, message: KernelMessage): boolean {
-    let chat: string | undefined;
-    if (message.type === 'history') {
-      chat = message.chat ?? this._requestChat.get(message.request_id);
-    } else {
-      chat = this._requestChat.get(message.request_id);
-    }
     if (
       message.type === 'providers' ||
       message.type === 'chats' ||
@@ -86,6 +77,12 @@ export class ChatStore {
       message.type === 'hello'
     ) {
       return false;
+    }
+    let chat: string | undefined;
+    if (message.type === 'history') {
+      chat = message.chat;
+    } else if (message.request_id !== null) {
+      chat = this._requestChat.get(message.request_id);
     }
     if (chat === undefined) {
       // An answer this view did not start (e.g. running before a reload): its client's chat.
@@ -105,8 +102,7 @@ export class ChatStore {
     try {
       const reply = await client.request(reopen ? { type: 'history', chat, reopen: true } : { type: 'history', chat });
       if (reply.type === 'history') {
-        this.dispatch(chat, { ...reply, chat: reply.chat ?? chat });
-        this._followRestored(client, chat);
+        this.dispatch(chat, reply);
       }
     } catch (error) {
       this.dispatch(chat, { type: 'error', request_id: '', message: `Could not load the chat's history: ${errorText(error)}` });
@@ -151,33 +147,10 @@ export class ChatStore {
     this.dispatch(chat, { type: 'local/fail', request_id: requestId, message: errorText(error) });
   }
 
-  /**
-   * An answer restored from history that is still running was started on another comm (before
-   * a page reload, say). The kernel attaches this comm to it and says so with the turn's
-   * `request_id`; a kernel with an older kimi_lab does not, so its turn is polled until done.
-   */
-  private _followRestored(client: KimiClient, chat: string): void {
-    const state = this._states.get(chat);
-    const last = state?.turns[state.turns.length - 1];
-    if (!last || last.done || last.requestId !== null || this._following.has(chat)) {
-      return;
-    }
-    this._following.add(chat);
-    window.setTimeout(() => {
-      this._following.delete(chat);
-      const shown = this._host.shown();
-      if (shown?.client === client && shown.chat === chat && client.status === 'ready') {
-        void this.loadHistory(client, chat);
-      }
-    }, RESTORED_POLL_MS);
-  }
-
   private readonly _host: ChatStoreHost;
   private readonly _states = new Map<string, ChatState>();
   /** Which chat each request id belongs to. */
   private readonly _requestChat = new Map<string, string>();
   private readonly _clientChat = new Map<KimiClient, string>();
-  /** Chats whose restored running answer is being polled. */
-  private readonly _following = new Set<string>();
   private _seq = 0;
 }

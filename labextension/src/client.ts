@@ -16,6 +16,7 @@ import {
   isKernelMessage,
   type FrontendRequest,
   type HelloReply,
+  type HelloRequest,
   type KernelMessage,
   type RequestBody
 } from './protocol';
@@ -217,7 +218,8 @@ export class KimiClient {
       };
       try {
         comm.open();
-        comm.send({ type: 'hello', request_id: probe });
+        // Our protocol number: a kernel that speaks another refuses with an error saying what to upgrade.
+        comm.send({ type: 'hello', request_id: probe, protocol: PROTOCOL_VERSION } satisfies HelloRequest);
       } catch (error) {
         settled = true;
         reject(new ClientError(`Could not open the kimi_lab comm: ${String(error)}`));
@@ -257,8 +259,8 @@ export class KimiClient {
       return;
     }
     const requestId = data.request_id;
-    const pending = this._pending.get(requestId);
-    if (pending && (REPLY_TYPES.has(data.type) || data.type === 'error')) {
+    const pending = requestId === null ? undefined : this._pending.get(requestId);
+    if (requestId !== null && pending && (REPLY_TYPES.has(data.type) || data.type === 'error')) {
       this._pending.delete(requestId);
       if (data.type === 'error') {
         // The requester reports it (or, as the model list, does without): not the chat's error too.

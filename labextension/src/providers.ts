@@ -84,7 +84,7 @@ export class ProviderPicker {
     if (!ids) {
       try {
         const reply = await client.request<ModelsReply>(provider ? { type: 'models', provider } : { type: 'models' });
-        ids = Array.isArray(reply.models) ? reply.models.filter(id => typeof id === 'string') : [];
+        ids = reply.models;
       } catch {
         ids = []; // no list: the box still takes any id
       }
@@ -120,11 +120,7 @@ export class ProviderPicker {
     const selected = this.select.value;
     this.select.replaceChildren(
       h('option', { text: 'Kernel default', attrs: { value: '' } }),
-      ...list.map(p => {
-        const option = h('option', { text: providerLabel(p), attrs: { value: p.name } });
-        option.title = p.note ?? '';
-        return option;
-      })
+      ...list.map(p => h('option', { text: providerLabel(p), attrs: { value: p.name } }))
     );
     if (list.some(p => p.name === selected)) {
       this.select.value = selected;

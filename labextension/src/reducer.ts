@@ -4,6 +4,10 @@
  * All the logic of the live view lives here so the DOM components stay thin. The reducer
  * never mutates its input: a new state shares every unchanged turn and step with the old one,
  * so views can skip work by comparing references.
+ *
+ * `applyEvent` is a port of kimi_lab/timeline.py (its docstring states the rules): both fold
+ * the event streams of tests/fixtures/timelines.json (test/timeline.test.ts here), so the
+ * sidebar and the Python faces tell a turn the same way.
  */
 
 import type {
@@ -13,6 +17,7 @@ import type {
   HistoryReply,
   KernelMessage,
   ResultMessage,
+  ResultToolCall,
   StreamEvent,
   TokenUsage
 } from './protocol';
@@ -26,7 +31,13 @@ export interface ReasoningStep {
   text: string;
 }
 
-export type ToolCardStatus = 'preparing' | 'running' | 'pending' | 'ok' | 'error' | 'denied' | 'timeout';
+/** The model's remark between tool rounds (answer text streamed before a tool call). */
+export interface NoteStep {
+  kind: 'note';
+  text: string;
+}
+
+export type ToolCardStatus = 'preparing' | 'running' | 'pending' | 'ok' | 'error' | 'denied' | 'timeout' | 'interrupted';
 
 export interface ToolCard {
   kind: 'tool';
@@ -46,7 +57,7 @@ export interface ToolCard {
   warning: string | null;
 }
 
-export type Step = ReasoningStep | ToolCard;
+export type Step = ReasoningStep | NoteStep | ToolCard;
 
 export interface PendingApproval {
   callId: string;
@@ -63,15 +74,18 @@ export interface Turn {
   /** The `ask` request id, or null for a turn restored from history. */
   requestId: string | null;
   prompt: string;
-  /** Reasoning segments interleaved with tool cards, in order. */
+  /** Reasoning segments, notes and tool cards, in order. */
   steps: Step[];
-  /** The answer text: streamed deltas, replaced by `result.content`. */
+  /** The answer text since the last tool call: streamed deltas, replaced by `result.content`. */
   answer: string;
   /** `result.markdown` once the result is in. */
   markdown: string | null;
   approvals: PendingApproval[];
   statuses: StatusLine[];
+  /** Summed over the rounds' `usage` events, replaced by the result's; null before any. */
   usage: TokenUsage | null;
+  /** The host behind a router that answered (the last round that said), or ''. */
+  upstream: string;
   cost: number | null;
   model: string;
   provider: string;
@@ -139,6 +153,7 @@ export function newTurn(prompt: string, requestId: string | null, startedAt: num
     approvals: [],
     statuses: [],
     usage: null,
+    upstream: '',
     cost: null,
     model: '',
     provider: '',
@@ -212,7 +227,29 @@ function newCard(fields: Partial<ToolCard>): ToolCard {
 // ---------------------------------------------------------------------------------------
 // Events → one turn.
 
-/** Apply one stream event to a turn. */
+/** Python's `str.isspace` characters (JS `trim` differs on \x1c-\x1f, \x85 and \ufeff), so a
+ * remark the Python faces drop as blank is dropped here too. */
+const BLANK = /^[\t\n\v\f\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$/;
+
+/** A tool call begins: the answer text so far was a remark between rounds, kept as a note. */
+function remarkEnds(turn: Turn): Turn {
+  if (!turn.answer) {
+    return turn;
+  }
+  const steps: Step[] = BLANK.test(turn.answer) ? turn.steps : [...turn.steps, { kind: 'note', text: turn.answer }];
+  return { ...turn, steps, answer: '' };
+}
+
+function sumUsage(a: TokenUsage | null, b: TokenUsage): TokenUsage {
+  return {
+    prompt: (a?.prompt ?? 0) + (b.prompt ?? 0),
+    completion: (a?.completion ?? 0) + (b.completion ?? 0),
+    cached: (a?.cached ?? 0) + (b.cached ?? 0),
+    reasoning: (a?.reasoning ?? 0) + (b.reasoning ?? 0)
+  };
+}
+
+/** Apply one stream event to a turn (the rules of kimi_lab/timeline.py, in the same order). */
 export function applyEvent(turn: Turn, event: StreamEvent): Turn {
   switch (event.type) {
     case 'reasoning': {
@@ -228,7 +265,8 @@ export function applyEvent(turn: Turn, event: StreamEvent): Turn {
     case 'content':
       return event.text ? { ...turn, answer: turn.answer + event.text } : turn;
     case 'tool_call_delta': {
-      const at = findCard(turn.steps, c => c.status === 'preparing' && c.index === event.index);
+      const t = remarkEnds(turn);
+      const at = findCard(t.steps, c => c.status === 'preparing' && c.index === event.index);
       if (at < 0) {
         const card = newCard({
           id: event.id ?? '',
@@ -237,59 +275,62 @@ export function applyEvent(turn: Turn, event: StreamEvent): Turn {
           arguments: event.arguments ?? '',
           status: 'preparing'
         });
-        return { ...turn, steps: [...turn.steps, card] };
+        return { ...t, steps: [...t.steps, card] };
       }
-      const card = turn.steps[at] as ToolCard;
+      const card = t.steps[at] as ToolCard;
       const updated: ToolCard = {
         ...card,
         id: card.id || event.id || '',
         name: card.name || event.name || '',
         arguments: card.arguments + (event.arguments ?? '')
       };
-      return { ...turn, steps: replaceAt(turn.steps, at, updated) };
+      return { ...t, steps: replaceAt(t.steps, at, updated) };
     }
     case 'tool_start': {
-      let at = findCard(turn.steps, c => c.status === 'preparing' && c.id !== '' && c.id === event.id);
-      if (at < 0) {
-        at = findCard(turn.steps, c => c.status === 'preparing' && (c.name === '' || c.name === event.name));
-        // The oldest preparing card of that name is the one that starts first.
-        if (at >= 0) {
-          for (let i = 0; i < at; i++) {
-            const s = turn.steps[i];
-            if (s.kind === 'tool' && s.status === 'preparing' && (s.name === '' || s.name === event.name)) {
-              at = i;
-              break;
-            }
+      const t = remarkEnds(turn);
+      // The preparing card with this id, else the oldest: a round's calls start in order.
+      let at = -1;
+      let oldest = -1;
+      for (let i = 0; i < t.steps.length; i++) {
+        const s = t.steps[i];
+        if (s.kind === 'tool' && s.status === 'preparing') {
+          oldest = oldest < 0 ? i : oldest;
+          if (s.id === event.id) {
+            at = i;
+            break;
           }
         }
       }
+      at = at < 0 ? oldest : at;
       const card = newCard({ id: event.id, name: event.name, arguments: argumentsText(event.arguments) });
-      if (at >= 0) {
-        return { ...turn, steps: replaceAt(turn.steps, at, card) };
-      }
-      return { ...turn, steps: [...turn.steps, card] };
+      return { ...t, steps: at < 0 ? [...t.steps, card] : replaceAt(t.steps, at, card) };
     }
     case 'tool_end': {
       const at = findCard(turn.steps, c => c.id === event.id);
+      const preview = event.preview ?? '';
       const finished = {
         status: event.status,
-        preview: event.preview ?? '',
+        preview,
         duration: typeof event.duration === 'number' ? event.duration : null
       };
+      // A call that did not run well says why in its preview (the result's `error` says it again).
+      const failed = event.status !== 'ok' && preview ? preview : null;
       const approvals = turn.approvals.filter(a => a.callId !== event.id);
       if (at < 0) {
-        const card = newCard({ id: event.id, name: event.name, ...finished });
+        const card = newCard({ id: event.id, name: event.name, ...finished, error: failed });
         return { ...turn, approvals, steps: [...turn.steps, card] };
       }
-      const card = { ...(turn.steps[at] as ToolCard), ...finished };
+      const before = turn.steps[at] as ToolCard;
+      const card = { ...before, ...finished, error: before.error || failed };
       return { ...turn, approvals, steps: replaceAt(turn.steps, at, card) };
     }
     case 'usage':
-      return { ...turn, usage: { ...event.usage } };
+      // One `usage` per model round: the turn's tokens are their sum.
+      return { ...turn, usage: sumUsage(turn.usage, event.usage), upstream: event.upstream || turn.upstream };
     case 'status':
       return { ...turn, statuses: [...turn.statuses, { message: event.message, level: event.level ?? 'info' }] };
     case 'done':
-      return { ...turn, streamDone: true, finishReason: event.finish_reason ?? turn.finishReason };
+      return { ...turn, streamDone: true, finishReason: event.finish_reason ?? null };
     case 'error':
       return { ...turn, error: event.message };
     default:
@@ -307,55 +348,82 @@ function reasoningOf(steps: Step[]): string {
   return text;
 }
 
-/** Apply the final `result` of an ask: its values replace what was streamed. */
+function isLive(card: ToolCard): boolean {
+  return card.status === 'running' || card.status === 'pending';
+}
+
+/** A streamed card with what the result says of its call. */
+function finishedCard(card: ToolCard, call: ResultToolCall): ToolCard {
+  return {
+    ...card,
+    duration: typeof call.duration === 'number' ? call.duration : card.duration,
+    error: call.error ?? card.error,
+    status: isLive(card) ? (call.error ? 'error' : 'ok') : card.status
+  };
+}
+
+/**
+ * Apply the final `result` of an ask: the streamed timeline stays (notes included), the
+ * result's calls fill their cards by id, and its content is the answer.
+ */
 export function applyResult(turn: Turn, result: AskResult): Turn {
-  // Cards still only being streamed never started: drop them.
-  let steps = turn.steps.filter(s => !(s.kind === 'tool' && s.status === 'preparing'));
-  const hasTools = steps.some(s => s.kind === 'tool');
-  const reasoning = result.reasoning ?? '';
-  if (!hasTools && reasoningOf(steps) !== reasoning) {
-    steps = reasoning ? [{ kind: 'reasoning', text: reasoning }] : [];
-  }
   const calls = result.tool_calls ?? [];
-  if (calls.length > 0) {
-    if (!hasTools) {
-      // Nothing was streamed (e.g. a turn restored without events): cards from the result.
-      steps = [
-        ...steps,
-        ...calls.map(call =>
-          newCard({
-            name: call.name,
-            arguments: argumentsText(call.arguments),
-            status: call.error ? 'error' : 'ok',
-            error: call.error ?? null,
-            duration: typeof call.duration === 'number' ? call.duration : null
-          })
-        )
-      ];
-    } else {
-      // Fill durations and errors into the streamed cards, matched in order.
-      let k = 0;
-      steps = steps.map(step => {
-        if (step.kind !== 'tool') {
-          return step;
-        }
-        const call = calls[k++];
-        if (!call || call.name !== step.name) {
-          return step;
-        }
-        return {
-          ...step,
-          duration: typeof call.duration === 'number' ? call.duration : step.duration,
-          error: call.error ?? step.error,
-          status: step.status === 'running' || step.status === 'pending' ? (call.error ? 'error' : 'ok') : step.status
-        };
-      });
+  // Queued per id: should a backend reuse an id, the k-th card of it gets the k-th call.
+  const byId = new Map<string, ResultToolCall[]>();
+  for (const call of calls) {
+    const id = call.id ?? '';
+    byId.set(id, [...(byId.get(id) ?? []), call]);
+  }
+  // As Python's `Timeline.end`: a card still only streamed never started and goes; one that
+  // started and has no call in the result never ended: the turn was cut off under it.
+  let streamedTools = false;
+  let steps: Step[] = [];
+  for (const step of turn.steps) {
+    if (step.kind !== 'tool') {
+      steps.push(step);
+      continue;
     }
+    if (step.status === 'preparing') {
+      continue;
+    }
+    streamedTools = true;
+    const call = byId.get(step.id)?.shift();
+    steps.push(call ? finishedCard(step, call) : isLive(step) ? { ...step, status: 'interrupted' } : step);
+  }
+  let answer = result.content ?? '';
+  const last = steps[steps.length - 1];
+  if (last && last.kind === 'note' && !turn.answer) {
+    // A remark no started tool followed (its calls were cut off) was the answer after all.
+    steps = steps.slice(0, -1);
+    answer = answer || last.text;
+  }
+  if (!steps.some(s => s.kind !== 'reasoning')) {
+    // Only reasoning was streamed, or part of it (this view joined late): the result's is whole.
+    const reasoning = result.reasoning ?? '';
+    if (reasoningOf(steps) !== reasoning) {
+      steps = reasoning ? [{ kind: 'reasoning', text: reasoning }] : [];
+    }
+  }
+  if (!streamedTools && calls.length > 0) {
+    // Nothing was streamed (e.g. a turn restored without events): cards from the result.
+    steps = [
+      ...steps,
+      ...calls.map(call =>
+        newCard({
+          id: call.id ?? '',
+          name: call.name,
+          arguments: argumentsText(call.arguments),
+          status: call.error ? 'error' : 'ok',
+          error: call.error ?? null,
+          duration: typeof call.duration === 'number' ? call.duration : null
+        })
+      )
+    ];
   }
   return {
     ...turn,
     steps,
-    answer: result.content ?? '',
+    answer,
     markdown: typeof result.markdown === 'string' ? result.markdown : null,
     approvals: [],
     usage: result.usage ? { ...result.usage } : turn.usage,
@@ -490,8 +558,6 @@ function applyError(state: ChatState, message: ErrorReply): ChatState {
 /** The reducer: `(state, message) => state`, pure. */
 export function reduce(state: ChatState, action: Action): ChatState {
   switch (action.type) {
-    case 'event':
-      return updateTurn(state, action.request_id, turn => applyEvent(turn, action.event));
     case 'events':
       return updateTurn(state, action.request_id, turn => applyEvents(turn, action.events ?? []));
     case 'approval':

@@ -19,7 +19,9 @@ const STATUS_LABEL: Record<string, string> = {
   ok: 'ok',
   error: 'error',
   denied: 'denied',
-  timeout: 'timed out'
+  timeout: 'timed out',
+  // The turn ended (stopped, or the kernel died) before the call did.
+  interrupted: 'interrupted'
 };
 
 /**

@@ -1,6 +1,7 @@
 /**
  * One turn: the prompt, a live status line while it runs ("Thinking… 3.8 s · 1 tool call"),
- * then a two-column live view — reasoning segments and tool cards on the left (muted,
+ * then a two-column live view — reasoning segments, the model's remarks between tool rounds
+ * (notes, in italics as the Python faces show them) and tool cards on the left (muted,
  * collapsible, kept scrolled to the end), the answer on the right — then the turn's tokens,
  * cost and timings.
  */
@@ -19,7 +20,23 @@ import { ToolCardView, type ApproveHandler } from './toolcard';
  */
 export const STOPPED_MARK = '⏹ stopped';
 
-type StepView = { kind: 'reasoning'; node: HTMLDivElement; step: Step | null } | { kind: 'tool'; view: ToolCardView; node: HTMLDivElement };
+type StepView =
+  | { kind: 'reasoning'; node: HTMLDivElement; step: Step | null }
+  | { kind: 'note'; node: HTMLDivElement; step: Step | null }
+  | { kind: 'tool'; view: ToolCardView; node: HTMLDivElement };
+
+function newStepView(step: Step, onApprove: ApproveHandler): StepView {
+  switch (step.kind) {
+    case 'reasoning':
+      return { kind: 'reasoning', node: h('div', { className: 'kimi-reasoning-text' }), step: null };
+    case 'note':
+      return { kind: 'note', node: h('div', { className: 'kimi-reasoning-text kimi-note' }), step: null };
+    default: {
+      const card = new ToolCardView(onApprove);
+      return { kind: 'tool', view: card, node: card.node };
+    }
+  }
+}
 
 export class TurnView {
   constructor(rendermime: IRenderMimeRegistry, insertCode: InsertCode, onApprove: ApproveHandler) {
@@ -84,18 +101,12 @@ export class TurnView {
     turn.steps.forEach((step, i) => {
       let view: StepView | undefined = this._stepViews[i];
       if (view && view.kind !== step.kind) {
-        // A step changed kind (cannot happen with the reducer's rules, but stay correct).
+        // A step changed kind (the result dropped a card that never started): redraw from here.
         this._stepViews.splice(i).forEach(v => v.node.remove());
         view = undefined;
       }
       if (!view) {
-        view =
-          step.kind === 'reasoning'
-            ? { kind: 'reasoning', node: h('div', { className: 'kimi-reasoning-text' }), step: null }
-            : (() => {
-                const card = new ToolCardView(this._onApprove);
-                return { kind: 'tool' as const, view: card, node: card.node };
-              })();
+        view = newStepView(step, this._onApprove);
         this._stepViews.push(view);
         this._steps.append(view.node);
         changed = true;
@@ -104,6 +115,13 @@ export class TurnView {
         if (view.step !== step) {
           view.step = step;
           streamText(view.node, step.text);
+          changed = true;
+        }
+      } else if (view.kind === 'note' && step.kind === 'note') {
+        if (view.step !== step) {
+          // A note is whole when it appears (the remark ended): italic, as the Python faces show it.
+          view.step = step;
+          view.node.replaceChildren(h('em', { text: step.text }));
           changed = true;
         }
       } else if (view.kind === 'tool' && step.kind === 'tool') {

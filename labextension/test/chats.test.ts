@@ -15,9 +15,10 @@ import { describeChat, exportPath, freshChatName, relativeTime } from '../src/ch
 import { memoryChoiceStore, type ChatChoiceStore } from '../src/choices';
 import { KimiClient } from '../src/client';
 import { KimiPanel } from '../src/panel';
-import { normalizeTranscripts, type HistoryTurn, type KernelMessage, type TranscriptChat } from '../src/protocol';
+import type { HistoryTurn, KernelMessage, TranscriptChat } from '../src/protocol';
 import { FakeKernel, asKernel, type Data } from './fakeKernel';
 import { fakeRendermime, flushFrames, stubFrames, tick } from './harness';
+import { askResult } from './messages';
 
 beforeEach(stubFrames);
 afterEach(() => {
@@ -32,7 +33,7 @@ const NOTEBOOK = { notebook: 'Analysis.ipynb', path: 'work/Analysis.ipynb', chat
 const turn = (prompt: string, answer: string): HistoryTurn => ({
   prompt,
   events: [{ type: 'content', text: answer }],
-  result: { content: answer, reasoning: '', cost: 0.001 }
+  result: askResult({ content: answer, cost: 0.001, prompt })
 });
 
 /** What the fake kernel has: chats in the transcripts file, some loaded in its memory. */
@@ -83,8 +84,9 @@ function kernelFor(w: World): FakeKernel {
         request_id: data.request_id as string,
         chat,
         source: 'transcripts',
-        // As kimi_lab's memory export of a chat without turns: its title only.
-        markdown: `# ${chat}\n\n` + turns.map((t, i) => `## ${i + 1}. Prompt\n\n> ${t.prompt}\n`).join('\n')
+        // As kimi_lab's export of a chat without turns: its title only.
+        markdown: `# ${chat}\n\n` + turns.map((t, i) => `## ${i + 1}. Prompt\n\n> ${t.prompt}\n`).join('\n'),
+        turns: turns.length
       };
     }
   };
@@ -212,16 +214,6 @@ describe('helpers', () => {
     expect(describeChat(chat, NOW)).toBe('4 turns · 2 h ago · $0.012 · answering');
     expect(describeChat({ ...chat, turns: 1, last_activity: 0, cost: null, busy: false }, NOW)).toBe('1 turn');
   });
-
-  it('reads a transcripts reply defensively', () => {
-    expect(normalizeTranscripts({ enabled: false, chats: ['a', { name: 'b', turns: 2, cost: 'x' }, { turns: 1 }, 'a'] })).toEqual({
-      enabled: false,
-      chats: [
-        { name: 'a', turns: 0, last_activity: 0, tokens: 0, cost: null, loaded: true, busy: false },
-        { name: 'b', turns: 2, last_activity: 0, tokens: 0, cost: null, loaded: true, busy: false }
-      ]
-    });
-  });
 });
 
 describe('the Chats menu', () => {
@@ -283,20 +275,6 @@ describe('the Chats menu', () => {
     expect('reopen' in history).toBe(false);
     expect(panel.node.querySelector('.kimi-restored-note')).toBeNull();
   });
-
-  it('falls back to this kernel’s chats when the kernel has no transcripts request', async () => {
-    const kernel = new FakeKernel({
-      loaded: true,
-      replies: {
-        transcripts: data => ({ type: 'error', request_id: data.request_id as string, message: "unknown request type 'transcripts'" }),
-        chats: data => ({ type: 'chats', request_id: data.request_id as string, chats: [{ name: 'work/Analysis', turns: 3, busy: false }] })
-      }
-    });
-    const { panel } = await open(world(), { kernel });
-    await openMenu(panel);
-    expect(menuItems(panel).map(i => i.querySelector('.kimi-chats-meta')?.textContent)).toEqual(['3 turns · current']);
-    expect(panel.node.querySelector('.kimi-chats-menu .kimi-chats-note')?.textContent).toContain('only the chats in this kernel’s memory');
-  });
 });
 
 describe('New chat', () => {
@@ -310,7 +288,7 @@ describe('New chat', () => {
     flushFrames();
     expect(button.disabled).toBe(true);
     const rid = sent(kernel, 'ask')[0].request_id as string;
-    kernel.emit({ type: 'result', request_id: rid, result: { content: 'done', reasoning: '' } });
+    kernel.emit({ type: 'result', request_id: rid, result: askResult({ content: 'done' }) });
     flushFrames();
     expect(button.disabled).toBe(false);
 
@@ -351,9 +329,7 @@ describe('Check setup', () => {
 describe('Export', () => {
   it('saves the Markdown next to the notebook without overwriting, opens it and says so', async () => {
     const { files, opened, api } = fakeFiles(['work/Analysis.kimi-chat.md']);
-    const w = world();
-    w.chats[0].turns = 4;
-    const { kernel, panel } = await open(w, { files: api });
+    const { kernel, panel } = await open(world(), { files: api });
     action(panel, 'Export').click();
     await until(() => opened.length === 1, 'the export was opened');
     expect(sent(kernel, 'export').pop()).toMatchObject({ chat: 'work/Analysis' });
@@ -365,13 +341,11 @@ describe('Export', () => {
     expect(notice(panel).classList.contains('kimi-mod-error')).toBe(false);
     expect(action(panel, 'Export').disabled).toBe(false);
 
-    // The count comes from the transcripts list when the export is the whole recorded chat.
-    await openMenu(panel);
-    document.body.dispatchEvent(new MouseEvent('mousedown', { bubbles: true }));
+    // Exporting again takes the next free name.
     action(panel, 'Export').click();
     await until(() => opened.length === 2, 'the second export was opened');
     expect(opened[1]).toBe('work/Analysis.kimi-chat-3.md');
-    expect(notice(panel).textContent).toBe('Exported 4 turns to Analysis.kimi-chat-3.md');
+    expect(notice(panel).textContent).toBe('Exported 1 turn to Analysis.kimi-chat-3.md');
   });
 
   it('reports a failure in one line, and an empty chat as nothing to export', async () => {

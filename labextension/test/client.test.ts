@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
 import { KimiClient, NOT_INSTALLED } from '../src/client';
-import type { KernelMessage } from '../src/protocol';
+import { PROTOCOL_VERSION, type KernelMessage } from '../src/protocol';
 import { FakeKernel, asKernel } from './fakeKernel';
 
 
@@ -37,6 +37,19 @@ describe('KimiClient', () => {
     await expect(client.connect()).rejects.toThrow(/protocol 2/);
   });
 
+  it('says its protocol in hello, and shows the kernel\'s refusal of it', async () => {
+    const refusal = 'the frontend speaks kimi_lab protocol 1, this kernel speaks 2: upgrade the kimi-lab JupyterLab extension';
+    const kernel = new FakeKernel({
+      loaded: true,
+      replies: { hello: data => ({ type: 'error', request_id: data.request_id as string, message: refusal }) }
+    });
+    const client = new KimiClient(asKernel(kernel));
+    await expect(client.connect()).rejects.toThrow(refusal);
+    expect(kernel.sent[0]).toEqual({ type: 'hello', request_id: expect.any(String), protocol: PROTOCOL_VERSION });
+    expect(client.status).toBe('error');
+    expect(client.error).toBe(refusal);
+  });
+
   it('sends unique request ids and dispatches replies and stream messages', async () => {
     const kernel = new FakeKernel({ loaded: true });
     const client = new KimiClient(asKernel(kernel));
@@ -54,9 +67,9 @@ describe('KimiClient', () => {
       ['ask', b],
       ['stop', a]
     ]);
-    kernel.emit({ type: 'event', request_id: a, event: { type: 'content', text: 'x' } });
+    kernel.emit({ type: 'events', request_id: a, events: [{ type: 'content', text: 'x' }] });
     // The export's error went to its requester only: a failed side request is not the chat's error.
-    expect(seen.map(m => m.type)).toEqual(['history', 'event']);
+    expect(seen.map(m => m.type)).toEqual(['history', 'events']);
   });
 
   it('re-opens after a kernel restart and reports it', async () => {

@@ -9,6 +9,7 @@ import { KimiClient, NOT_INSTALLED } from '../src/client';
 import { KimiPanel } from '../src/panel';
 import { FakeKernel, asKernel, type Data } from './fakeKernel';
 import { count, fakeRendermime, flushFrames, isShown, loadCss, stubFrames, tick } from './harness';
+import { approval, askResult } from './messages';
 
 beforeAll(loadCss);
 beforeEach(stubFrames);
@@ -93,8 +94,8 @@ describe('a denied tool call in the panel', () => {
     input.dispatchEvent(new KeyboardEvent('keydown', { key: 'Enter', bubbles: true }));
     await tick();
     const rid = (kernel.sent.find((m: Data) => m.type === 'ask') as Data).request_id as string;
-    kernel.emit({ type: 'event', request_id: rid, event: { type: 'tool_start', id: 'c1', name: 'run_python', arguments: '{"code":"x = 41"}' } });
-    kernel.emit({ type: 'approval', request_id: rid, call_id: 'c1', name: 'run_python', arguments: { code: 'x = 41' } });
+    kernel.emit({ type: 'events', request_id: rid, events: [{ type: 'tool_start', id: 'c1', name: 'run_python', arguments: '{"code":"x = 41"}' }] });
+    kernel.emit(approval({ request_id: rid, call_id: 'c1', name: 'run_python', arguments: { code: 'x = 41' } }));
     flushFrames();
     const deny = [...panel.node.querySelectorAll('.kimi-tool-buttons button')].find(b => b.textContent === 'Deny') as HTMLButtonElement;
     deny.click();
@@ -115,12 +116,10 @@ describe('a denied tool call in the panel', () => {
     kernel.emit({
       type: 'result',
       request_id: rid,
-      result: {
+      result: askResult({
         content: 'You declined, so x was not set.',
-        reasoning: '',
-        tool_calls: [{ name: 'run_python', arguments: { code: 'x = 41' }, error: denial, duration: 0.25 }],
-        finish_reason: 'stop'
-      }
+        tool_calls: [{ id: 'c1', name: 'run_python', arguments: { code: 'x = 41' }, error: denial, duration: 0.25 }]
+      })
     });
     flushFrames();
     await tick();

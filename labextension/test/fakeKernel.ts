@@ -3,6 +3,7 @@ import { expect } from 'vitest';
 
 import type { KernelLike } from '../src/client';
 import type { KernelMessage } from '../src/protocol';
+import { providerInfo } from './messages';
 
 export type Data = Record<string, unknown>;
 
@@ -91,13 +92,19 @@ export class FakeKernel {
     if (data.type === 'hello') {
       this.emit({ type: 'hello', request_id: rid, protocol: this.opts.protocol ?? 1, version: '0.1', kernel_id: 'k1', chats: [], provider: 'moonshot', model: 'kimi-k2-thinking' });
     } else if (data.type === 'history') {
-      this.emit({ type: 'history', request_id: rid, chat: data.chat as string, turns: [] });
+      this.emit({ type: 'history', request_id: rid, chat: data.chat as string, turns: [], restored: 0 });
     } else if (data.type === 'providers') {
-      this.emit({ type: 'providers', request_id: rid, providers: [{ name: 'moonshot', model: 'kimi-k2-thinking', key_set: true }] });
+      this.emit({
+        type: 'providers',
+        request_id: rid,
+        providers: [providerInfo({ name: 'moonshot', model: 'kimi-k2-thinking', key_set: true })],
+        fallback_key_env: 'KIMI_LAB_API_KEY',
+        fallback_key_set: false
+      });
     } else if (data.type === 'doctor') {
       this.emit({ type: 'doctor', request_id: rid, text: 'kimi_lab doctor\n✓ API key  from MOONSHOT_API_KEY\n⚠ question and tool round trip  not run  run `%kimi doctor -y` to send them', markdown: '', ok: true });
     } else if (data.type === 'models') {
-      this.emit({ type: 'models', request_id: rid, provider: 'moonshot', models: ['kimi-k2.6', 'kimi-k3'] });
+      this.emit({ type: 'models', request_id: rid, provider: 'moonshot', models: ['kimi-k2.6', 'kimi-k3'], chosen: 'kimi-k2.6', error: '' });
     } else if (data.type === 'export') {
       this.emit({ type: 'error', request_id: rid, message: 'no such chat' });
     }

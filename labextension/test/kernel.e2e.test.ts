@@ -89,7 +89,7 @@ describe('KimiClient against a real kernel', () => {
     await client.send({ type: 'ask', chat, prompt: 'Say hello', options: {} }, requestId);
     await done;
     const turn = state.turns[0];
-    expect(messages.some(m => m.type === 'events' || m.type === 'event')).toBe(true);
+    expect(messages.some(m => m.type === 'events')).toBe(true);
     expect(turn.error).toBeNull();
     expect(turn.done).toBe(true);
     expect(turn.answer.length).toBeGreaterThan(0);

@@ -7,6 +7,7 @@ import { KimiClient } from '../src/client';
 import { KimiPanel } from '../src/panel';
 import { FakeKernel, asKernel, type Data } from './fakeKernel';
 import { fakeRendermime, flushFrames, pendingFrames, stubFrames, tick } from './harness';
+import { approval, askResult, reasoningEvent } from './messages';
 import { Widget } from '@lumino/widgets';
 
 beforeEach(stubFrames);
@@ -67,7 +68,7 @@ describe('KimiPanel', () => {
     typeAndEnter(panel, 'default');
     await tick();
     expect(kernel.sent.filter(m => m.type === 'ask')[0].options).toEqual({});
-    const finish = (ask: Data) => kernel.emit({ type: 'result', request_id: ask.request_id as string, result: { content: 'ok', reasoning: '' } });
+    const finish = (ask: Data) => kernel.emit({ type: 'result', request_id: ask.request_id as string, result: askResult({ content: 'ok', reasoning: '' }) });
     finish(kernel.sent.filter(m => m.type === 'ask')[0]);
     select.value = 'moonshot';
     select.dispatchEvent(new Event('change'));
@@ -102,7 +103,7 @@ describe('KimiPanel', () => {
     const rid = (kernel.sent.find((m: Data) => m.type === 'ask') as Data).request_id as string;
     flushFrames();
     for (let i = 0; i < 2000; i++) {
-      kernel.emit({ type: 'event', request_id: rid, event: { type: i % 2 ? 'content' : 'reasoning', text: 'x' } });
+      kernel.emit({ type: 'events', request_id: rid, events: [i % 2 ? { type: 'content', text: 'x' } : reasoningEvent('x')] });
     }
     expect(panel.state?.turns[0].answer.length).toBe(1000);
     expect(pendingFrames()).toBe(1);
@@ -117,8 +118,8 @@ describe('KimiPanel', () => {
     typeAndEnter(panel, 'write it');
     await tick();
     const rid = (kernel.sent.find((m: Data) => m.type === 'ask') as Data).request_id as string;
-    kernel.emit({ type: 'event', request_id: rid, event: { type: 'tool_start', id: 'c1', name: 'write_file', arguments: '{"path":"a.txt"}' } });
-    kernel.emit({ type: 'approval', request_id: rid, call_id: 'c1', name: 'write_file', arguments: { path: 'a.txt' } });
+    kernel.emit({ type: 'events', request_id: rid, events: [{ type: 'tool_start', id: 'c1', name: 'write_file', arguments: '{"path":"a.txt"}' }] });
+    kernel.emit(approval({ request_id: rid, call_id: 'c1', name: 'write_file', arguments: { path: 'a.txt' } }));
     flushFrames();
     const buttons = [...panel.node.querySelectorAll('.kimi-tool-buttons button')] as HTMLButtonElement[];
     expect(buttons.map(b => b.textContent)).toEqual(['Allow', 'Deny', 'Always allow']);
@@ -137,7 +138,7 @@ describe('KimiPanel', () => {
     const code = "reviews.describe()\ropen('notes.txt', 'w').write('pwned')\r\u001b[2K\u001b[1Areviews.describe()";
     const display = "1 │ reviews.describe()␍\n2 │ open('notes.txt', 'w').write('pwned')␍\n3 │ ␛[2K␛[1Areviews.describe()";
     const warning = '⚠ 4 hidden characters, shown marked: CARRIAGE RETURN ␍ (lines 1, 2); ESCAPE ␛ (line 3).';
-    kernel.emit({ type: 'event', request_id: rid, event: { type: 'tool_start', id: 'c1', name: 'run_python', arguments: JSON.stringify({ code }) } });
+    kernel.emit({ type: 'events', request_id: rid, events: [{ type: 'tool_start', id: 'c1', name: 'run_python', arguments: JSON.stringify({ code }) }] });
     kernel.emit({ type: 'approval', request_id: rid, call_id: 'c1', name: 'run_python', arguments: { code }, display, warning });
     flushFrames();
     const card = panel.node.querySelector('.kimi-tool') as HTMLElement;
@@ -152,11 +153,11 @@ describe('KimiPanel', () => {
     typeAndEnter(panel, 'code please');
     await tick();
     const rid = (kernel.sent.find((m: Data) => m.type === 'ask') as Data).request_id as string;
-    kernel.emit({ type: 'event', request_id: rid, event: { type: 'content', text: 'partial' } });
+    kernel.emit({ type: 'events', request_id: rid, events: [{ type: 'content', text: 'partial' }] });
     kernel.emit({
       type: 'result',
       request_id: rid,
-      result: {
+      result: askResult({
         content: 'Here:\n```python\nprint(1)\n```',
         reasoning: '',
         usage: { prompt: 1200, completion: 34, cached: 0, reasoning: 10 },
@@ -164,7 +165,7 @@ describe('KimiPanel', () => {
         model: 'kimi-k2-thinking',
         provider: 'moonshot',
         finish_reason: 'stop'
-      }
+      })
     });
     flushFrames();
     await tick();

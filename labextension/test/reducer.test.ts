@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
 import type { AskResult, KernelMessage, StreamEvent } from '../src/protocol';
-import { normalizeProviders } from '../src/protocol';
 import {
   chatNameForPath,
   initialState,
@@ -12,6 +11,18 @@ import {
   type ChatState,
   type ToolCard
 } from '../src/reducer';
+import {
+  approval,
+  askResult,
+  historyReply,
+  providersReply,
+  reasoningEvent,
+  toolCall,
+  toolCallDelta,
+  toolEnd,
+  usageEvent,
+  withoutFields
+} from './messages';
 
 const RID = 'r1';
 
@@ -19,33 +30,29 @@ function run(actions: Action[], state: ChatState = initialState('nb')): ChatStat
   return actions.reduce(reduce, state);
 }
 
-const ev = (event: StreamEvent, request_id = RID): KernelMessage => ({ type: 'event', request_id, event });
+/** One event as the kernel sends it: an `events` batch (there is no singular `event` message). */
+const ev = (event: StreamEvent, request_id = RID): KernelMessage => ({ type: 'events', request_id, events: [event] });
 const evs = (events: StreamEvent[], request_id = RID): KernelMessage => ({ type: 'events', request_id, events });
 const ask = (prompt: string, request_id = RID): Action => ({ type: 'local/ask', request_id, prompt });
 
+/** A `result`'s answer with the usage, cost and timings the tests below sum and check. */
 function result(fields: Partial<AskResult> = {}): AskResult {
-  return {
-    content: '',
-    reasoning: '',
-    markdown: '',
+  return askResult({
     usage: { prompt: 10, completion: 20, cached: 0, reasoning: 5 },
     cost: 0.001,
-    model: 'kimi-k2-thinking',
-    provider: 'moonshot',
-    finish_reason: 'stop',
-    tool_calls: [],
     elapsed: 1.5,
     ttft: 0.2,
+    chat: 'nb',
     ...fields
-  };
+  });
 }
 
 describe('deltas', () => {
   it('append reasoning and content to the turn', () => {
     const s = run([
       ask('hi'),
-      ev({ type: 'reasoning', text: 'Let me ' }),
-      ev({ type: 'reasoning', text: 'think.' }),
+      ev(reasoningEvent('Let me ')),
+      ev(reasoningEvent('think.')),
       evs([
         { type: 'content', text: 'Hello' },
         { type: 'content', text: ', world' }
@@ -74,7 +81,7 @@ describe('deltas', () => {
     const s = run([
       ask('q'),
       ev({ type: 'status', message: 'retrying', level: 'warning' }),
-      ev({ type: 'usage', usage: { prompt: 1, completion: 2, cached: 0, reasoning: 1 } }),
+      ev(usageEvent({ prompt: 1, completion: 2, cached: 0, reasoning: 1 })),
       ev({ type: 'done', finish_reason: 'stop' })
     ]);
     const turn = s.turns[0];
@@ -96,14 +103,14 @@ describe('tool cards', () => {
   it('sit in order between reasoning segments', () => {
     const s = run([
       ask('q'),
-      ev({ type: 'reasoning', text: 'first' }),
-      ev({ type: 'tool_call_delta', index: 0, id: 'c1', name: 'run_code', arguments: '{"code":' }),
-      ev({ type: 'tool_call_delta', index: 0, arguments: '"1+1"}' }),
+      ev(reasoningEvent('first')),
+      ev(toolCallDelta({ index: 0, id: 'c1', name: 'run_code', arguments: '{"code":' })),
+      ev(toolCallDelta({ index: 0, arguments: '"1+1"}' })),
       ev({ type: 'tool_start', id: 'c1', name: 'run_code', arguments: '{"code":"1+1"}' }),
-      ev({ type: 'tool_end', id: 'c1', name: 'run_code', status: 'ok', preview: '2', duration: 0.05 }),
-      ev({ type: 'reasoning', text: 'second' }),
+      ev(toolEnd({ id: 'c1', name: 'run_code', status: 'ok', preview: '2', duration: 0.05 })),
+      ev(reasoningEvent('second')),
       ev({ type: 'tool_start', id: 'c2', name: 'read_var', arguments: '{"name":"df"}' }),
-      ev({ type: 'reasoning', text: 'third' })
+      ev(reasoningEvent('third'))
     ]);
     const steps = s.turns[0].steps;
     expect(steps.map(x => x.kind)).toEqual(['reasoning', 'tool', 'reasoning', 'tool', 'reasoning']);
@@ -117,16 +124,16 @@ describe('tool cards', () => {
   it('accumulates a tool call still being streamed as a preparing card', () => {
     const s = run([
       ask('q'),
-      ev({ type: 'tool_call_delta', index: 0, name: 'a', arguments: '{' }),
-      ev({ type: 'tool_call_delta', index: 1, name: 'b', arguments: '[' }),
-      ev({ type: 'tool_call_delta', index: 0, arguments: '}' })
+      ev(toolCallDelta({ index: 0, id: 'ca', name: 'a', arguments: '{' })),
+      ev(toolCallDelta({ index: 1, id: 'cb', name: 'b', arguments: '[' })),
+      ev(toolCallDelta({ index: 0, arguments: '}' }))
     ]);
     const cards = s.turns[0].steps as ToolCard[];
     expect(cards.map(c => [c.name, c.arguments, c.status])).toEqual([
       ['a', '{}', 'preparing'],
       ['b', '[', 'preparing']
     ]);
-    const s2 = run([ev({ type: 'tool_start', id: 'x', name: 'b', arguments: '[]' })], s);
+    const s2 = run([ev({ type: 'tool_start', id: 'cb', name: 'b', arguments: '[]' })], s);
     expect((s2.turns[0].steps as ToolCard[]).map(c => [c.name, c.status])).toEqual([
       ['a', 'preparing'],
       ['b', 'running']
@@ -134,7 +141,7 @@ describe('tool cards', () => {
   });
 
   it('shows a tool_end without a start as a finished card', () => {
-    const s = run([ask('q'), ev({ type: 'tool_end', id: 'z', name: 'f', status: 'timeout', duration: 30 })]);
+    const s = run([ask('q'), ev(toolEnd({ id: 'z', name: 'f', status: 'timeout', duration: 30 }))]);
     expect(s.turns[0].steps[0]).toMatchObject({ kind: 'tool', name: 'f', status: 'timeout', duration: 30 });
   });
 });
@@ -143,7 +150,7 @@ describe('approvals', () => {
   const started: Action[] = [
     ask('q'),
     ev({ type: 'tool_start', id: 'c1', name: 'write_file', arguments: '{"path":"x"}' }),
-    { type: 'approval', request_id: RID, call_id: 'c1', name: 'write_file', arguments: { path: 'x' } }
+    approval({ request_id: RID, call_id: 'c1', name: 'write_file', arguments: { path: 'x' } })
   ];
 
   it('appear as pending and mark the card', () => {
@@ -159,7 +166,7 @@ describe('approvals', () => {
   });
 
   it('clear when the tool ends (e.g. denied) or the result arrives', () => {
-    const s = run([...started, ev({ type: 'tool_end', id: 'c1', name: 'write_file', status: 'denied' })]);
+    const s = run([...started, ev(toolEnd({ id: 'c1', name: 'write_file', status: 'denied' }))]);
     expect(s.turns[0].approvals).toEqual([]);
     expect((s.turns[0].steps[0] as ToolCard).status).toBe('denied');
     const s2 = run([...started, { type: 'result', request_id: RID, result: result({ content: 'ok' }) }]);
@@ -167,7 +174,7 @@ describe('approvals', () => {
   });
 
   it('create a card when the approval comes first', () => {
-    const s = run([ask('q'), { type: 'approval', request_id: RID, call_id: 'c9', name: 'rm', arguments: '{}' }]);
+    const s = run([ask('q'), approval({ request_id: RID, call_id: 'c9', name: 'rm', arguments: {} })]);
     expect(s.turns[0].steps[0]).toMatchObject({ kind: 'tool', id: 'c9', name: 'rm', status: 'pending' });
   });
 
@@ -184,14 +191,18 @@ describe('approvals', () => {
     expect(s.turns[0].steps[0]).toMatchObject({ status: 'pending', shown: display, warning });
     const answered = run([{ type: 'local/approve', request_id: RID, call_id: 'c1' }], s);
     expect(answered.turns[0].steps[0]).toMatchObject({ status: 'running', shown: display, warning });
-    const ended = run([ev({ type: 'tool_end', id: 'c1', name: 'run_python', status: 'ok', duration: 0.1 })], answered);
+    const ended = run([ev(toolEnd({ id: 'c1', name: 'run_python', status: 'ok', duration: 0.1 }))], answered);
     expect(ended.turns[0].steps[0]).toMatchObject({ status: 'ok', shown: display });
     const done = run([{ type: 'result', request_id: RID, result: result({ content: 'ok' }) }], ended);
     expect(done.turns[0].steps[0]).toMatchObject({ shown: display });
   });
 
   it('without a display from the kernel, show the arguments with everything but printable ASCII escaped', () => {
-    const s = run([ask('q'), { type: 'approval', request_id: RID, call_id: 'c1', name: 'run_python', arguments: { code: spoof, note: 'café' } }]);
+    const s = run([
+      ask('q'),
+      // An approval without `display` (the kernel always sends one): the frontend's own guard.
+      withoutFields(approval({ request_id: RID, call_id: 'c1', name: 'run_python', arguments: { code: spoof, note: 'café' } }), 'display')
+    ]);
     const card = s.turns[0].steps[0] as ToolCard;
     expect(card.shown).not.toBeNull();
     expect(card.shown).toMatch(/^[\x20-\x7e\n]*$/);
@@ -206,7 +217,7 @@ describe('result', () => {
   it('replaces the streamed text with the final values', () => {
     const s = run([
       ask('q'),
-      ev({ type: 'reasoning', text: 'partial reas' }),
+      ev(reasoningEvent('partial reas')),
       ev({ type: 'content', text: 'partial ans' }),
       { type: 'result', request_id: RID, result: result({ content: 'Final answer', reasoning: 'full reasoning', markdown: '**Final answer**' }) }
     ]);
@@ -224,10 +235,10 @@ describe('result', () => {
   it('keeps interleaved reasoning segments and fills tool durations', () => {
     const s = run([
       ask('q'),
-      ev({ type: 'reasoning', text: 'a' }),
+      ev(reasoningEvent('a')),
       ev({ type: 'tool_start', id: 'c1', name: 'f', arguments: '{}' }),
-      ev({ type: 'reasoning', text: 'b' }),
-      { type: 'result', request_id: RID, result: result({ content: 'done', reasoning: 'ab', tool_calls: [{ name: 'f', arguments: {}, error: null, duration: 0.3 }] }) }
+      ev(reasoningEvent('b')),
+      { type: 'result', request_id: RID, result: result({ content: 'done', reasoning: 'ab', tool_calls: [{ id: 'c1', name: 'f', arguments: {}, error: null, duration: 0.3 }] }) }
     ]);
     const steps = s.turns[0].steps;
     expect(steps.map(x => x.kind)).toEqual(['reasoning', 'tool', 'reasoning']);
@@ -251,25 +262,24 @@ describe('result', () => {
 describe('history', () => {
   it('rebuilds turns from events and results', () => {
     const s = run([
-      {
-        type: 'history',
+      historyReply({
         request_id: 'h',
         chat: 'nb',
         turns: [
           {
             prompt: 'first',
             events: [
-              { type: 'reasoning', text: 'r' },
+              reasoningEvent('r'),
               { type: 'tool_start', id: 't', name: 'f', arguments: '{}' },
               { type: 'tool_end', id: 't', name: 'f', status: 'ok', preview: 'p', duration: 1 },
               { type: 'content', text: 'streamed' }
             ],
             result: result({ content: 'one', reasoning: 'r' })
           },
-          { prompt: 'second', events: [], result: result({ content: 'two', reasoning: 'why', tool_calls: [{ name: 'g', arguments: { a: 1 }, duration: 2 }] }) },
+          { prompt: 'second', events: [], result: result({ content: 'two', reasoning: 'why', tool_calls: [toolCall({ id: 'g1', name: 'g', arguments: { a: 1 }, duration: 2 })] }) },
           { prompt: 'third', events: [{ type: 'content', text: 'par' }], result: null }
         ]
-      }
+      })
     ]);
     expect(s.turns.map(t => [t.prompt, t.answer, t.done])).toEqual([
       ['first', 'one', true],
@@ -279,7 +289,7 @@ describe('history', () => {
     expect(s.turns[0].steps.map(x => x.kind)).toEqual(['reasoning', 'tool']);
     expect(s.turns[1].steps).toEqual([
       { kind: 'reasoning', text: 'why' },
-      expect.objectContaining({ kind: 'tool', name: 'g', arguments: '{"a":1}', status: 'ok', duration: 2 })
+      expect.objectContaining({ kind: 'tool', id: 'g1', name: 'g', arguments: '{"a":1}', status: 'ok', duration: 2 })
     ]);
     // The unfinished turn is adopted by the running ask's next events.
     const s2 = reduce(s, ev({ type: 'content', text: 'tial' }, 'live'));
@@ -290,18 +300,18 @@ describe('history', () => {
 
   it('ignores another chat and replaces this one', () => {
     const s = run([ask('old'), { type: 'result', request_id: RID, result: result({ content: 'x' }) }]);
-    const other = reduce(s, { type: 'history', request_id: 'h', chat: 'elsewhere', turns: [] });
+    const other = reduce(s, historyReply({ request_id: 'h', chat: 'elsewhere', turns: [] }));
     expect(other).toBe(s);
-    const same = reduce(s, { type: 'history', request_id: 'h', chat: 'nb', turns: [] });
+    const same = reduce(s, historyReply({ request_id: 'h', chat: 'nb', turns: [] }));
     expect(same.turns).toEqual([]);
   });
 
   it('keeps an ask still running in this view', () => {
     const s = run([ask('live q', 'L'), ev({ type: 'content', text: 'abc' }, 'L')]);
-    const h = reduce(s, { type: 'history', request_id: 'h', chat: 'nb', turns: [{ prompt: 'live q', events: [{ type: 'content', text: 'ab' }], result: null }] });
+    const h = reduce(s, historyReply({ request_id: 'h', chat: 'nb', turns: [{ prompt: 'live q', events: [{ type: 'content', text: 'ab' }], result: null }] }));
     expect(h.turns).toHaveLength(1);
     expect(h.turns[0].requestId).toBe('L');
-    const h2 = reduce(s, { type: 'history', request_id: 'h', chat: 'nb', turns: [] });
+    const h2 = reduce(s, historyReply({ request_id: 'h', chat: 'nb', turns: [] }));
     expect(h2.turns.map(t => t.requestId)).toEqual(['L']);
   });
 });
@@ -329,7 +339,7 @@ describe('errors', () => {
 
   it('ignores messages it does not know', () => {
     const s = run([ask('q')]);
-    expect(reduce(s, { type: 'providers', request_id: 'p', providers: [] })).toBe(s);
+    expect(reduce(s, providersReply({ request_id: 'p', providers: [] }))).toBe(s);
     expect(reduce(s, ev({ type: 'mystery' } as unknown as StreamEvent))).toBe(s);
   });
 });
@@ -339,7 +349,7 @@ describe('performance', () => {
     let s = run([ask('long')]);
     const t0 = performance.now();
     for (let i = 0; i < 10_000; i++) {
-      s = reduce(s, ev({ type: 'reasoning', text: 'tok ' }));
+      s = reduce(s, ev(reasoningEvent('tok ')));
     }
     for (let i = 0; i < 10_000; i++) {
       s = reduce(s, ev({ type: 'content', text: 'word ' }));
@@ -356,15 +366,5 @@ describe('helpers', () => {
     expect(chatNameForPath('work/Analysis.ipynb')).toBe('work/Analysis');
     expect(chatNameForPath('/a.ipynb')).toBe('a');
     expect(chatNameForPath('')).toBe('default');
-  });
-
-  it('normalize provider lists and mappings', () => {
-    expect(normalizeProviders({ providers: [{ name: 'moonshot', model: 'kimi-k2-thinking', key_set: false }] })).toEqual([
-      { name: 'moonshot', model: 'kimi-k2-thinking', key_set: false, needs_key: true, note: undefined }
-    ]);
-    expect(normalizeProviders({ providers: { openrouter: { model: 'm', has_key: true } } })).toEqual([
-      { name: 'openrouter', model: 'm', key_set: true, needs_key: true, note: undefined }
-    ]);
-    expect(normalizeProviders({ providers: null })).toEqual([]);
   });
 });
