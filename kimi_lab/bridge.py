@@ -11,38 +11,23 @@ model client is imported by the first `ask`, in its worker thread.
 from __future__ import annotations
 
 import contextvars
-import copy
-import json
 import os
 import threading
 from dataclasses import asdict
 from typing import Any, Callable
 
 from . import __version__
-from ._mainthread import MainThreadBusy, run_on_main
+from .comm_asks import Ask
+from .comm_messages import BridgeError, jsonable, one_line, turns
 from .config import settings
-from .conversation import adopt_notebook_chat, conversations, default_chat
-from .events import ToolStart, join_text, to_dict
+from .conversation import adopt_notebook_chat, default_chat
 from .protocol import ANSWERS, ASK_OPTIONS, PROTOCOL, REQUESTS, TARGET
-from .render import markdown
-from .secrets import mask_url, scrub
-from .timeline import events_of
-from .tools.display_code import approval_view
+from .secrets import mask_url
+from .session import busy_message, session
 
-__all__ = ["PROTOCOL", "TARGET", "Bridge", "register_comm_target", "result_dict"]
+__all__ = ["PROTOCOL", "TARGET", "Bridge", "BridgeError", "register_comm_target"]
 
-BATCH_SECONDS = 0.075  # text deltas wait at most this long; boundaries flush at once
-APPROVAL_SECONDS = 600.0  # an unanswered approval is a "no" after this
-PREPARE_WAIT = 60.0  # how long `{name}` interpolation waits for a running cell
-BOUNDARIES = frozenset({"tool_start", "tool_end", "status", "done", "error"})
-
-_busy: dict[str, _Ask] = {}  # chat name -> its running ask, across comms (conversations are per kernel)
-_busy_lock = threading.Lock()
 _reopen_lock = threading.Lock()  # a `history` and an `ask` arriving together reopen a chat once
-
-
-class BridgeError(Exception):
-    """A request that cannot be served; the message is what the frontend shows."""
 
 
 def register_comm_target(shell: Any) -> bool:
@@ -60,224 +45,6 @@ def _open(comm: Any, msg: dict[str, Any]) -> None:
     comm.on_close(lambda msg: bridge.close())
 
 
-def _one_line(exc: BaseException) -> str:
-    text = getattr(exc, "message", None) or str(exc) or type(exc).__name__
-    if not isinstance(exc, (BridgeError, MainThreadBusy)) and not hasattr(exc, "kind"):
-        text = f"{type(exc).__name__}: {text}"
-    line = scrub(" ".join(str(text).split()))  # before the cut: a key cut in half would not match
-    return line if len(line) <= 300 else line[:299] + "…"
-
-
-def _face_message(exc: BaseException) -> str:
-    """The one line a chat face shows: what to do from there (no --base-url to pass in a sidebar)."""
-    from .errors import KimiNoProviderError
-    from .target import sidebar_setup_help
-
-    return sidebar_setup_help(exc.keys) if isinstance(exc, KimiNoProviderError) else _one_line(exc)
-
-
-def _jsonable(value: Any) -> Any:
-    return json.loads(json.dumps(value, default=str))
-
-
-def result_dict(result: Any) -> dict[str, Any]:
-    """The `result` of the protocol: what the magic shows, as JSON."""
-    return _jsonable({
-        "content": result.content, "reasoning": result.reasoning, "markdown": markdown(result),
-        "usage": asdict(result.usage), "cost": result.cost, "model": result.model,
-        "provider": result.provider, "finish_reason": result.finish_reason,
-        "tool_calls": [{"id": c.id, "name": c.name, "arguments": c.arguments, "error": c.error,
-                        "duration": c.duration} for c in result.tool_calls],
-        "elapsed": result.elapsed, "ttft": result.ttft, "chat": result.chat, "prompt": result.prompt,
-        "warnings": list(result.warnings), "error": result.error,
-    })
-
-
-def _wire(events: list[Any]) -> list[dict[str, Any]]:
-    """Events as an `events` message carries them: text deltas joined, each in the one JSON form."""
-    return _jsonable([to_dict(e) for e in join_text(events)])
-
-
-def _turns(results: list[Any]) -> list[dict[str, Any]]:
-    """Finished turns as `history` sends them."""
-    return [{"prompt": r.prompt, "events": _wire(events_of(r)), "result": result_dict(r)} for r in results]
-
-
-def _on_main_thread(tool: Any, default_timeout: float) -> Any:
-    """A copy of `tool` whose function runs on the kernel's main thread, under its own limit."""
-    from .tools.timeout import ToolTimeout, call_with_timeout
-
-    limit = tool.timeout or default_timeout
-    fn = tool.fn
-
-    def between_cells(**kwargs: Any) -> Any:
-        try:
-            return run_on_main(lambda: call_with_timeout(lambda: fn(**kwargs), limit), limit)
-        except MainThreadBusy as exc:
-            raise ToolTimeout(str(exc)) from None
-
-    wrapped = copy.copy(tool)
-    wrapped.fn, wrapped.timeout = between_cells, None
-    return wrapped
-
-
-class _Ask:
-    """One `ask`: runs the turn in a worker thread and sends its events, batched, in order, to
-    every frontend attached to it (the one that asked, and any that reopened the chat since:
-    a reloaded page follows the answer live)."""
-
-    def __init__(self, send: Callable[[dict[str, Any]], None], request_id: str, chat: str, prompt: str) -> None:
-        self.sinks, self.request_id, self.chat, self.prompt = [send], request_id, chat, prompt
-        self.turn: Any = None
-        self.finished = False  # the last message went out; set under _lock
-        self._releases: list[Callable[[str], None]] = []  # the bridges that hold this ask let go at the end
-        self.log: list[Any] = []  # the events so far (the history of a running ask)
-        self.stopped, self.gone = threading.Event(), threading.Event()
-        self._lock = threading.RLock()  # orders every message of this ask
-        self._buffer: list[Any] = []  # events not sent yet
-        self._timer: threading.Timer | None = None
-        self._tool_id = ""
-        self._approvals: dict[str, tuple[threading.Event, list[str], dict[str, Any]]] = {}
-
-    def run(self, options: dict[str, Any]) -> None:
-        """The worker: prepare, stream, answer with `result` (or `error` if it never started)."""
-        try:
-            from IPython import get_ipython
-
-            from . import api
-            from .tools import notebook  # noqa: F401  (slow: builds the tool schemas here, not on the main thread)
-
-            shell = get_ipython()
-            namespace = shell.user_ns if shell is not None else {}
-
-            def prepare() -> Any:
-                return api.prepare(self.prompt, chat=self.chat, namespace=namespace, approve=self.approve, **options)
-
-            # `{name}` reads the user's variables, so it waits for the running cell like a tool.
-            turn = run_on_main(prepare, PREPARE_WAIT) if "{" in self.prompt else prepare()
-            if turn.runner is not None:
-                runner = turn.runner
-                runner.tools = {n: _on_main_thread(t, runner.timeout) for n, t in runner.tools.items()}
-                runner.timeout = 0  # the wrapped tools keep their own limit
-            self.turn = turn
-            if self.stopped.is_set():
-                turn.request.cancel.set()
-            from .transcripts import recording
-
-            with recording(turn, self.emit) as on_event:
-                finished = turn.run(on_event)
-            reply = {"type": "result", "request_id": self.request_id, "result": result_dict(finished)}
-        except BaseException as exc:  # the worker must always answer, and never take the kernel down
-            reply = {"type": "error", "request_id": self.request_id, "message": _face_message(exc)}
-        with _busy_lock:  # free before the reply: a frontend may ask again the moment it has it
-            if _busy.get(self.chat) is self:
-                del _busy[self.chat]
-        with self._lock:
-            self._flush()
-            self._send(reply)
-            self.log = []
-            self.finished = True
-            releases, self._releases = self._releases, []
-        for release in releases:
-            release(self.request_id)
-
-    def hold(self, release: Callable[[str], None]) -> bool:
-        """Call `release(request_id)` once this ask has sent its last message; False (and no call)
-        when it already has. A finished ask holds the turn, and through it the user's namespace:
-        whoever keeps it must let it go."""
-        with self._lock:
-            if self.finished:
-                return False
-            self._releases.append(release)
-            return True
-
-    def emit(self, event: Any) -> None:
-        """Turn.run's on_event: text deltas wait up to BATCH_SECONDS, boundaries flush at once."""
-        if type(event) is ToolStart:
-            self._tool_id = event.id
-        with self._lock:
-            self.log.append(event)
-            self._buffer.append(event)
-            if event.type in BOUNDARIES:
-                self._flush()
-            elif self._timer is None:  # the timer's messages keep this request as their parent
-                self._timer = threading.Timer(BATCH_SECONDS, contextvars.copy_context().run, (self._flush,))
-                self._timer.daemon = True
-                self._timer.start()
-
-    def _flush(self) -> None:
-        with self._lock:
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
-            if self._buffer:
-                events, self._buffer = self._buffer, []
-                self._send({"type": "events", "request_id": self.request_id, "events": _wire(events)})
-
-    def _send(self, message: dict[str, Any]) -> None:
-        for sink in list(self.sinks):
-            try:
-                sink(message)
-            except Exception:  # that frontend went away: the turn still finishes and is kept
-                pass
-
-    def attach(self, send: Callable[[dict[str, Any]], None], history: Callable[[dict[str, Any]], None]) -> bool:
-        """Follow this ask from another frontend: `history(turn so far)` is called under the lock
-        that orders the ask's messages, so the new frontend misses nothing and gets nothing twice;
-        then its pending approvals are asked again there. False (and no call) when it has finished."""
-        with self._lock:
-            if self.finished:
-                return False
-            self._flush()  # the log holds the unsent batch too: send it first, or it would arrive twice
-            history({"prompt": self.prompt, "request_id": self.request_id, "events": _wire(self.log),
-                     "result": None})
-            if send not in self.sinks:
-                self.sinks.append(send)
-            self.gone.clear()
-            for _, _, message in list(self._approvals.values()):
-                send(message)
-        return True
-
-    def detach(self, send: Callable[[dict[str, Any]], None]) -> None:
-        """A frontend closed its comm; with none left, pending approvals are answered "no"."""
-        with self._lock:
-            if send in self.sinks:
-                self.sinks.remove(send)
-            if self.sinks:
-                return
-        self.stop(gone=True)
-
-    def approve(self, tool: Any, arguments: dict[str, Any]) -> str:
-        """The ToolRunner's approver: ask the frontend, wait (bounded) for its `approve`."""
-        call_id, answered, box = self._tool_id, threading.Event(), []
-        shown = approval_view(arguments)  # what runs, nothing hidden: the frontend shows this text as is
-        message = {"type": "approval", "request_id": self.request_id, "call_id": call_id, "name": tool.name,
-                   "arguments": _jsonable(arguments), "display": shown.display, "warning": shown.warning}
-        with self._lock:
-            self._approvals[call_id] = (answered, box, message)
-            self._flush()
-            self._send(message)
-        if not (self.stopped.is_set() or self.gone.is_set()):
-            answered.wait(APPROVAL_SECONDS)
-        self._approvals.pop(call_id, None)
-        return box[0] if box and not self.stopped.is_set() else "no"
-
-    def answer(self, call_id: str, answer: str) -> None:
-        pending = self._approvals.get(call_id)
-        if pending is None:
-            raise BridgeError(f"no approval is pending for call {call_id!r}")
-        pending[1].append(answer)
-        pending[0].set()
-
-    def stop(self, gone: bool = False) -> None:
-        """`stop`: cancel the stream; `gone` (comm closed): only refuse what waits for an answer."""
-        (self.gone if gone else self.stopped).set()
-        if self.turn is not None and not gone:
-            self.turn.request.cancel.set()
-        for answered, _, _ in list(self._approvals.values()):
-            answered.set()
-
-
 class Bridge:
     """One comm: serves the frontend's requests; `handle` is safe to call from any thread.
 
@@ -286,9 +53,10 @@ class Bridge:
     namespace. Of finished asks only their ids are kept: a late `stop` is ignored, a late
     `approve` finds nothing pending, and an id is never used twice."""
 
-    def __init__(self, send: Callable[[dict[str, Any]], None]) -> None:
+    def __init__(self, send: Callable[[dict[str, Any]], None], face: str = "the sidebar") -> None:
         self._raw_send, self._send_lock = send, threading.Lock()
-        self.asks: dict[str, _Ask] = {}  # running asks this comm started or follows
+        self.face = face  # who asks through this bridge: the sidebar's comm, or the chat panel
+        self.asks: dict[str, Ask] = {}  # running asks this comm started or follows
         self.finished: set[str] = set()  # request ids of this comm's finished asks
 
     def send(self, message: dict[str, Any]) -> None:
@@ -300,7 +68,7 @@ class Bridge:
         for ask in list(self.asks.values()):
             ask.detach(self.send)
 
-    def _hold(self, ask: _Ask) -> None:
+    def _hold(self, ask: Ask) -> None:
         """Keep a running ask until it finishes."""
         if ask.hold(self._release):
             self.asks.setdefault(ask.request_id, ask)
@@ -322,12 +90,12 @@ class Bridge:
             getattr(self, f"_{kind}")(request_id, data)
         except Exception as exc:
             try:
-                self.send({"type": "error", "request_id": request_id, "message": _one_line(exc)})
+                self.send({"type": "error", "request_id": request_id, "message": one_line(exc)})
             except Exception:
                 pass
 
     def _reply(self, request_id: str, kind: str, **fields: Any) -> None:
-        self.send(_jsonable({"type": kind, "request_id": request_id, **fields}))
+        self.send(jsonable({"type": kind, "request_id": request_id, **fields}))
 
     def _hello(self, request_id: str, data: dict[str, Any]) -> None:
         from .target import resolve_target
@@ -339,7 +107,7 @@ class Bridge:
         except Exception:  # not configured yet: the sidebar says so when it asks
             provider = model = None
         self._reply(request_id, "hello", protocol=PROTOCOL, version=__version__, kernel_id=_kernel_id(),
-                    chats=conversations.names(), provider=provider, model=model)
+                    chats=session().conversations.names(), provider=provider, model=model)
 
     def _ask(self, request_id: str, data: dict[str, Any]) -> None:
         chat, prompt, options = _chat(data), data.get("prompt"), data.get("options") or {}
@@ -351,17 +119,16 @@ class Bridge:
         if request_id in self.asks or request_id in self.finished:
             raise BridgeError(f"request_id {request_id!r} was already used on this comm")
         _reopen_unseen(chat)  # asked before the view loaded the history: go on from the recorded chat
-        ask = _Ask(self.send, request_id, chat, prompt)
-        with _busy_lock:
-            if chat in _busy:
-                raise BridgeError(f"chat {chat!r} is busy: wait for its answer or stop it")
-            _busy[chat] = ask
+        ask = Ask(self.send, request_id, chat, prompt, self.face)
+        other = session().busy.claim(chat, ask)
+        if other is not None:
+            raise BridgeError(busy_message(chat, other, "wait for that answer or stop it, then ask again"))
         self._hold(ask)
         context = contextvars.copy_context()  # the ask's messages keep this request as their parent
         threading.Thread(target=context.run, args=(ask.run, dict(options)), name=f"kimi_lab-ask-{request_id}",
                          daemon=True).start()
 
-    def _find(self, data: dict[str, Any]) -> _Ask | None:
+    def _find(self, data: dict[str, Any]) -> Ask | None:
         """The running ask `data` names; None when it has finished."""
         ask = self.asks.get(data["request_id"])
         if ask is None and data["request_id"] not in self.finished:
@@ -385,41 +152,40 @@ class Bridge:
         chat = _chat(data)
         adopt_notebook_chat(chat)  # the sidebar opening this notebook's chat: the cells' default from now on
         if data.get("reopen"):
-            with _busy_lock:
-                if chat in _busy:
-                    raise BridgeError(f"chat {chat!r} is answering: wait for it or stop it, then reopen it")
+            other = session().busy.owner(chat)
+            if other is not None:
+                raise BridgeError(busy_message(chat, other, "wait for it or stop it, then reopen it"))
             from .reopen import reopen
 
             restored = reopen(chat)[1]
         else:
             restored = _reopen_unseen(chat)
-        conv = conversations.get(chat)
+        conv = session().conversations.get(chat)
         results = list(conv.results)
-        turns = _turns(results)
-        with _busy_lock:
-            running = _busy.get(conv.name)
-        if running is not None and not any(running.turn is not None and r is running.turn.result for r in results):
+        finished = turns(results)
+        running = session().busy.owner(conv.name)
+        streaming = isinstance(running, Ask) and not any(
+            running.turn is not None and r is running.turn.result for r in results)
+        if streaming:
             # Still streaming: this frontend follows it from here on (stop and approve work too).
             self._hold(running)
             if running.attach(self.send, lambda turn: self._reply(request_id, "history", chat=conv.name,
-                                                                  turns=[*turns, turn], restored=restored)):
+                                                                  turns=[*finished, turn], restored=restored)):
                 return
-            turns = _turns(list(conv.results))  # it finished meanwhile: its turn is in the conversation now
-        self._reply(request_id, "history", chat=conv.name, turns=turns, restored=restored)
+            finished = turns(list(conv.results))  # it finished meanwhile: its turn is in the conversation now
+        self._reply(request_id, "history", chat=conv.name, turns=finished, restored=restored)
 
     def _chats(self, request_id: str, data: dict[str, Any]) -> None:
-        with _busy_lock:
-            busy = set(_busy)
-        self._reply(request_id, "chats", chats=[{"name": n, "turns": len(conversations.get(n).results),
-                                                 "busy": n in busy} for n in conversations.names()])
+        busy, chats = session().busy.names(), session().conversations
+        self._reply(request_id, "chats", chats=[{"name": n, "turns": len(chats.get(n).results), "busy": n in busy}
+                                                for n in chats.names()])
 
     def _transcripts(self, request_id: str, data: dict[str, Any]) -> None:
         """Every chat that can be reopened: recorded ones (any kernel), then this kernel's others."""
         from .reopen import open_store
 
         store = open_store()
-        with _busy_lock:
-            busy = set(_busy)
+        busy, conversations = session().busy.names(), session().conversations
         loaded = {n for n in conversations.names() if conversations.get(n).results}
         chats = [{"name": c.name, "turns": c.turns, "last_activity": c.last_activity, "tokens": c.tokens,
                   "cost": c.cost, "loaded": c.name in loaded, "busy": c.name in busy}
@@ -465,7 +231,7 @@ class Bridge:
                 self._reply(request_id, "models", provider=target.provider.name, models=ids, chosen=target.model,
                             error=listing.error)
             except Exception as exc:
-                self.send({"type": "error", "request_id": request_id, "message": _one_line(exc)})
+                self.send({"type": "error", "request_id": request_id, "message": one_line(exc)})
 
         threading.Thread(target=fetch, name="kimi-lab-models", daemon=True).start()
 
@@ -486,7 +252,7 @@ class Bridge:
                 self._reply(request_id, "doctor", text=table.text(), markdown=table.markdown(),
                             ok="everything works" in table.title)
             except Exception as exc:
-                self.send({"type": "error", "request_id": request_id, "message": _one_line(exc)})
+                self.send({"type": "error", "request_id": request_id, "message": one_line(exc)})
 
         threading.Thread(target=check, name="kimi-lab-doctor", daemon=True).start()
 
@@ -518,7 +284,7 @@ def _reopen_unseen(chat: str) -> int:
     """A chat this kernel never saw (a fresh kernel, a restart) comes back from the transcripts
     file, once: how many turns came back."""
     with _reopen_lock:
-        if conversations.has(chat):
+        if session().conversations.has(chat):
             return 0
         from .reopen import reopen
 

@@ -97,18 +97,18 @@ class KimiLab(Configurable):
     ).tag(config=True)
 
 
-_SETTINGS: KimiLab | None = None
-
-
 def settings() -> KimiLab:
-    """The process-wide settings object (the one `%config KimiLab` edits once the extension is loaded)."""
-    global _SETTINGS
-    if _SETTINGS is None:
-        _SETTINGS = KimiLab()
-    return _SETTINGS
+    """The session's settings object (the one `%config KimiLab` edits once the extension is loaded)."""
+    from .session import session
+
+    current = session()
+    if current.settings is None:
+        current.settings = KimiLab()
+    return current.settings
 
 
 def use_settings(obj: KimiLab) -> None:
     """Install a settings object (the extension passes one bound to the shell's config)."""
-    global _SETTINGS
-    _SETTINGS = obj
+    from .session import session
+
+    session().settings = obj

@@ -13,8 +13,15 @@ from .events import TokenUsage
 from .result import Result
 
 __all__ = [
-    "Conversation", "Message", "adopt_notebook_chat", "assistant_wire", "chat_name_for_path", "conversations",
-    "default_chat", "message_wire", "wire_messages",
+    "Conversation",
+    "Conversations",
+    "Message",
+    "adopt_notebook_chat",
+    "assistant_wire",
+    "chat_name_for_path",
+    "default_chat",
+    "message_wire",
+    "wire_messages",
 ]
 
 DEFAULT_CHAT = "default"
@@ -24,10 +31,6 @@ def chat_name_for_path(path: str) -> str:
     """A notebook's chat: its path without `.ipynb` (the sidebar's chatNameForPath, reducer.ts)."""
     name = re.sub(r"\.ipynb$", "", path.replace("\\", "/").lstrip("/"), flags=re.IGNORECASE)
     return name or DEFAULT_CHAT
-
-
-#: (the kernel's notebook path, what the sidebar calls its chat), once the sidebar opened it.
-_notebook_chat: tuple[str, str] | None = None
 
 
 def _session_path() -> str:
@@ -51,9 +54,12 @@ def default_chat() -> str:
     absolute path, so until the sidebar has opened this notebook's chat it is that path's name
     ("default" outside a notebook), and from then on the sidebar's (adopt_notebook_chat).
     """
+    from .session import session
+
     path = _session_path()
-    if _notebook_chat is not None and _notebook_chat[0] == path:
-        return _notebook_chat[1]
+    adopted = session().notebook_chat
+    if adopted is not None and adopted[0] == path:
+        return adopted[1]
     return chat_name_for_path(path) if path else DEFAULT_CHAT
 
 
@@ -61,15 +67,17 @@ def adopt_notebook_chat(name: str) -> bool:
     """A chat face opened chat `name`. When that is this kernel's notebook (its path under the server's
     root ends the kernel's absolute path), it becomes the cells' default, and what the cells asked
     under the kernel's own name moves to it, in memory and in the transcripts. True when adopted."""
-    global _notebook_chat
+    from .session import session
+
+    current = session()
     path = _session_path()
     own = chat_name_for_path(path) if path else ""
     if not own or name == DEFAULT_CHAT or not (own == name or own.endswith("/" + name)):
         return False
-    if _notebook_chat == (path, name):
+    if current.notebook_chat == (path, name):
         return True
-    _notebook_chat = (path, name)
-    if own != name and conversations.rename(own, name):
+    current.notebook_chat = (path, name)
+    if own != name and current.conversations.rename(own, name):
         from .reopen import open_store
 
         store = open_store()
@@ -174,8 +182,8 @@ class Conversation:
             self.system = None
 
 
-class _Registry:
-    """Conversations by name, one registry per process (so per kernel)."""
+class Conversations:
+    """Conversations by name: the session's (kimi_lab.session), so one registry per kernel."""
 
     def __init__(self) -> None:
         self._by_name: dict[str, Conversation] = {}
@@ -212,5 +220,3 @@ class _Registry:
     def reset(self, name: str | None = None) -> None:
         self.get(name).reset()
 
-
-conversations = _Registry()

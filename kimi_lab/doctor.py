@@ -87,7 +87,7 @@ def doctor(args: Any, config: KimiLab | None = None) -> Table:
 
 def _paid_checks(report: Doctor, args: Any, cfg: KimiLab, target: Any) -> None:
     from . import api
-    from .conversation import conversations
+    from .session import session
 
     quick = KimiLab()  # the user's settings, with a short timeout and no retries
     for name in cfg.trait_names(config=True):
@@ -122,5 +122,5 @@ def _paid_checks(report: Doctor, args: Any, cfg: KimiLab, target: Any) -> None:
         else:
             report.add("tool round trip", True, "a tool call, its result and the reasoning echoed back were accepted")
     finally:
-        conversations.reset(CHAT)
+        session().conversations.reset(CHAT)
 

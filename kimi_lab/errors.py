@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "KimiAPIError",
+    "KimiBusyError",
     "KimiConfigError",
     "KimiConnectionError",
     "KimiError",
@@ -51,6 +52,12 @@ class KimiNoProviderError(KimiConfigError):
     def __init__(self, message: str, *, keys: str = "") -> None:
         super().__init__(message)
         self.keys = keys
+
+
+class KimiBusyError(KimiError):
+    """The chat is answering another question (in the sidebar, the panel or a cell) right now."""
+
+    kind = "busy"
 
 
 class KimiAPIError(KimiError):

@@ -137,7 +137,7 @@ class KimiMagics(Magics):
 
     def _subcommand(self, name: str, arg: str | None, args: Any) -> Any:
         from . import reports, services
-        from .conversation import conversations
+        from .session import session
 
         if name == "providers":
             return reports.providers_table(os.environ)
@@ -169,7 +169,7 @@ class KimiMagics(Magics):
 
             print(f"unloaded {unload()} local model(s)")
             return None
-        conv = conversations.get(arg)
+        conv = session().conversations.get(arg)
         count = len(conv.messages)
         conv.reset()
         print(f"chat {conv.name!r} cleared ({count} messages)")

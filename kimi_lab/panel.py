@@ -79,7 +79,7 @@ class ChatPanel:
         self.chat = chat or default_chat()
         self.reasoning = reasoning
         self._w = widgets
-        self.bridge = Bridge(self._receive)
+        self.bridge = Bridge(self._receive, face="the chat panel")
         self.request_id: str | None = None
         self.turn: _TurnView | None = None
         self.idle = threading.Event()
@@ -113,10 +113,10 @@ class ChatPanel:
 
     def _show_earlier_turns(self) -> None:
         """The chat's turns so far (from `%%kimi --chat`, another panel, or `%kimi reopen`)."""
-        from .bridge import result_dict
-        from .conversation import conversations
+        from .comm_messages import result_dict
+        from .session import session
 
-        conv = conversations.get(self.chat)
+        conv = session().conversations.get(self.chat)
         with conv.lock:
             results = list(conv.results)
         views = []
@@ -246,9 +246,9 @@ class ChatPanel:
         self.idle.set()
 
     def _update_footer(self) -> None:
-        from .conversation import conversations
+        from .session import session
 
-        conv = conversations.get(self.chat)
+        conv = session().conversations.get(self.chat)
         u = conv.usage
         n = len(conv.results)
         self.footer.value = (f"<small>chat <b>{_escape(self.chat)}</b> · {n} answer{'' if n == 1 else 's'} · "

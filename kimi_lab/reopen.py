@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .conversation import Conversation, Message, conversations
+from .conversation import Conversation, Message
 from .events import TokenUsage
 from .result import Result
+from .session import session
 from .timeline import INTERRUPTED, Timeline
 
 if TYPE_CHECKING:
@@ -61,7 +62,7 @@ def reopen(name: str | None, store: TranscriptStore | None = None) -> tuple[Conv
     Nothing is lost: the transcripts file is only read, and a chat with no recorded turns is left
     as it is."""
     store = store or open_store()
-    conv = conversations.get(name)
+    conv = session().conversations.get(name)
     records = store.turns(conv.name) if store is not None else []
     if not records:
         return conv, 0

@@ -9,14 +9,13 @@ from typing import Any, Mapping
 from ._dollars import md_plain
 from ._tables import Table
 from .config import settings
-from .conversation import conversations
 from .errors import KimiAPIError, KimiError
 from .model_rules import rule_for
 from .providers import merge_presets
 from .render import format_cost, markdown, plain_text
 from .secrets import mask_url
+from .session import session
 from .target import ENV_API_KEY, resolve_target
-from .usage import ledger
 
 __all__ = ["config_table", "export", "history", "providers_table", "tools_table", "usage_report"]
 
@@ -92,9 +91,9 @@ def usage_report() -> Table:
     rows = [
         [provider, model, row.requests, f"{row.usage.prompt:,}", f"{row.usage.completion:,}",
          f"{row.usage.cached:,}", format_cost(row.cost if row.cost_known else None)]
-        for (provider, model), row in ledger.rows.items()
+        for (provider, model), row in session().ledger.rows.items()
     ]
-    total = ledger.total()
+    total = session().ledger.total()
     rows.append(["total", "", total.requests, f"{total.usage.prompt:,}", f"{total.usage.completion:,}",
                  f"{total.usage.cached:,}", format_cost(total.cost if total.cost_known else None)])
     return Table(["provider", "model", "requests", "in", "out", "cached", "cost"], rows,
@@ -120,7 +119,7 @@ class History:
 
 
 def history(name: str | None) -> History:
-    conv = conversations.get(name)
+    conv = session().conversations.get(name)
     return History(conv.name, list(conv.results))
 
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .conversation import conversations, default_chat
+from .conversation import default_chat
+from .session import session
 
 __all__ = ["Exported", "export_chat", "reopen_chat"]
 
@@ -36,7 +37,8 @@ def export_chat(name: str | None = None) -> Exported:
     records = store.turns(chat) if store is not None else []
     if records:
         return Exported(chat, chat_markdown(chat, [result_of(r) for r in records]), "transcripts", len(records))
-    results = list(conversations.get(chat).results) if conversations.has(chat) else []
+    chats = session().conversations
+    results = list(chats.get(chat).results) if chats.has(chat) else []
     note = "" if store is not None else ("transcripts are off or cannot be used, so this is this kernel's turns "
                                          "only")
     return Exported(chat, chat_markdown(chat, results), "memory", len(results), note)

@@ -116,6 +116,13 @@ class Recorder:
         self._queue.put((None, done))
         return done.wait(timeout)
 
+    def close(self, timeout: float = 5.0) -> None:
+        """Write what is queued, then end the writer thread and close the file (a session that ends)."""
+        self.flush(timeout)
+        self.off = True
+        self._queue.put((None, threading.Event()))  # wakes a writer waiting for work: it sees `off` and ends
+        self._thread.join(timeout)
+
     # -- the writer thread -------------------------------------------------------------------
 
     def _write(self) -> None:
@@ -137,6 +144,9 @@ class Recorder:
                 self._warned_locked = False
             _release(pending)
             pending, locked_since, delay = [], None, RETRY_FIRST_SECONDS
+        if self.store is not None:
+            self.store.close()
+            self.store = None
         while True:  # off: nobody waits on a flush that will not come (bounded by what is queued)
             try:
                 _release([self._queue.get_nowait()])
@@ -222,25 +232,25 @@ class Recorder:
         self.store = None
 
 
-_recorder: Recorder | None = None
 _lock = threading.Lock()
 
 
 def recorder() -> Recorder | None:
     """The session's recorder, or None when `KimiLab.transcripts` is off. Creating it opens
     nothing: its writer thread does, so no asking thread ever waits on the file."""
-    global _recorder
     from .config import settings
+    from .session import session
 
     if not settings().transcripts:
         return None
     from .store import default_path
 
     wanted = Path(settings().transcripts_path).expanduser() if settings().transcripts_path else default_path()
+    current = session()
     with _lock:
-        if _recorder is None or _recorder.off or _recorder.path != wanted:
-            _recorder = Recorder(wanted)
-        return _recorder
+        if current.recorder is None or current.recorder.off or current.recorder.path != wanted:
+            current.recorder = Recorder(wanted)
+        return current.recorder
 
 
 @contextmanager

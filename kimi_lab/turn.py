@@ -34,10 +34,10 @@ from .events import (
 from .model_rules import rule_for
 from .result import Result, Step
 from .secrets import StreamScrubber, namespace_secrets, scrub
+from .session import session
 from .target import Target
 from .timeline import PREPARING, Timeline
 from .tools.notebook import DATA_TOOLS
-from .usage import ledger
 
 if TYPE_CHECKING:
     from .tools.runner import ToolRunner
@@ -351,7 +351,7 @@ class Turn:
             except (ValueError, RecursionError) as exc:  # nested too deeply to decode counts as not JSON
                 r.warnings.append(f"the answer is not valid JSON ({exc}); .data is None, .content has the text")
         self._commit()
-        ledger.record(r)
+        session().ledger.record(r)
 
     def _commit(self) -> None:
         """Record the turn in the conversation so that the next request is valid: every tool

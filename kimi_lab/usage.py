@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from .events import TokenUsage
 from .result import Result
 
-__all__ = ["Ledger", "ledger"]
+__all__ = ["Ledger"]
 
 
 @dataclass
@@ -47,5 +47,3 @@ class Ledger:
         with self._lock:
             self.rows.clear()
 
-
-ledger = Ledger()

@@ -12,10 +12,9 @@ from IPython.core.displaypub import DisplayPublisher
 from IPython.core.interactiveshell import InteractiveShell
 
 from kimi_lab.config import KimiLab, use_settings
-from kimi_lab.conversation import conversations
 from kimi_lab.providers import PRESETS
+from kimi_lab.session import new_session
 from kimi_lab.testing import LoopbackServer
-from kimi_lab.usage import ledger
 
 from .protocol_check import checked_bridges, protocol_problems  # noqa: F401  (fixtures: comm messages are checked)
 
@@ -108,6 +107,20 @@ def _transcripts_in_tmp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[No
         os.environ["KIMI_LAB_TRANSCRIPTS"] = old
 
 
+@pytest.hookimpl(trylast=True)  # after pytest-randomly has shuffled
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests run in a random order, except the steps of one story in a module marked `steps` (one real
+    kernel, restarted half-way: starting one per test would take minutes), which keep their order."""
+    marked = [(i, item) for i, item in enumerate(items) if item.get_closest_marker("steps") is not None]
+    by_module: dict[str, list[int]] = {}
+    for i, item in marked:
+        by_module.setdefault(str(item.path), []).append(i)
+    for places in by_module.values():
+        ordered = sorted((items[i] for i in places), key=lambda item: item.location[1] or 0)
+        for i, item in zip(places, ordered, strict=True):
+            items[i] = item
+
+
 @pytest.fixture(scope="session")
 def shell() -> InteractiveShell:
     sh = InteractiveShell.instance()
@@ -134,8 +147,9 @@ def kimi(shell: InteractiveShell, server: LoopbackServer, clean_env: None, monke
          capfd: Any) -> Iterator[Kimi]:
     """Every preset points at the loopback server; the Moonshot key is the canary."""
     monkeypatch.setenv("MOONSHOT_API_KEY", CANARY_KEY)
-    monkeypatch.setattr("kimi_lab.api.ALWAYS_ALLOWED", set())  # an "always" in one test must not skip another's prompt
-    monkeypatch.setattr("kimi_lab.conversation._notebook_chat", None)  # nor a sidebar's notebook chat another's cells
+    # A fresh session: an "always" in one test must not skip another's prompt, nor a sidebar's notebook chat,
+    # a busy chat, the usage or a conversation of one test reach another.
+    new_session()
     cfg = KimiLab(parent=shell)
     cfg.presets = {name: {"base_url": server.base_url} for name in PRESETS}
     cfg.display = "html"
@@ -143,13 +157,9 @@ def kimi(shell: InteractiveShell, server: LoopbackServer, clean_env: None, monke
     cfg.timeout = 5.0
     use_settings(cfg)
     shell.configurables[:] = [c for c in shell.configurables if not isinstance(c, KimiLab)] + [cfg]
-    for name in conversations.names():
-        conversations.reset(name)
-    ledger.clear()
     names_before = set(shell.user_ns)
     yield Kimi(shell, server, capfd)
     for name in set(shell.user_ns) - names_before:  # the shell is shared: a test's variables are its own
         if not name.startswith("_"):  # IPython's history names (_i1, _1, _) stay, as in a real session
             del shell.user_ns[name]
-    for name in conversations.names():
-        conversations.reset(name)
+    new_session()

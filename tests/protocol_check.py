@@ -52,8 +52,8 @@ def checked_bridges(monkeypatch: pytest.MonkeyPatch) -> None:
 
     init, handle = Bridge.__init__, Bridge.handle
 
-    def checked_init(self: Bridge, send: Callable[[dict[str, Any]], None]) -> None:
-        init(self, checked(send))
+    def checked_init(self: Bridge, send: Callable[[dict[str, Any]], None], **kwargs: Any) -> None:
+        init(self, checked(send), **kwargs)
 
     def checked_handle(self: Bridge, msg: dict[str, Any]) -> None:
         request(msg["content"]["data"])

@@ -179,7 +179,6 @@ def test_a_cell_asking_to_run_spoofed_code_shows_it(kimi, monkeypatch: pytest.Mo
     """End to end: %%kimi with run_python; the printed prompt shows the file-writing line; deny."""
     target = tmp_path / "notes.txt"
     code = SPOOF.replace("notes.txt", target.as_posix())
-    monkeypatch.setattr("kimi_lab.api.ALWAYS_ALLOWED", set())  # an earlier "always" must not skip the prompt
     monkeypatch.setattr("builtins.input", lambda prompt="": "n")
     kimi.server.script(Reply(reasoning="r", tool_calls=[ToolCall("run_python", json.dumps({"code": code}))]),
                        Reply(content="done"))

@@ -19,7 +19,7 @@ from kimi_lab.testing.kernel import Kernel
 from .conftest import CANARY_KEY
 from .protocol_check import checked_iopub, request
 
-pytestmark = pytest.mark.kernel
+pytestmark = [pytest.mark.kernel, pytest.mark.steps]  # one kernel, restarted half-way: the tests are steps
 
 
 class Frontend:
@@ -132,7 +132,7 @@ def test_cells_run_while_answering_and_stop_keeps_the_partial_answer(fe: Fronten
     assert fe.execute("during = 6 * 7\nprint(during)") == "42\n"
     assert not any(m["type"] == "result" for m in fe.replies(rid)), "the cell ran while the answer streamed"
     busy = fe.request("ask", chat="slow", prompt="again")
-    assert busy["type"] == "error" and "busy" in busy["message"]
+    assert busy["type"] == "error" and "is answering in the sidebar right now" in busy["message"]
     fe.send("stop", request_id=rid)
     result = fe.reply(rid, "result")["result"]
     assert result["finish_reason"] == "cancelled"
@@ -354,7 +354,7 @@ def test_after_a_restart_the_chat_comes_back_from_the_transcripts(fe: Frontend, 
 
 
 def test_reopen_on_request_and_not_while_answering(fe: Frontend, server: LoopbackServer) -> None:
-    fe.execute("from kimi_lab.conversation import conversations\nconversations.reset('hist')")
+    fe.execute("from kimi_lab.session import session\nsession().conversations.reset('hist')")
     assert fe.request("history", chat="hist")["turns"] == [], "a reset chat is not reopened by itself"
     assert len(fe.request("history", chat="hist", reopen=True)["turns"]) == 3
     server.script(Reply(content="slow " * 300, chunk_chars=5, delay=0.01))

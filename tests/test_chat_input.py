@@ -15,8 +15,8 @@ import pytest
 
 from kimi_lab import panel as panel_module
 from kimi_lab._chat_input import ChatInput
-from kimi_lab.conversation import conversations
 from kimi_lab.panel import NO_ANYWIDGET, ChatPanel
+from kimi_lab.session import session
 from kimi_lab.testing import Reply
 
 from .conftest import chat_messages
@@ -97,7 +97,7 @@ def test_enter_sends_the_prompt_and_clears_the_box(kimi):
     assert "Two lines received." in panel.turn.answer.outputs[0]["data"]["text/markdown"]
     press_enter(panel.input)  # an empty box sends nothing
     assert len(panel.history.children) == 1
-    conversations.reset("panel-enter")
+    session().conversations.reset("panel-enter")
 
 
 def test_enter_while_an_answer_runs_keeps_the_text(kimi):
@@ -117,7 +117,7 @@ def test_enter_while_an_answer_runs_keeps_the_text(kimi):
     assert panel.wait(20)
     assert panel.input.value == "" and len(panel.history.children) == 2
     assert chat_messages(kimi.server.chat_requests[-1])[-1]["content"] == "the next question"
-    conversations.reset("panel-busy")
+    session().conversations.reset("panel-busy")
 
 
 def test_without_anywidget_a_textarea_and_a_one_time_hint(kimi, monkeypatch: pytest.MonkeyPatch):
@@ -134,4 +134,4 @@ def test_without_anywidget_a_textarea_and_a_one_time_hint(kimi, monkeypatch: pyt
     assert panel.wait(20)
     assert panel.input.value == "" and panel.notice.value == ""
     assert chat_messages(kimi.server.chat_requests[-1])[-1]["content"] == "via Send"
-    conversations.reset("panel-fallback")
+    session().conversations.reset("panel-fallback")

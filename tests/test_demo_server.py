@@ -17,9 +17,9 @@ import pandas as pd
 import pytest
 
 import kimi_lab
-from kimi_lab import config as config_module
 from kimi_lab.config import KimiLab
 from kimi_lab.providers import PRESETS
+from kimi_lab.session import session
 from kimi_lab.testing import LoopbackServer, start_demo_if_no_key
 from kimi_lab.testing import demo as demo_module
 from kimi_lab.tools import registry
@@ -371,7 +371,7 @@ def no_provider(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     for name in PROVIDER_VARIABLES:
         monkeypatch.setenv(name, "x")  # recorded, so teardown restores the real state whatever the helper set
         monkeypatch.delenv(name)
-    monkeypatch.setattr(config_module, "_SETTINGS", KimiLab())
+    monkeypatch.setattr(session(), "settings", KimiLab())
     monkeypatch.setattr(demo_module, "_running", None)
     yield
     running = demo_module._running

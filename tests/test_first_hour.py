@@ -96,13 +96,13 @@ def test_a_notebook_chat_is_named_like_the_sidebar_names_it(path, chat):
 
 def test_cells_ask_in_their_notebook_chat_and_notebooks_never_share_one(kimi, monkeypatch):
     from kimi_lab.bridge import Bridge
-    from kimi_lab.conversation import conversations
+    from kimi_lab.session import session
     from kimi_lab.testing import Reply
 
     monkeypatch.setitem(kimi.shell.user_ns, "__session__", "work/first.ipynb")
     kimi.server.script(Reply(content="one"), Reply(content="two"))
     assert kimi.run("%kimi --tools none asked in a cell of first").error is None
-    assert [r.prompt for r in conversations.get("work/first").results] == ["asked in a cell of first"]
+    assert [r.prompt for r in session().conversations.get("work/first").results] == ["asked in a cell of first"]
     sent: list[dict] = []
     Bridge(sent.append).handle({"content": {"data": {"type": "history", "request_id": "h", "chat": "work/first"}}})
     reply = next(m for m in sent if m.get("request_id") == "h")
@@ -110,13 +110,13 @@ def test_cells_ask_in_their_notebook_chat_and_notebooks_never_share_one(kimi, mo
         "the sidebar, which opens chat work/first, sees what the cells asked"
     monkeypatch.setitem(kimi.shell.user_ns, "__session__", "work/second.ipynb")
     assert kimi.run("%kimi --tools none asked in second").error is None
-    assert [r.prompt for r in conversations.get("work/second").results] == ["asked in second"]
-    assert len(conversations.get("work/first").results) == 1, "two notebooks, two chats"
+    assert [r.prompt for r in session().conversations.get("work/second").results] == ["asked in second"]
+    assert len(session().conversations.get("work/first").results) == 1, "two notebooks, two chats"
     kimi.server.script(Reply(content="three"))
     assert kimi.run("%kimi --chat elsewhere --tools none hi").error is None
-    assert len(conversations.get("work/second").results) == 1, "--chat still chooses another"
+    assert len(session().conversations.get("work/second").results) == 1, "--chat still chooses another"
     for name in ("work/first", "work/second", "elsewhere"):
-        conversations.reset(name)
+        session().conversations.reset(name)
 
 
 def test_answers_carry_the_extension_mime_type_beside_markdown(kimi):
@@ -218,7 +218,8 @@ def test_in_a_real_lab_the_cells_join_the_chat_the_sidebar_opens(kimi, monkeypat
     path under the server's root. Once the sidebar opens it, the cells' turns are there, and the cells
     go on in it."""
     from kimi_lab.bridge import Bridge
-    from kimi_lab.conversation import conversations, default_chat
+    from kimi_lab.conversation import default_chat
+    from kimi_lab.session import session
     from kimi_lab.testing import Reply
 
     monkeypatch.setitem(kimi.shell.user_ns, "__session__", "/srv/jupyter/root/real/nb.ipynb")
@@ -236,11 +237,11 @@ def test_in_a_real_lab_the_cells_join_the_chat_the_sidebar_opens(kimi, monkeypat
     assert history("real/nb") == ["before the sidebar"], "the sidebar sees what the cells asked"
     assert default_chat() == "real/nb"
     assert kimi.run("%kimi --tools none after it").error is None
-    assert [r.prompt for r in conversations.get("real/nb").results] == ["before the sidebar", "after it"]
+    assert [r.prompt for r in session().conversations.get("real/nb").results] == ["before the sidebar", "after it"]
     from kimi_lab.reopen import open_store
 
     store = open_store()
     assert store is not None and [t.prompt for t in store.turns("real/nb")] == ["before the sidebar", "after it"]
     assert store.turns("srv/jupyter/root/real/nb") == [], "a restart reopens one chat, not two"
     for name in ("real/nb", "other/nb"):
-        conversations.reset(name)
+        session().conversations.reset(name)

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from kimi_lab.conversation import conversations
+from kimi_lab.session import session
 from kimi_lab.testing import Reply
 
 from .conftest import CANARY_KEY
@@ -126,7 +126,7 @@ def test_stream_cut_keeps_partial_answer(kimi):
     partial = kimi.shell.user_ns["r"]
     assert partial.content and "The first half".startswith(partial.content[:14])
     assert partial.content in cell.markdown, "the partial answer stays on screen"
-    messages = conversations.get().messages
+    messages = session().conversations.get().messages
     assert messages[-1].partial and messages[-1].content == partial.content
     kimi.server.script(Reply(content="second try"))
     assert kimi.run("%kimi again").error is None, "the conversation stays usable"

@@ -9,8 +9,8 @@ import threading
 
 import pytest
 
-from kimi_lab.conversation import conversations
 from kimi_lab.panel import ChatPanel
+from kimi_lab.session import session
 from kimi_lab.testing import Reply, ToolCall
 
 from .conftest import chat_messages
@@ -53,7 +53,7 @@ def test_ask_streams_and_renders_the_answer_and_shares_the_chat(kimi):
     # The magic sees the panel's conversation.
     kimi.run("%kimi --chat panel-a --tools none and then?")
     assert [m["content"][:10] for m in chat_messages(kimi.server.chat_requests[-1])][:1] == ["What is th"]
-    conversations.reset("panel-a")
+    session().conversations.reset("panel-a")
 
 
 def test_the_kernel_is_free_while_kimi_thinks(kimi):
@@ -63,9 +63,9 @@ def test_the_kernel_is_free_while_kimi_thinks(kimi):
     assert not panel.idle.is_set(), "the answer was still streaming"
     panel.stop()
     assert panel.wait(10)
-    conv = conversations.get("panel-b")
+    conv = session().conversations.get("panel-b")
     assert conv.messages[-1].partial or conv.results[-1].finish_reason == "cancelled"
-    conversations.reset("panel-b")
+    session().conversations.reset("panel-b")
 
 
 def test_approval_buttons(kimi):
@@ -85,13 +85,12 @@ def test_approval_buttons(kimi):
     assert panel.wait(20)
     assert kimi.shell.user_ns.get("approved_total") == 6
     assert "Done." in panel.turn.answer.outputs[0]["data"]["text/markdown"]
-    conversations.reset("panel-c")
+    session().conversations.reset("panel-c")
 
 
 def test_the_approval_card_shows_hidden_characters_and_the_lines_that_run(kimi, tmp_path, monkeypatch):
     """A carriage return, ANSI escapes and a bidi override cannot make the card show other code
     than what runs: each is shown marked, lines are numbered as Python counts them, a warning says so."""
-    monkeypatch.setattr("kimi_lab.api.ALWAYS_ALLOWED", set())  # an earlier "always" must not skip the card
     target = tmp_path / "pwned.txt"
     code = (f"reviews = 1\rimport pathlib; pathlib.Path({str(target)!r}).write_text('x')\r"
             "\x1b[2K\x1b[1Areviews  # \u202e)'x'(\n")
@@ -111,7 +110,7 @@ def test_the_approval_card_shows_hidden_characters_and_the_lines_that_run(kimi, 
     deny.click()
     assert panel.wait(20)
     assert not target.exists(), "denied: nothing ran"
-    conversations.reset("panel-spoof")
+    session().conversations.reset("panel-spoof")
 
 
 def test_errors_show_one_line_and_the_panel_recovers(kimi, monkeypatch):
@@ -133,7 +132,7 @@ def test_a_panel_opens_on_the_chat_so_far(kimi):
     assert "first, from a cell" in shown.children[0].value
     assert "Asked from a cell." in shown.children[3].outputs[0]["data"]["text/markdown"]
     assert "1 answer ·" in panel.footer.value
-    conversations.reset("panel-earlier")
+    session().conversations.reset("panel-earlier")
 
 
 def test_the_model_box_offers_what_the_provider_lists(kimi):
@@ -157,7 +156,7 @@ def test_enter_while_answering_keeps_the_text_and_the_note_ends_with_the_answer(
     assert panel.wait(10)
     assert not panel.input.busy and panel.notice.value == "", "the note was about the answer that ended"
     assert panel.input.value == "my next question"
-    conversations.reset("panel-busy")
+    session().conversations.reset("panel-busy")
 
 
 def test_a_stopped_answer_says_stopped_like_the_sidebar(kimi):
@@ -169,4 +168,4 @@ def test_a_stopped_answer_says_stopped_like_the_sidebar(kimi):
     assert panel.wait(10)
     shown = panel.turn.answer.outputs[0]["data"]
     assert STOPPED in shown["text/markdown"] and STOPPED == "⏹ stopped"
-    conversations.reset("panel-stop")
+    session().conversations.reset("panel-stop")

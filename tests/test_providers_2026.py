@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from kimi_lab.conversation import conversations
 from kimi_lab.providers import PRESETS
+from kimi_lab.session import session
 from kimi_lab.testing import LoopbackServer, Reply, ToolCall
 from kimi_lab.transcripts import recorder
 
@@ -67,7 +67,7 @@ def test_openrouter_to_moonshot_tool_loop_and_the_next_questions(kimi: Any, monk
     kimi.server.script(*data_loop("openrouter"))
     assert ask(kimi, "-p openrouter --chat or", "And the least?").result.rounds == 3
     assert recorder() is not None and recorder().flush()
-    conversations.reset("or")
+    session().conversations.reset("or")
     assert "reopened chat 'or'" in kimi.run("%kimi reopen or").stdout
     kimi.server.script(*data_loop("openrouter"))
     assert ask(kimi, "-p openrouter --chat or", "And in March?").result.rounds == 3
@@ -233,9 +233,9 @@ def test_the_footer_names_the_host_openrouter_routed_to(kimi: Any, monkeypatch: 
     cell = kimi.run("%kimi -p openrouter --chat routed --new --tools none who answers?")
     assert cell.result.upstream == "Moonshot AI" and "openrouter via Moonshot AI" in cell.text()
     assert recorder() is not None and recorder().flush()
-    conversations.reset("routed")
+    session().conversations.reset("routed")
     kimi.run("%kimi reopen routed")
-    assert conversations.get("routed").results[-1].upstream == "Moonshot AI"  # recorded with the turn
+    assert session().conversations.get("routed").results[-1].upstream == "Moonshot AI"  # recorded with the turn
 
 
 @pytest.mark.parametrize("server", [{**OPENROUTER, "model_info": {"moonshotai/kimi-k2-thinking": {

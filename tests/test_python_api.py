@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-from kimi_lab.conversation import conversations
+from kimi_lab.session import session
 from kimi_lab.testing import Reply
 
 from .conftest import CANARY_KEY
@@ -48,7 +48,7 @@ def test_key_appears_nowhere_but_the_auth_header(kimi):
     surfaces = [
         cell.text(), repr(result), str(result), str(result._repr_mimebundle_()),
         str(kimi.run("%kimi history").text()), str(kimi.run("%kimi config").text()),
-        repr(conversations.get().messages),
+        repr(session().conversations.get().messages),
     ]
     for request in kimi.server.chat_requests:
         surfaces.append(str(request.body))

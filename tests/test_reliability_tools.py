@@ -11,7 +11,7 @@ import re
 import pytest
 
 import kimi_lab
-from kimi_lab.conversation import conversations
+from kimi_lab.session import session
 from kimi_lab.testing import Reply, ToolCall
 from kimi_lab.tools import registry
 from kimi_lab.tools.arguments import MAX_DEPTH, ArgumentsError, parse_arguments
@@ -79,15 +79,15 @@ def test_deep_arguments_end_to_end_the_model_reads_the_error_and_answers(kimi):
     assert "nested too deeply" in r.tool_calls[0].error
     [sent] = [m for m in chat_messages(kimi.server.chat_requests[1]) if m["role"] == "tool"]
     assert "nested too deeply" in sent["content"] and "send flat JSON" in sent["content"]
-    conv = conversations.get("deep")
+    conv = session().conversations.get("deep")
     assert conv.messages[-1].role == "assistant" and conv.messages[-1].content == "Flat JSON next time."
     kimi.server.script(Reply(content="still here"))
     assert kimi.run("%kimi --chat deep --tools data and now?").error is None, "the conversation stays usable"
     assert "Flat JSON next time." in kimi.run("%kimi export deep").text(), "the transcript still exports"
-    conversations.reset("deep")  # as after a kernel restart
+    session().conversations.reset("deep")  # as after a kernel restart
     reopened = kimi.run("%kimi reopen deep")
     assert reopened.error is None and "2 turn(s)" in reopened.stdout, "and still reopens"
-    assert "nested too deeply" in conversations.get("deep").results[0].tool_calls[0].error
+    assert "nested too deeply" in session().conversations.get("deep").results[0].tool_calls[0].error
 
 
 # -- the tool-output block ---------------------------------------------------------------------------

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from kimi_lab.conversation import conversations
+from kimi_lab.session import session
 from kimi_lab.testing import LoopbackServer, Reply, ToolCall
 from kimi_lab.tools import registry
 
@@ -243,7 +243,7 @@ def test_openrouter_echoes_reasoning_details(monkeypatch, shell, clean_env, capf
         assistant = next(m for m in srv.chat_requests[1].body["messages"] if m["role"] == "assistant")
         assert assistant["reasoning"] == "check"
         assert "".join(d["text"] for d in assistant["reasoning_details"]) == "check"
-    conversations.reset("or")
+    session().conversations.reset("or")
 
 
 def test_results_are_capped_and_scrubbed(kimi, monkeypatch):

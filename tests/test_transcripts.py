@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kimi_lab.conversation import conversations
+from kimi_lab.session import session
 from kimi_lab.testing import Reply
 from kimi_lab.transcripts import recorder
 
@@ -26,7 +26,7 @@ def test_turn_is_recorded_with_its_events(kimi):
 def test_reopen_restores_a_chat_after_memory_is_lost(kimi):
     kimi.server.script(Reply(content="first answer"), Reply(content="second answer"))
     kimi.run("%kimi --chat rec-b --tools none first question")
-    conversations.reset("rec-b")  # as after a kernel restart
+    session().conversations.reset("rec-b")  # as after a kernel restart
     assert "reopened chat 'rec-b': 1 turn(s)" in kimi.run("%kimi reopen rec-b").stdout
     kimi.run("%kimi --chat rec-b --tools none second question")
     assert [m["content"] for m in chat_messages(kimi.server.chat_requests[-1])] == [
@@ -71,4 +71,4 @@ def test_a_reopened_turn_keeps_its_reasoning_tools_usage_and_interruption(kimi, 
     assert conv.messages[-1].partial and conv.messages[-1].content == "The mean is"
     shown = kimi.run("%kimi history rec-d").text()
     assert "What is in df?" in shown and "It has 3 rows." in shown and "And the mean?" in shown
-    conversations.reset("rec-d")
+    session().conversations.reset("rec-d")

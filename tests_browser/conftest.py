@@ -31,6 +31,17 @@ from ._lab import CHROMIUM, CHROMIUM_ARGS, ROOT, Lab, running_lab  # noqa: E402
 from ._page import open_lab  # noqa: E402
 from .notebook import CELLS, NOTEBOOK  # noqa: E402
 
+HERE = Path(__file__).parent
+
+
+@pytest.hookimpl(trylast=True)  # after pytest-randomly's shuffle, which the Python suite keeps
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The browser tests are steps of one Lab session: they run in file and definition order."""
+    ours = [(i, item) for i, item in enumerate(items) if HERE in Path(str(item.path)).parents]
+    ordered = sorted((item for _, item in ours), key=lambda item: (str(item.path), item.location[1] or 0))
+    for (i, _), item in zip(ours, ordered, strict=True):
+        items[i] = item
+
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
 
 

@@ -31,9 +31,10 @@ _running: LoopbackServer | None = None
 def _config() -> KimiLab:
     """The settings a question would use: the extension's once loaded, else the shell's ipython_config."""
     from kimi_lab import config
+    from kimi_lab.session import session
 
-    if config._SETTINGS is not None:
-        return config._SETTINGS
+    if session().settings is not None:
+        return config.settings()
     try:
         from IPython import get_ipython
     except ImportError:  # pragma: no cover - IPython is a dependency

@@ -17,10 +17,13 @@ from .arguments import ArgumentsError, parse_arguments
 from .registry import Tool
 from .timeout import ToolTimeout, call_with_timeout
 
-__all__ = ["Approver", "ToolOutcome", "ToolRunner", "render_value"]
+__all__ = ["Approver", "Executor", "ToolOutcome", "ToolRunner", "render_value"]
 
 #: Returns "yes", "no", "always" (yes, and don't ask again this session) or "unanswered" (no one could be asked).
 Approver = Callable[[Tool, dict[str, Any]], str]
+#: Runs one call under a limit in seconds (raising ToolTimeout past it): the seam where a face decides
+#: where tools run. The default runs them on the asking thread; the comm bridge, between cells.
+Executor = Callable[[Callable[[], Any], float], Any]
 
 
 @dataclass
@@ -100,8 +103,10 @@ class ToolRunner:
         secrets: list[str] | None = None,
         cap_chars: int = 16_000,
         timeout: float = 30.0,
+        executor: Executor = call_with_timeout,
     ) -> None:
         self.tools = tools
+        self.executor = executor
         self.namespace = namespace if namespace is not None else {}
         self.approve = approve
         self.always = always if always is not None else set()
@@ -148,7 +153,7 @@ class ToolRunner:
         if tool.builtin:
             kwargs["namespace"] = self.namespace
         try:
-            value = call_with_timeout(lambda: tool.fn(**kwargs), tool.timeout or self.timeout)
+            value = self.executor(lambda: tool.fn(**kwargs), tool.timeout or self.timeout)
         except ToolTimeout as exc:
             return self._outcome(call, "timeout", f"error: {name} {exc}", started)
         except Exception as exc:
