@@ -18,7 +18,7 @@ from kimi_lab.testing.kernel import Kernel
 KEY = "sk-bench-0123456789abcdef"
 SETUP = """
 import time, kimi_lab
-from kimi_lab import panel as P
+from kimi_lab.faces.widget import panel as P
 spent = [0.0]
 _receive = P.ChatPanel._receive
 def _timed(self, message):

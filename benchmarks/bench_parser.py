@@ -18,7 +18,7 @@ import random
 import statistics
 import time
 
-from kimi_lab.events import ContentDelta
+from kimi_lab.common.events import ContentDelta
 from kimi_lab.native._markers import ALL_MARKERS
 from kimi_lab.native._parser import Parser, parse
 

@@ -8,15 +8,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .extension import load_ipython_extension, unload_ipython_extension
+from .faces.ipython.extension import load_ipython_extension, unload_ipython_extension
 
 if TYPE_CHECKING:
-    from .api import ask
-    from .config import KimiLab
-    from .errors import KimiError
-    from .panel import ChatPanel, chat
-    from .providers import PRESETS, Provider
-    from .result import Result, ToolCall
+    from .common.errors import KimiError
+    from .common.result import Result, ToolCall
+    from .faces.widget.panel import ChatPanel, chat
+    from .services.ask import ask
+    from .settings.config import KimiLab
+    from .settings.providers import PRESETS, Provider
     from .tools.registry import Tool, tool
 
 __version__ = "0.1.0"
@@ -39,15 +39,15 @@ __all__ = [
 ]
 
 _LAZY = {
-    "ask": ("api", "ask"),
-    "chat": ("panel", "chat"),
-    "ChatPanel": ("panel", "ChatPanel"),
-    "KimiLab": ("config", "KimiLab"),
-    "KimiError": ("errors", "KimiError"),
-    "PRESETS": ("providers", "PRESETS"),
-    "Provider": ("providers", "Provider"),
-    "Result": ("result", "Result"),
-    "ToolCall": ("result", "ToolCall"),
+    "ask": ("services.ask", "ask"),
+    "chat": ("faces.widget.panel", "chat"),
+    "ChatPanel": ("faces.widget.panel", "ChatPanel"),
+    "KimiLab": ("settings.config", "KimiLab"),
+    "KimiError": ("common.errors", "KimiError"),
+    "PRESETS": ("settings.providers", "PRESETS"),
+    "Provider": ("settings.providers", "Provider"),
+    "Result": ("common.result", "Result"),
+    "ToolCall": ("common.result", "ToolCall"),
     "Tool": ("tools.registry", "Tool"),
     "tool": ("tools.registry", "tool"),
 }

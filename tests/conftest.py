@@ -11,9 +11,9 @@ import pytest
 from IPython.core.displaypub import DisplayPublisher
 from IPython.core.interactiveshell import InteractiveShell
 
-from kimi_lab.config import KimiLab, use_settings
-from kimi_lab.providers import PRESETS
-from kimi_lab.session import new_session
+from kimi_lab.core.session import new_session
+from kimi_lab.settings.config import KimiLab, use_settings
+from kimi_lab.settings.providers import PRESETS
 from kimi_lab.testing import LoopbackServer
 
 from .protocol_check import checked_bridges, protocol_problems  # noqa: F401  (fixtures: comm messages are checked)
@@ -80,7 +80,7 @@ class Kimi:
 
     @property
     def config(self) -> KimiLab:
-        from kimi_lab.config import settings
+        from kimi_lab.settings.config import settings
 
         return settings()
 

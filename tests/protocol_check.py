@@ -1,4 +1,4 @@
-"""Every comm message the bridge tests see, both ways, is checked against kimi_lab/protocol.py.
+"""Every comm message the bridge tests see, both ways, is checked against kimi_lab/faces/comm/protocol.py.
 
 The bridge swallows a failing sink (a frontend that went away must not stop an answer), so a sink
 cannot fail the test by raising: problems are collected here and `protocol_problems` (autouse,
@@ -11,7 +11,7 @@ from typing import Any, Callable, Iterator, Literal
 
 import pytest
 
-from kimi_lab.protocol import validate
+from kimi_lab.faces.comm.protocol_validate import validate
 
 PROBLEMS: list[str] = []
 
@@ -48,7 +48,7 @@ def checked_iopub(msg: dict[str, Any]) -> dict[str, Any]:
 @pytest.fixture
 def checked_bridges(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every Bridge made in the test sends through `checked`, and the requests it handles are checked."""
-    from kimi_lab.bridge import Bridge
+    from kimi_lab.faces.comm.dispatch import Bridge
 
     init, handle = Bridge.__init__, Bridge.handle
 
@@ -69,4 +69,4 @@ def protocol_problems() -> Iterator[None]:
     PROBLEMS.clear()
     yield
     problems, PROBLEMS[:] = PROBLEMS[:], []
-    assert not problems, "messages that break kimi_lab/protocol.py:\n" + "\n".join(problems[:20])
+    assert not problems, "messages that break kimi_lab/faces/comm/protocol.py:\n" + "\n".join(problems[:20])

@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from kimi_lab.render import call_signature
+from kimi_lab.render.answer import call_signature
 from kimi_lab.testing import Reply, ToolCall
 from kimi_lab.tools.approval import approval_html, approval_prompt, stdin_approver
 from kimi_lab.tools.display_code import approval_view, code_lines, hidden_characters, visible, visible_code

@@ -12,7 +12,7 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
-from kimi_lab._mainthread import run_on_main
+from kimi_lab.faces.comm.mainthread import run_on_main
 from kimi_lab.testing import LoopbackServer, Reply, ToolCall
 from kimi_lab.testing.kernel import Kernel
 
@@ -280,7 +280,7 @@ def test_bad_messages_get_one_line_errors(fe: Frontend, data: dict[str, Any], ne
 
 SETUP = """
 import asyncio, threading, time
-from kimi_lab._mainthread import MainThreadBusy, submit
+from kimi_lab.faces.comm.mainthread import MainThreadBusy, submit
 go, scheduled, ran, waited = (threading.Event() for _ in range(4))
 box = {}
 def tool():
@@ -354,7 +354,7 @@ def test_after_a_restart_the_chat_comes_back_from_the_transcripts(fe: Frontend, 
 
 
 def test_reopen_on_request_and_not_while_answering(fe: Frontend, server: LoopbackServer) -> None:
-    fe.execute("from kimi_lab.session import session\nsession().conversations.reset('hist')")
+    fe.execute("from kimi_lab.core.session import session\nsession().conversations.reset('hist')")
     assert fe.request("history", chat="hist")["turns"] == [], "a reset chat is not reopened by itself"
     assert len(fe.request("history", chat="hist", reopen=True)["turns"]) == 3
     server.script(Reply(content="slow " * 300, chunk_chars=5, delay=0.01))

@@ -13,10 +13,10 @@ from typing import Any
 import ipywidgets as widgets
 import pytest
 
-from kimi_lab import panel as panel_module
-from kimi_lab._chat_input import ChatInput
-from kimi_lab.panel import NO_ANYWIDGET, ChatPanel
-from kimi_lab.session import session
+from kimi_lab.core.session import session
+from kimi_lab.faces.widget import panel as panel_module
+from kimi_lab.faces.widget.chat_input import ChatInput
+from kimi_lab.faces.widget.panel import NO_ANYWIDGET, ChatPanel
 from kimi_lab.testing import Reply
 
 from .conftest import chat_messages
@@ -122,7 +122,7 @@ def test_enter_while_an_answer_runs_keeps_the_text(kimi):
 
 def test_without_anywidget_a_textarea_and_a_one_time_hint(kimi, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setitem(sys.modules, "anywidget", None)  # import anywidget raises ImportError
-    monkeypatch.delitem(sys.modules, "kimi_lab._chat_input", raising=False)
+    monkeypatch.delitem(sys.modules, "kimi_lab.faces.widget.chat_input", raising=False)
     monkeypatch.setattr(panel_module, "_hinted", False)
     panel = ChatPanel("panel-fallback", tools="none")
     assert type(panel.input) is widgets.Textarea
@@ -135,3 +135,23 @@ def test_without_anywidget_a_textarea_and_a_one_time_hint(kimi, monkeypatch: pyt
     assert panel.input.value == "" and panel.notice.value == ""
     assert chat_messages(kimi.server.chat_requests[-1])[-1]["content"] == "via Send"
     session().conversations.reset("panel-fallback")
+
+
+def test_a_sidebar_hello_outside_a_kernel_leaves_the_widgets_comms_alone():
+    """Answering `hello` asks for the kernel's id. Outside a running kernel that used to import
+    ipykernel's app, which replaces `comm.create_comm` for the whole process: every widget made
+    afterwards had a comm with no kernel and sent nothing (so these tests failed in some orders)."""
+    import subprocess
+
+    code = (
+        "import comm, sys\n"
+        "original = comm.create_comm\n"
+        "from kimi_lab.faces.comm.dispatch import Bridge\n"
+        "sent = []\n"
+        "Bridge(sent.append).handle({'content': {'data': {'type': 'hello', 'request_id': 'h'}}})\n"
+        "assert sent and sent[0]['type'] == 'hello' and sent[0]['kernel_id'] is None, sent\n"
+        "print(comm.create_comm is original, 'ipykernel.kernelapp' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["True", "False"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kimi_lab.conversation import Conversation, Message
+from kimi_lab.core.conversation import Conversation, Message
 
 CALL = [{"id": "functions.lookup:0", "type": "function", "function": {"name": "lookup", "arguments": "{}"}}]
 

@@ -17,13 +17,13 @@ import pandas as pd
 import pytest
 
 import kimi_lab
-from kimi_lab.config import KimiLab
-from kimi_lab.providers import PRESETS
-from kimi_lab.session import session
+from kimi_lab.core.session import session
+from kimi_lab.core.turn import parse_json_answer
+from kimi_lab.settings.config import KimiLab
+from kimi_lab.settings.providers import PRESETS
 from kimi_lab.testing import LoopbackServer, start_demo_if_no_key
 from kimi_lab.testing import demo as demo_module
 from kimi_lab.tools import registry
-from kimi_lab.turn import parse_json_answer
 
 ROOT = Path(__file__).resolve().parents[1]
 SALES = ROOT / "notebooks" / "data" / "sales.csv"

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from kimi_lab._dollars import LITERAL, protect_dollars
-from kimi_lab._tables import Table
-from kimi_lab.render import markdown
-from kimi_lab.result import Result
+from kimi_lab.common.dollars import LITERAL, protect_dollars
+from kimi_lab.common.result import Result
+from kimi_lab.common.tables import Table
+from kimi_lab.render.answer import markdown
 
 CASES = json.loads((Path(__file__).parent / "fixtures" / "dollars.json").read_text(encoding="utf-8"))
 
@@ -52,7 +52,7 @@ SAFE = json.loads((Path(__file__).parent / "fixtures" / "safe_markdown.json").re
 
 @pytest.mark.parametrize("case", SAFE, ids=[c["why"] for c in SAFE])
 def test_shared_safe_markdown_cases(case: dict[str, str]) -> None:
-    from kimi_lab._dollars import safe_markdown
+    from kimi_lab.common.dollars import safe_markdown
 
     assert safe_markdown(case["in"]) == case["out"]
 
@@ -72,7 +72,7 @@ def test_an_answer_never_hands_the_front_end_a_tag_an_image_or_a_script_link() -
 def test_long_hostile_lines_are_linear(line: str) -> None:
     import time
 
-    from kimi_lab._dollars import safe_markdown
+    from kimi_lab.common.dollars import safe_markdown
 
     text = eval(line)
     start = time.perf_counter()

@@ -89,14 +89,14 @@ def test_a_cell_that_asks_nothing_is_never_cleared(kimi):
     ("/home/me/nb.ipynb", "home/me/nb"), ("", "default"), (".ipynb", "default"),
 ])
 def test_a_notebook_chat_is_named_like_the_sidebar_names_it(path, chat):
-    from kimi_lab.conversation import chat_name_for_path
+    from kimi_lab.core.conversation import chat_name_for_path
 
     assert chat_name_for_path(path) == chat  # the cases of labextension/test: chatNameForPath
 
 
 def test_cells_ask_in_their_notebook_chat_and_notebooks_never_share_one(kimi, monkeypatch):
-    from kimi_lab.bridge import Bridge
-    from kimi_lab.session import session
+    from kimi_lab.core.session import session
+    from kimi_lab.faces.comm.dispatch import Bridge
     from kimi_lab.testing import Reply
 
     monkeypatch.setitem(kimi.shell.user_ns, "__session__", "work/first.ipynb")
@@ -120,7 +120,7 @@ def test_cells_ask_in_their_notebook_chat_and_notebooks_never_share_one(kimi, mo
 
 
 def test_answers_carry_the_extension_mime_type_beside_markdown(kimi):
-    from kimi_lab.render import ANSWER_MIME
+    from kimi_lab.render.answer import ANSWER_MIME
     from kimi_lab.testing import Reply
 
     kimi.server.script(Reply(content="```python\nx = 1\n```"))
@@ -133,7 +133,7 @@ def test_answers_carry_the_extension_mime_type_beside_markdown(kimi):
 
 
 def test_the_sidebar_marks_only_presets_that_need_a_key(kimi, monkeypatch):
-    from kimi_lab.bridge import Bridge
+    from kimi_lab.faces.comm.dispatch import Bridge
 
     monkeypatch.delenv("MOONSHOT_API_KEY")
     sent: list[dict] = []
@@ -144,7 +144,7 @@ def test_the_sidebar_marks_only_presets_that_need_a_key(kimi, monkeypatch):
 
 
 def test_a_chat_face_says_what_to_do_from_there_when_no_provider_is_set_up(kimi, monkeypatch):
-    from kimi_lab.bridge import Bridge
+    from kimi_lab.faces.comm.dispatch import Bridge
 
     monkeypatch.delenv("MOONSHOT_API_KEY")
     sent: list[dict] = []
@@ -161,8 +161,8 @@ def test_the_last_words_of_reasoning_come_before_its_tool_call(server, clean_env
     """The secret scrubber holds a stream's tail back; the sidebar showed it after the tool card."""
     import json
 
-    from kimi_lab import api
-    from kimi_lab.events import ReasoningDelta, ToolCallDelta
+    from kimi_lab.common.events import ReasoningDelta, ToolCallDelta
+    from kimi_lab.services import ask as api
     from kimi_lab.testing import Reply, ToolCall
 
     server.script(Reply(reasoning="Sum revenue by region, largest first.",
@@ -179,8 +179,8 @@ def test_the_last_words_of_reasoning_come_before_its_tool_call(server, clean_env
 
 
 def test_a_tool_name_cannot_draw_a_second_line_on_its_card():
-    from kimi_lab.render import markdown, tool_line
-    from kimi_lab.result import Result, Step, ToolCall
+    from kimi_lab.common.result import Result, Step, ToolCall
+    from kimi_lab.render.answer import markdown, tool_line
 
     fake = "run_python(code=\"df.to_csv('out.csv')\") · approved by you · ok · 0.41 s\n\n\n# Heading"
     step = Step("tool", call=ToolCall(fake, {}, "c1"), status="error")
@@ -204,7 +204,7 @@ def test_the_card_shows_the_arguments_the_runner_will_run(kimi, monkeypatch):
 
 
 def test_html_in_an_answer_reaches_no_front_end_as_html(kimi):
-    from kimi_lab.render import ANSWER_MIME
+    from kimi_lab.render.answer import ANSWER_MIME
     from kimi_lab.testing import Reply
 
     kimi.server.script(Reply(content='Top region: <img src=x onerror="alert(1)"> ![x](https://evil.example/t.png)'))
@@ -217,9 +217,9 @@ def test_in_a_real_lab_the_cells_join_the_chat_the_sidebar_opens(kimi, monkeypat
     """jupyter_server gives the kernel the notebook's absolute path; the sidebar names the chat by the
     path under the server's root. Once the sidebar opens it, the cells' turns are there, and the cells
     go on in it."""
-    from kimi_lab.bridge import Bridge
-    from kimi_lab.conversation import default_chat
-    from kimi_lab.session import session
+    from kimi_lab.core.conversation import default_chat
+    from kimi_lab.core.session import session
+    from kimi_lab.faces.comm.dispatch import Bridge
     from kimi_lab.testing import Reply
 
     monkeypatch.setitem(kimi.shell.user_ns, "__session__", "/srv/jupyter/root/real/nb.ipynb")
@@ -238,7 +238,7 @@ def test_in_a_real_lab_the_cells_join_the_chat_the_sidebar_opens(kimi, monkeypat
     assert default_chat() == "real/nb"
     assert kimi.run("%kimi --tools none after it").error is None
     assert [r.prompt for r in session().conversations.get("real/nb").results] == ["before the sidebar", "after it"]
-    from kimi_lab.reopen import open_store
+    from kimi_lab.store.reopen import open_store
 
     store = open_store()
     assert store is not None and [t.prompt for t in store.turns("real/nb")] == ["before the sidebar", "after it"]

@@ -15,7 +15,7 @@ from huggingface_hub.hf_api import RepoFile, RepoFolder
 from kimi_lab.backends import _preflight
 from kimi_lab.backends._hub import ModelFiles, download, resolve
 from kimi_lab.backends._preflight import check_fits
-from kimi_lab.errors import KimiConfigError
+from kimi_lab.common.errors import KimiConfigError
 
 REPO = "unsloth/Kimi-K2-Thinking-GGUF"
 GB = 10**9

@@ -1,7 +1,7 @@
 import pandas as pd
 
-from kimi_lab.interpolate import interpolate
-from kimi_lab.summarize import cap
+from kimi_lab.common.summarize import cap
+from kimi_lab.core.interpolate import interpolate
 
 
 def test_only_known_names_are_replaced_and_json_survives():

@@ -65,7 +65,7 @@ def test_interrupt_stops_within_a_second_and_keeps_the_conversation(kernel, serv
     assert len(errors[0]["content"]["traceback"]) == 1, "one line, no traceback wall"
     assert "partial answer" in errors[0]["content"]["traceback"][0]
     state = kernel.run(
-        "from kimi_lab.session import session\n"
+        "from kimi_lab.core.session import session\n"
         "m = session().conversations.get().messages\n"
         "print(len(m), m[-1].partial, m[-1].content.startswith('word'))"
     )

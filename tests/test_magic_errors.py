@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from kimi_lab.session import session
+from kimi_lab.core.session import session
 from kimi_lab.testing import Reply
 
 from .conftest import CANARY_KEY

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from kimi_lab.result import Result
+from kimi_lab.common.result import Result
 from kimi_lab.testing import Reply, Usage
 
 from .conftest import CANARY_KEY, chat_messages

@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from kimi_lab import api
-from kimi_lab.config import KimiLab
-from kimi_lab.errors import KimiConfigError
-from kimi_lab.model_rules import rule_for
+from kimi_lab.common.errors import KimiConfigError
+from kimi_lab.services import ask as api
+from kimi_lab.settings.config import KimiLab
+from kimi_lab.settings.models import rule_for
 
 IDS = {
     "kimi-k2-thinking": "kimi-k2-thinking",

@@ -10,7 +10,7 @@ import jinja2
 import pytest
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from kimi_lab.events import ContentDelta, ReasoningDelta, ToolCallDelta
+from kimi_lab.common.events import ContentDelta, ReasoningDelta, ToolCallDelta
 from kimi_lab.native import Parsed, ParsedCall, Parser, parse, render, template_text
 from kimi_lab.native._template import DEFAULT_SYSTEM, canonical_ids
 

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kimi_lab.events import ContentDelta, ReasoningDelta, ToolCallDelta
+from kimi_lab.common.events import ContentDelta, ReasoningDelta, ToolCallDelta
 from kimi_lab.native._markers import ALL_MARKERS, TOKEN_IDS
 from kimi_lab.native._parser import UNDECIDED_LIMIT, Parsed, ParsedCall, Parser, parse
 

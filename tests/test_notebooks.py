@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from nbclient import NotebookClient
 
-from kimi_lab.providers import PRESETS
+from kimi_lab.settings.providers import PRESETS
 from kimi_lab.testing import LoopbackServer, Reply, ToolCall
 from kimi_lab.testing.demo import MESSAGE as DEMO_MESSAGE
 

@@ -1,7 +1,7 @@
 import pytest
 
-from kimi_lab._options import OptionError, option_names, split_options
-from kimi_lab.magics import KimiMagics
+from kimi_lab.faces.ipython.magics import KimiMagics
+from kimi_lab.faces.ipython.options import OptionError, option_names, split_options
 
 NAMES = option_names(KimiMagics.kimi.parser)
 

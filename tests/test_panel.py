@@ -9,8 +9,8 @@ import threading
 
 import pytest
 
-from kimi_lab.panel import ChatPanel
-from kimi_lab.session import session
+from kimi_lab.core.session import session
+from kimi_lab.faces.widget.panel import ChatPanel
 from kimi_lab.testing import Reply, ToolCall
 
 from .conftest import chat_messages
@@ -160,7 +160,7 @@ def test_enter_while_answering_keeps_the_text_and_the_note_ends_with_the_answer(
 
 
 def test_a_stopped_answer_says_stopped_like_the_sidebar(kimi):
-    from kimi_lab.render import STOPPED
+    from kimi_lab.render.answer import STOPPED
 
     panel = streaming(kimi, "panel-stop", Reply(reasoning="thinking " * 300, chunk_chars=5, delay=0.01),
                       "think for a while")

@@ -1,4 +1,4 @@
-"""The comm protocol is defined once (kimi_lab/protocol.py): the sidebar's TypeScript types and the
+"""The comm protocol is defined once (kimi_lab/faces/comm/protocol.py): the sidebar's TypeScript types and the
 doc's tables are generated from it and must be current, `validate` finds what breaks it, and the
 kernel refuses a frontend that says it speaks another protocol. The bridge tests check every message
 they see against it (tests/protocol_check.py)."""
@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 
-from kimi_lab import _protocol_gen as gen
-from kimi_lab import events, protocol
-from kimi_lab.protocol import validate
+from kimi_lab.common import events
+from kimi_lab.faces.comm import protocol
+from kimi_lab.faces.comm import protocol_gen as gen
+from kimi_lab.faces.comm.protocol_validate import validate
 
 from .protocol_check import PROBLEMS, checked
 
@@ -52,7 +53,7 @@ def test_the_events_are_the_dataclasses_of_kimi_lab_events():
 
 
 def test_the_bridge_uses_these_constants():
-    from kimi_lab import bridge
+    from kimi_lab.faces.comm import dispatch as bridge
 
     assert (bridge.PROTOCOL, bridge.TARGET, bridge.ASK_OPTIONS, bridge.ANSWERS, bridge.REQUESTS) == (
         protocol.PROTOCOL, protocol.TARGET, protocol.ASK_OPTIONS, protocol.ANSWERS, protocol.REQUESTS)
@@ -61,10 +62,11 @@ def test_the_bridge_uses_these_constants():
 
 
 def test_importing_it_loads_nothing_but_the_events_module():
-    code = ("import sys, kimi_lab.events; before = set(sys.modules); import kimi_lab.protocol; "
+    code = ("import sys, kimi_lab.common.events; before = set(sys.modules); import kimi_lab.faces.comm.protocol; "
             "print(sorted(set(sys.modules) - before))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
-    assert out.stdout.strip() == "['kimi_lab.protocol']"
+    loaded = ["kimi_lab.faces.comm", "kimi_lab.faces.comm.protocol", "kimi_lab.faces.comm.protocol_shapes"]
+    assert out.stdout.strip() == str(loaded)  # its package (a docstring) and its own two modules
 
 
 # ---------------------------------------------------------------------------------------------
@@ -139,7 +141,7 @@ def test_a_checked_sink_records_what_breaks_the_protocol():
 
 
 def say_hello(**fields: Any) -> dict[str, Any]:
-    from kimi_lab.bridge import Bridge
+    from kimi_lab.faces.comm.dispatch import Bridge
 
     sent: list[dict[str, Any]] = []
     Bridge(checked(sent.append)).handle({"content": {"data": {"type": "hello", "request_id": "h", **fields}}})

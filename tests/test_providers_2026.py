@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from kimi_lab.providers import PRESETS
-from kimi_lab.session import session
+from kimi_lab.core.session import session
+from kimi_lab.settings.providers import PRESETS
+from kimi_lab.store.recorder import recorder
 from kimi_lab.testing import LoopbackServer, Reply, ToolCall
-from kimi_lab.transcripts import recorder
 
 from .conftest import CANARY_KEY
 from .hostile_namespace import make_sales

@@ -42,3 +42,27 @@ def test_import_and_load_ext_import_nothing_heavy():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_every_module_exports_what_it_defines():
+    """httpx's `test_exported_members`, for every public module: `__all__` resolves and names each
+    class and function the module defines (private modules, `_name.py`, are exempt)."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    problems = []
+    for info in pkgutil.walk_packages(kimi_lab.__path__, "kimi_lab."):
+        if ".labextension" in info.name or info.ispkg or info.name.rsplit(".", 1)[1].startswith("_"):
+            continue
+        module = importlib.import_module(info.name)
+        exported = getattr(module, "__all__", None)
+        if exported is None:
+            problems.append(f"{info.name}: no __all__")
+            continue
+        defined = {name for name, value in vars(module).items() if not name.startswith("_")
+                   and (inspect.isclass(value) or inspect.isfunction(value)) and value.__module__ == info.name}
+        problems += [f"{info.name}: {name} is defined but not in __all__" for name in sorted(defined - set(exported))]
+        problems += [f"{info.name}: __all__ names {name}, which it lacks" for name in exported
+                     if not hasattr(module, name)]
+    assert problems == []

@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-from kimi_lab.session import session
+from kimi_lab.core.session import session
 from kimi_lab.testing import Reply
 
 from .conftest import CANARY_KEY

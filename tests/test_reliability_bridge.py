@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 import pytest
 
-from kimi_lab.bridge import Bridge
+from kimi_lab.faces.comm.dispatch import Bridge
 from kimi_lab.testing import Reply
 
 from .protocol_check import checked, request

@@ -11,7 +11,7 @@ import re
 import pytest
 
 import kimi_lab
-from kimi_lab.session import session
+from kimi_lab.core.session import session
 from kimi_lab.testing import Reply, ToolCall
 from kimi_lab.tools import registry
 from kimi_lab.tools.arguments import MAX_DEPTH, ArgumentsError, parse_arguments

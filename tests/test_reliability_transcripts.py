@@ -14,11 +14,11 @@ from typing import Iterator
 
 import pytest
 
-from kimi_lab import transcripts
-from kimi_lab.events import ContentDelta
-from kimi_lab.store import TranscriptStore
+from kimi_lab.common.events import ContentDelta
+from kimi_lab.store import recorder as transcripts
+from kimi_lab.store.recorder import recorder
+from kimi_lab.store.sqlite import TranscriptStore
 from kimi_lab.testing import Reply
-from kimi_lab.transcripts import recorder
 
 
 @contextmanager
@@ -113,7 +113,7 @@ def test_an_existing_folder_is_left_alone_and_an_old_readable_file_is_made_priva
 
 
 def test_a_file_that_cannot_be_used_never_breaks_the_answer(kimi, tmp_path):
-    from kimi_lab.store import SCHEMA_VERSION
+    from kimi_lab.store.sqlite import SCHEMA_VERSION
 
     path = tmp_path / "newer.sqlite3"
     TranscriptStore(path).close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kimi_lab.secrets import credentials_in, looks_secret, looks_secret_value, mask_url, mask_urls
+from kimi_lab.common.secrets import credentials_in, looks_secret, looks_secret_value, mask_url, mask_urls
 
 HIDDEN_NAMES = [
     "api_key", "OPENAI_API_KEY", "openai_key", "openaiApiKey", "private_key", "AZURE_OPENAI_KEY",
@@ -107,7 +107,7 @@ def test_mask_url_hides_the_password_and_secret_query_values() -> None:
 
 
 def test_known_secrets_include_credentials_inside_any_environment_value() -> None:
-    from kimi_lab.secrets import secret_values
+    from kimi_lab.common.secrets import secret_values
 
     env = {"MOONSHOT_API_KEY": "sk-moon-0123456789", "DATABASE_URL": "postgres://app:pw-5566778899@db/sales",
            "HOME": "/home/user", "TOKENIZERS_PARALLELISM": "false", "MY_SETTING": "abc"}

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kimi_lab.secrets import REDACTED, StreamScrubber, scrub
+from kimi_lab.common.secrets import REDACTED, StreamScrubber, scrub
 
 KEY = "sk-canary-5f0c1d2e3a4b5c6d7e8f"
 PASSPHRASE = "correct horse battery staple"

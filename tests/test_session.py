@@ -9,9 +9,9 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from kimi_lab.bridge import Bridge
-from kimi_lab.errors import KimiBusyError
-from kimi_lab.session import new_session, session
+from kimi_lab.common.errors import KimiBusyError
+from kimi_lab.core.session import new_session, session
+from kimi_lab.faces.comm.dispatch import Bridge
 from kimi_lab.testing import Reply
 
 
@@ -56,7 +56,7 @@ def test_a_cell_asking_in_a_chat_the_sidebar_is_answering_in_says_so_and_changes
 
 def test_the_sidebar_asking_in_a_chat_a_cell_is_answering_in_is_told_which_face_holds_it(kimi):
     kimi.server.script(Reply(content="slow " * 400, chunk_chars=5, delay=0.01))
-    from kimi_lab import api
+    from kimi_lab.services import ask as api
 
     turn = api.prepare("from a cell", chat="held", config=kimi.config)
     worker = threading.Thread(target=api.run, args=(turn, "none", kimi.config), daemon=True)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from kimi_lab.events import (
+from kimi_lab.common.events import (
     ContentDelta,
     Done,
     ErrorEvent,
@@ -29,11 +29,11 @@ from kimi_lab.events import (
     UsageEvent,
     to_dict,
 )
-from kimi_lab.render import chat_markdown
-from kimi_lab.reopen import result_of
-from kimi_lab.result import Result
-from kimi_lab.store import SCHEMA_VERSION, TranscriptStore, TranscriptStoreError, default_path
-from kimi_lab.timeline import INTERRUPTED
+from kimi_lab.common.result import Result
+from kimi_lab.core.timeline import INTERRUPTED
+from kimi_lab.render.answer import chat_markdown
+from kimi_lab.store.reopen import result_of
+from kimi_lab.store.sqlite import SCHEMA_VERSION, TranscriptStore, TranscriptStoreError, default_path
 
 TOOL_TURN: list[Event] = [
     ReasoningDelta("I should look at ", details=[{"type": "reasoning.text", "text": "x", "index": 0}]),
@@ -148,14 +148,14 @@ def test_two_stores_appending_to_one_turn_keep_order(tmp_path: Path) -> None:
 
 
 def test_import_does_not_load_jupyter_core() -> None:
-    code = "import sys, kimi_lab.store; assert 'jupyter_core' not in sys.modules"
+    code = "import sys, kimi_lab.store.sqlite; assert 'jupyter_core' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60, cwd=Path(__file__).resolve().parents[1])
 
 
 CHILD = textwrap.dedent("""
     import sys, time
-    from kimi_lab.events import ContentDelta, ReasoningDelta, ToolStart
-    from kimi_lab.store import TranscriptStore
+    from kimi_lab.common.events import ContentDelta, ReasoningDelta, ToolStart
+    from kimi_lab.store.sqlite import TranscriptStore
     store = TranscriptStore(sys.argv[1])
     turn = store.start_turn("crash", "Will you finish?", model="kimi-k2-thinking", provider="local")
     store.append(turn, ReasoningDelta("thinking hard"))

@@ -1,9 +1,9 @@
 import pytest
 
-from kimi_lab.config import KimiLab
-from kimi_lab.errors import KimiConfigError
-from kimi_lab.providers import PRESETS, Price
-from kimi_lab.target import resolve_target
+from kimi_lab.common.errors import KimiConfigError
+from kimi_lab.settings.config import KimiLab
+from kimi_lab.settings.providers import PRESETS, Price
+from kimi_lab.settings.target import resolve_target
 
 
 def test_option_beats_config_beats_env():

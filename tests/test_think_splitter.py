@@ -1,7 +1,7 @@
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kimi_lab._think import ThinkSplitter
+from kimi_lab.backends._think import ThinkSplitter
 
 
 def split_all(chunks):
@@ -53,7 +53,7 @@ STREAM = f"key {SECRET} again {SECRET[:10]} and sk-live-abc at the end sk-li"
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.integers(min_value=1, max_value=len(STREAM)), max_size=10))
 def test_stream_scrubber_catches_secrets_split_across_chunks(cuts):
-    from kimi_lab.secrets import StreamScrubber
+    from kimi_lab.common.secrets import StreamScrubber
 
     points, prev, chunks = sorted(set(cuts)), 0, []
     for p in points:

@@ -1,4 +1,4 @@
-"""The one timeline fold (kimi_lab/timeline.py) against the event streams every face shares.
+"""The one timeline fold (kimi_lab/core/timeline.py) against the event streams every face shares.
 
 tests/fixtures/timelines.json is also run by the sidebar's reducer (labextension/test/timeline.test.ts):
 a rule changed on one side only fails one of the two suites."""
@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from kimi_lab.events import event_from_dict
-from kimi_lab.timeline import Timeline
+from kimi_lab.common.events import event_from_dict
+from kimi_lab.core.timeline import Timeline
 
 CASES = json.loads((Path(__file__).parent / "fixtures" / "timelines.json").read_text(encoding="utf-8"))
 

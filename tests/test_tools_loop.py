@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from kimi_lab.session import session
+from kimi_lab.core.session import session
 from kimi_lab.testing import LoopbackServer, Reply, ToolCall
 from kimi_lab.tools import registry
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from kimi_lab.session import session
+from kimi_lab.core.session import session
+from kimi_lab.store.recorder import recorder
 from kimi_lab.testing import Reply
-from kimi_lab.transcripts import recorder
 
 from .conftest import chat_messages
 
@@ -43,10 +43,10 @@ def test_transcripts_can_be_switched_off(kimi):
 
 
 def test_a_reopened_turn_keeps_its_reasoning_tools_usage_and_interruption(kimi, tmp_path):
-    from kimi_lab import events as ev
-    from kimi_lab.reopen import INTERRUPTED, reopen
-    from kimi_lab.result import Result
-    from kimi_lab.store import TranscriptStore
+    from kimi_lab.common import events as ev
+    from kimi_lab.common.result import Result
+    from kimi_lab.store.reopen import INTERRUPTED, reopen
+    from kimi_lab.store.sqlite import TranscriptStore
 
     with TranscriptStore(tmp_path / "t.sqlite3") as store:
         done = store.start_turn("rec-d", "What is in df?", model="kimi-k2-thinking", provider="moonshot")

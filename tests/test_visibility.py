@@ -9,8 +9,8 @@ from typing import Any, ClassVar
 import pandas as pd
 import pytest
 
-from kimi_lab.interpolate import interpolate
-from kimi_lab.secrets import namespace_secrets
+from kimi_lab.common.secrets import namespace_secrets
+from kimi_lab.core.interpolate import interpolate
 from kimi_lab.tools.inspect_vars import describe_variable, list_variables
 from kimi_lab.tools.visibility import hidden_reason, user_variables
 

@@ -163,7 +163,7 @@ def running_lab(tmp: Path, notebooks: dict[str, list[str]], sidebar: bool = True
            "JUPYTER_RUNTIME_DIR": str(tmp / "runtime"),
            "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
     if keyless:
-        from kimi_lab.providers import PRESETS
+        from kimi_lab.settings.providers import PRESETS
 
         for name in {p.key_env for p in PRESETS.values() if p.key_env} | {
                 "KIMI_LAB_BASE_URL", "KIMI_LAB_API_KEY", "KIMI_LAB_PROVIDER", "KIMI_LAB_MODEL"}:

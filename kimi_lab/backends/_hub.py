@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
-from ..errors import KimiConfigError
+from kimi_lab.common.errors import KimiConfigError
 
 __all__ = ["ModelFiles", "download", "resolve"]
 

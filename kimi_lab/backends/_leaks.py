@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..events import ContentDelta, Event, ReasoningDelta
+from kimi_lab.common.events import ContentDelta, Event, ReasoningDelta
 
 __all__ = ["LeakGuard"]
 
@@ -36,7 +36,7 @@ class LeakGuard:
             if text.endswith("<"):
                 self._held, text = "<", text[:-1]
             return self._plain(text)
-        from ..native import Parser
+        from kimi_lab.native import Parser
 
         self._parser = Parser(starts_in_reasoning=self.reasoning)
         return self._plain(text[:at]) + self._parser.feed(text[at:])

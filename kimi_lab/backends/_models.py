@@ -9,8 +9,8 @@ import time
 from dataclasses import dataclass
 from typing import Any, Iterator
 
-from ..errors import KimiConfigError
-from ..events import Status
+from kimi_lab.common.errors import KimiConfigError
+from kimi_lab.common.events import Status
 
 __all__ = ["LoadOptions", "LoadedModel", "load", "loaded", "unload"]
 
@@ -82,8 +82,8 @@ def _llama_kwargs(llama_cpp: Any, path: str, opts: LoadOptions) -> dict[str, Any
 
 def load(spec: str, opts: LoadOptions) -> Iterator[Status | LoadedModel]:
     """Yield progress as Status events, then the model (from the cache when already loaded)."""
-    from ._hub import download, resolve
-    from ._preflight import check_fits
+    from kimi_lab.backends._hub import download, resolve
+    from kimi_lab.backends._preflight import check_fits
 
     files = resolve(spec)
     key = (files.repo_id, files.files, opts.n_ctx, opts.n_threads, opts.n_gpu_layers, opts.cpu_moe)

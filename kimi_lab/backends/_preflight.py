@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import os
 
-from ..errors import KimiConfigError
-from ._hub import ModelFiles
+from kimi_lab.backends._hub import ModelFiles
+from kimi_lab.common.errors import KimiConfigError
 
 __all__ = ["check_fits", "memory"]
 

@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator
 
-from ..events import TokenUsage, ToolCallDelta
+from kimi_lab.common.events import TokenUsage, ToolCallDelta
 
 __all__ = ["Chunk", "MalformedEvent", "parse_chunk", "reasoning_of", "sse_events", "usage_of"]
 

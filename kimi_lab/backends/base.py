@@ -6,10 +6,10 @@ import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterator, Protocol
 
-from ..events import Event
+from kimi_lab.common.events import Event
 
 if TYPE_CHECKING:
-    from ..model_rules import ModelRule
+    from kimi_lab.settings.models import ModelRule
 
 __all__ = ["Backend", "ChatRequest"]
 
@@ -27,7 +27,7 @@ class ChatRequest:
     tools: list[dict[str, Any]] | None = None
     tool_choice: str | None = None  # "none" on the last round the tool loop allows
     effort: str | None = None  # low | high | max, mapped to the model's own control by its rule
-    rule: ModelRule | None = None  # the model's request rule (kimi_lab.model_rules); None: the id's default row
+    rule: ModelRule | None = None  # the model's request rule (kimi_lab.settings.models); None: the id's default row
     route: list[str] | None = None  # OpenRouter: upstream providers to try, in order
     #: Set from another thread (a Stop button) to end the stream at the next chunk.
     cancel: threading.Event = field(default_factory=threading.Event)

@@ -14,14 +14,17 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..providers import Price
-from ..secrets import scrub
+from kimi_lab.common.secrets import scrub
+from kimi_lab.settings.providers import Price
 
 if TYPE_CHECKING:
-    from ..config import KimiLab
-    from ..target import Target
+    from kimi_lab.settings.config import KimiLab
+    from kimi_lab.settings.target import Target
 
-__all__ = ["Listed", "Listing", "fetch_listing", "kimi_ids"]
+__all__ = [
+    "Listed", "Listing", "cached_listing", "fetch_listing", "forget_listings", "kimi_first", "kimi_ids",
+    "parse_listing"
+]
 
 LISTING_TIMEOUT = 5.0  # seconds: a question waits at most this long, once per kernel and endpoint
 
@@ -105,7 +108,7 @@ def fetch_listing(target: Target, cfg: KimiLab, *, refresh: bool = False, timeou
         return hit
     if not target.base_url:
         return Listing(error="no base URL")
-    from .remote import _client
+    from kimi_lab.backends.remote import _client
 
     try:
         raw = _client(target, cfg).with_options(timeout=timeout, max_retries=0).models.with_raw_response.list()

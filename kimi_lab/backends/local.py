@@ -14,15 +14,15 @@ from __future__ import annotations
 import codecs
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
-from .._think import ThinkSplitter
-from ..errors import KimiConfigError
-from ..events import ContentDelta, Done, Event, ReasoningDelta, Status, TokenUsage, UsageEvent
-from ._models import LoadedModel, LoadOptions, load
-from .base import ChatRequest
+from kimi_lab.backends._models import LoadedModel, LoadOptions, load
+from kimi_lab.backends._think import ThinkSplitter
+from kimi_lab.backends.base import ChatRequest
+from kimi_lab.common.errors import KimiConfigError
+from kimi_lab.common.events import ContentDelta, Done, Event, ReasoningDelta, Status, TokenUsage, UsageEvent
 
 if TYPE_CHECKING:
-    from ..config import KimiLab
-    from ..target import Target
+    from kimi_lab.settings.config import KimiLab
+    from kimi_lab.settings.target import Target
 
 __all__ = ["LocalBackend", "logits_processor_factory"]
 
@@ -87,7 +87,7 @@ class LocalBackend:
     def _native(self, model: LoadedModel, request: ChatRequest) -> Iterator[Event]:
         import llama_cpp
 
-        from ..native import Parser, render
+        from kimi_lab.native import Parser, render
 
         llm = model.llm
         prompt = render(request.messages, request.tools, add_generation_prompt=True)

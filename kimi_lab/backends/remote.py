@@ -18,18 +18,18 @@ import random
 import time
 from typing import TYPE_CHECKING, Any, Iterator
 
-from .._think import ThinkSplitter
-from ..errors import KimiAPIError, KimiConnectionError, KimiError, KimiStreamError
-from ..events import Done, Event, ReasoningDelta, Status, UsageEvent
-from ..model_rules import rule_for
-from ..secrets import scrub
-from ._leaks import LeakGuard
-from ._wire import Chunk, MalformedEvent, parse_chunk, sse_events
-from .base import ChatRequest
+from kimi_lab.backends._leaks import LeakGuard
+from kimi_lab.backends._think import ThinkSplitter
+from kimi_lab.backends._wire import Chunk, MalformedEvent, parse_chunk, sse_events
+from kimi_lab.backends.base import ChatRequest
+from kimi_lab.common.errors import KimiAPIError, KimiConnectionError, KimiError, KimiStreamError
+from kimi_lab.common.events import Done, Event, ReasoningDelta, Status, UsageEvent
+from kimi_lab.common.secrets import scrub
+from kimi_lab.settings.models import rule_for
 
 if TYPE_CHECKING:
-    from ..config import KimiLab
-    from ..target import Target
+    from kimi_lab.settings.config import KimiLab
+    from kimi_lab.settings.target import Target
 
 __all__ = ["MAX_MALFORMED_WARNINGS", "RemoteBackend"]
 
@@ -218,7 +218,7 @@ class RemoteBackend:
         """Optional fields the provider's listing says this model does not take (OpenRouter lists
         `supported_parameters` per model: shared/seeds/001) are left out; the output budget and the
         messages always go."""
-        from .listing import cached_listing
+        from kimi_lab.backends.listing import cached_listing
 
         listing = cached_listing(self.target)
         entry = listing.get(model) if listing is not None else None
@@ -257,7 +257,7 @@ class RemoteBackend:
                     continue
                 listed = None
                 if exc.status_code == 404:  # name what it does serve (its listing, read once per kernel)
-                    from .listing import fetch_listing, kimi_ids
+                    from kimi_lab.backends.listing import fetch_listing, kimi_ids
 
                     listed = kimi_ids(fetch_listing(self.target, self.cfg)) or None
                 raise _status_error(exc, self.target, listed) from None

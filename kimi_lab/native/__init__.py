@@ -10,7 +10,7 @@ For users of a local llama.cpp, a `llama-server --special`, or raw transcripts:
     >>> prompt = native.render(messages, tools=None, add_generation_prompt=True)
 """
 
-from ._parser import Parsed, ParsedCall, Parser, parse
-from ._template import DEFAULT_SYSTEM, canonical_ids, render, template_text
+from kimi_lab.native._parser import Parsed, ParsedCall, Parser, parse
+from kimi_lab.native._template import DEFAULT_SYSTEM, canonical_ids, render, template_text
 
 __all__ = ["DEFAULT_SYSTEM", "Parsed", "ParsedCall", "Parser", "canonical_ids", "parse", "render", "template_text"]

@@ -20,8 +20,8 @@ import json
 import re
 from dataclasses import dataclass, field
 
-from ..events import ContentDelta, Event, ReasoningDelta, ToolCallDelta
-from . import _markers as M
+from kimi_lab.common.events import ContentDelta, Event, ReasoningDelta, ToolCallDelta
+from kimi_lab.native import _markers as M
 
 __all__ = ["UNDECIDED_LIMIT", "Parsed", "ParsedCall", "Parser", "call_name", "parse"]
 

@@ -34,7 +34,7 @@ from collections.abc import Mapping, Sequence
 from importlib.resources import files
 from typing import Any
 
-from ._markers import (
+from kimi_lab.native._markers import (
     ARG_BEGIN,
     CALL_BEGIN,
     CALL_END,

@@ -10,8 +10,8 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .demo import start_demo_if_no_key
-    from .server import (
+    from kimi_lab.testing.demo import start_demo_if_no_key
+    from kimi_lab.testing.server import (
         DIALECTS,
         LoopbackServer,
         RecordedRequest,

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._demo_data import (
+from kimi_lab.testing._demo_data import (
     GROWTH_WORDS,
     Frame,
     Variable,
@@ -27,7 +27,7 @@ from ._demo_data import (
     pick_variable,
     python_snippet,
 )
-from ._demo_words import (
+from kimi_lab.testing._demo_words import (
     json_answer,
     json_example,
     plain_answer,
@@ -40,7 +40,7 @@ from ._demo_words import (
     variant,
     words,
 )
-from ._replies import Reply, ToolCall, _message_text
+from kimi_lab.testing._replies import Reply, ToolCall, _message_text
 
 __all__ = ["DEFAULT_TOKENS_PER_SECOND", "Pacing", "demo_reply"]
 

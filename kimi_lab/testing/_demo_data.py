@@ -12,7 +12,7 @@ import json
 import re
 from dataclasses import dataclass, field
 
-from ._demo_words import short, variant, words
+from kimi_lab.testing._demo_words import short, variant, words
 
 __all__ = ["GROWTH_WORDS", "Column", "Frame", "Variable", "code_answer", "evaluate_answer", "expression",
            "parse_frame", "parse_listing", "pick_variable", "python_snippet"]

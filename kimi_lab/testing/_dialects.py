@@ -7,7 +7,7 @@ import secrets
 import time
 from typing import Any
 
-from ._replies import (
+from kimi_lab.testing._replies import (
     _COMPLETION_PRICE,
     _DONE,
     _PROMPT_PRICE,

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._replies import _dumps
+from kimi_lab.testing._replies import _dumps
 
 UPSTREAMS: tuple[str, ...] = ("moonshot",)
 

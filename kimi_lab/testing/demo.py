@@ -2,7 +2,7 @@
 
 Why: a first look at kimi_lab should show streamed reasoning and tool calls over real variables, not a
 configuration error, and it must say plainly that those answers are scripted. The check reuses the
-rules a question uses to pick its provider (kimi_lab.target), so it never disagrees with them.
+rules a question uses to pick its provider (kimi_lab.settings.target), so it never disagrees with them.
 
 Cheap to import (no openai, pandas or numpy), so it can run before `%load_ext kimi_lab`.
 `KIMI_LAB_DEMO_TPS` sets the demo's pace in tokens per second (default 40; 0: no pacing, for tests).
@@ -13,10 +13,9 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-from kimi_lab.config import KimiLab
-
-from ._demo import DEFAULT_TOKENS_PER_SECOND
-from .server import LoopbackServer
+from kimi_lab.settings.config import KimiLab
+from kimi_lab.testing._demo import DEFAULT_TOKENS_PER_SECOND
+from kimi_lab.testing.server import LoopbackServer
 
 __all__ = ["ENV_TPS", "MESSAGE", "provider_configured", "start_demo_if_no_key"]
 
@@ -30,8 +29,8 @@ _running: LoopbackServer | None = None
 
 def _config() -> KimiLab:
     """The settings a question would use: the extension's once loaded, else the shell's ipython_config."""
-    from kimi_lab import config
-    from kimi_lab.session import session
+    from kimi_lab.core.session import session
+    from kimi_lab.settings import config
 
     if session().settings is not None:
         return config.settings()
@@ -47,8 +46,8 @@ def provider_configured(env: Mapping[str, str] | None = None, config: KimiLab | 
     """False only when a question would fail with "no provider is set up" (no key for any preset, no
     provider or base URL chosen). A half-configured provider counts as set up: its own error is more useful
     than a demo."""
-    from kimi_lab.errors import KimiConfigError, KimiNoProviderError
-    from kimi_lab.target import resolve_target
+    from kimi_lab.common.errors import KimiConfigError, KimiNoProviderError
+    from kimi_lab.settings.target import resolve_target
 
     cfg = config if config is not None else _config()
     try:
@@ -74,7 +73,7 @@ def start_demo_if_no_key(tokens_per_second: float | None = None) -> LoopbackServ
     one line saying so and return it. With a provider: change nothing and return None. Running it again
     keeps the demo already started."""
     global _running
-    from kimi_lab.target import ENV_BASE_URL
+    from kimi_lab.settings.target import ENV_BASE_URL
 
     if _running is not None and os.environ.get(ENV_BASE_URL) == _running.base_url:
         print(MESSAGE, flush=True)

@@ -10,6 +10,8 @@ from typing import Any
 
 from jupyter_client.manager import KernelManager
 
+__all__ = ["Execution", "Kernel"]
+
 
 @dataclass
 class Execution:

@@ -21,9 +21,9 @@ from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, cast
 
-from ._demo import DEFAULT_TOKENS_PER_SECOND, Pacing, demo_reply
-from ._dialects import _Rendered
-from ._providers import (
+from kimi_lab.testing._demo import DEFAULT_TOKENS_PER_SECOND, Pacing, demo_reply
+from kimi_lab.testing._dialects import _Rendered
+from kimi_lab.testing._providers import (
     UPSTREAMS,
     model_family,
     model_not_served,
@@ -33,8 +33,8 @@ from ._providers import (
     openrouter_provider_error,
     reasoning_scope,
 )
-from ._providers import missing_reasoning as _missing_reasoning
-from ._replies import (
+from kimi_lab.testing._providers import missing_reasoning as _missing_reasoning
+from kimi_lab.testing._replies import (
     _JOIN_TIMEOUT,
     _MALFORMED,
     _MAX_WAIT,

@@ -18,8 +18,8 @@ import sys
 from collections import Counter
 from typing import Any, Iterable
 
-from kimi_lab.secrets import REDACTED, looks_secret, looks_secret_value
-from kimi_lab.summarize import cap
+from kimi_lab.common.secrets import REDACTED, looks_secret, looks_secret_value
+from kimi_lab.common.summarize import cap
 
 TYPE_SCAN = 10_000  # containers: element/key types are counted over at most this many items
 TRUSTED_MODULES = frozenset({"builtins", "collections", "datetime", "decimal", "fractions", "pathlib", "uuid",

@@ -10,9 +10,16 @@ import time
 from collections import Counter
 from typing import Any
 
-from kimi_lab.summarize import cap
-
-from ._describe_brief import TYPE_SCAN, brief, format_number, is_instance_of, label_of, memory_text, one_line
+from kimi_lab.common.summarize import cap
+from kimi_lab.tools._describe_brief import (
+    TYPE_SCAN,
+    brief,
+    format_number,
+    is_instance_of,
+    label_of,
+    memory_text,
+    one_line,
+)
 
 SAMPLE_ROWS = 100_000  # stats over more rows than this come from a seeded random sample
 SAMPLE_SEED = 0

@@ -12,10 +12,9 @@ import itertools
 import types
 from typing import Any, Iterable
 
-from kimi_lab._secret_scan import instance_dict
-from kimi_lab.summarize import cap
-
-from ._describe_brief import (
+from kimi_lab.common._secret_scan import instance_dict
+from kimi_lab.common.summarize import cap
+from kimi_lab.tools._describe_brief import (
     TYPE_SCAN,
     brief,
     format_bytes,
@@ -27,7 +26,7 @@ from ._describe_brief import (
     type_histogram,
     value_brief,
 )
-from ._describe_frame import SAMPLE_ROWS, SAMPLE_SEED, sample_note
+from kimi_lab.tools._describe_frame import SAMPLE_ROWS, SAMPLE_SEED, sample_note
 
 
 def describe_array(a: Any, limit: int) -> str:

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from .display_code import approval_view, visible
-from .registry import Tool
+from kimi_lab.tools.display_code import approval_view, visible
+from kimi_lab.tools.registry import Tool
 
-__all__ = ["approval_html", "approval_text", "stdin_approver"]
+__all__ = ["approval_html", "approval_prompt", "approval_text", "stdin_approver"]
 
 _ANSWERS = {"y": "yes", "yes": "yes", "n": "no", "no": "no", "a": "always", "always": "always"}
 

@@ -14,16 +14,15 @@ import difflib
 import itertools
 from typing import Any, Mapping
 
-from kimi_lab._tables import Table
-from kimi_lab.secrets import looks_secret
-from kimi_lab.summarize import cap
-
-from ._describe_brief import brief, kind_of, label_of, memory_text, one_line, shape_text
-from ._describe_frame import MAX_COLUMNS as MAX_COLUMNS
-from ._describe_frame import SAMPLE_ROWS as SAMPLE_ROWS
-from ._describe_frame import SAMPLE_SEED as SAMPLE_SEED
-from ._describe_frame import describe_frame, describe_series
-from ._describe_other import (
+from kimi_lab.common.secrets import looks_secret
+from kimi_lab.common.summarize import cap
+from kimi_lab.common.tables import Table
+from kimi_lab.tools._describe_brief import brief, kind_of, label_of, memory_text, one_line, shape_text
+from kimi_lab.tools._describe_frame import MAX_COLUMNS as MAX_COLUMNS
+from kimi_lab.tools._describe_frame import SAMPLE_ROWS as SAMPLE_ROWS
+from kimi_lab.tools._describe_frame import SAMPLE_SEED as SAMPLE_SEED
+from kimi_lab.tools._describe_frame import describe_frame, describe_series
+from kimi_lab.tools._describe_other import (
     describe_array,
     describe_callable,
     describe_class,
@@ -32,7 +31,7 @@ from ._describe_other import (
     describe_sequence,
     describe_text,
 )
-from .visibility import SECRET_NAME, hidden_reason, refusal, user_variables
+from kimi_lab.tools.visibility import SECRET_NAME, hidden_reason, refusal, user_variables
 
 __all__ = ["describe_variable", "list_variables", "user_variables"]
 

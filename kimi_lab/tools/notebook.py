@@ -12,9 +12,9 @@ import io
 import traceback
 from typing import Any
 
-from .registry import Tool
+from kimi_lab.tools.registry import Tool
 
-__all__ = ["BUILTIN_TOOLS", "CODE_TOOLS", "DATA_TOOLS"]
+__all__ = ["BUILTIN_TOOLS", "CODE_TOOLS", "DATA_TOOLS", "describe_variable", "evaluate", "list_variables", "run_python"]
 
 
 def list_variables(namespace: dict[str, Any]) -> str:
@@ -22,7 +22,7 @@ def list_variables(namespace: dict[str, Any]) -> str:
 
     Call this first to find out what data the notebook holds.
     """
-    from .inspect_vars import list_variables as listing
+    from kimi_lab.tools.inspect_vars import list_variables as listing
 
     return listing(namespace)
 
@@ -34,7 +34,7 @@ def describe_variable(namespace: dict[str, Any], name: str) -> str:
     Args:
         name: the variable's name, as shown by list_variables
     """
-    from .inspect_vars import describe_variable as describe
+    from kimi_lab.tools.inspect_vars import describe_variable as describe
 
     return describe(namespace, name)
 
@@ -51,7 +51,7 @@ def evaluate(namespace: dict[str, Any], expression: str) -> str:
     Args:
         expression: a single Python expression using the notebook's variable names
     """
-    from .safe_eval import evaluate_text
+    from kimi_lab.tools.safe_eval import evaluate_text
 
     def compute() -> str:
         return evaluate_text(expression, namespace)
@@ -61,18 +61,18 @@ def evaluate(namespace: dict[str, Any], expression: str) -> str:
 
 def _isolated(compute: Any) -> str:
     """On Linux, run in a locked-down fork of the kernel (docs/security.md, layer 2); elsewhere in process."""
-    from ..config import settings
+    from kimi_lab.settings.config import settings
 
     cfg = settings()
     if not cfg.evaluate_sandbox:
         return compute()
     try:
-        from . import sandbox
+        from kimi_lab.tools import sandbox
     except ImportError:
         return compute()
     if not sandbox.available():
         return compute()
-    from .safe_eval import _limits
+    from kimi_lab.tools.safe_eval import _limits
 
     timeout = max(float(cfg.tool_timeout or 30) - 1.0, 1.0)
     return sandbox.run_isolated(compute, timeout=timeout, memory_bytes=_limits.max_bytes() + (256 << 20))
@@ -126,7 +126,7 @@ def run_python(namespace: dict[str, Any], code: str) -> str:
     if shown:
         parts.append("shown to the user (not sent to you): " + "; ".join(shown))
     if value is not None:
-        from .runner import render_value
+        from kimi_lab.tools.runner import render_value
 
         parts.append("value:\n" + render_value(value, 16_000))
     return "\n".join(parts) or "(ran; no output)"

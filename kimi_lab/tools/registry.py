@@ -6,7 +6,7 @@ import functools
 import threading
 from typing import Any, Callable, TypeVar, overload
 
-from .schema import ToolDefinitionError, build_model
+from kimi_lab.tools.schema import ToolDefinitionError, build_model
 
 __all__ = ["Tool", "ToolDefinitionError", "ToolRegistry", "registry", "tool"]
 

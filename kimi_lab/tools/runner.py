@@ -10,12 +10,12 @@ from dataclasses import dataclass
 from secrets import token_hex
 from typing import Any, Callable, Mapping
 
-from ..result import ToolCall
-from ..secrets import scrub
-from ..summarize import cap
-from .arguments import ArgumentsError, parse_arguments
-from .registry import Tool
-from .timeout import ToolTimeout, call_with_timeout
+from kimi_lab.common.result import ToolCall
+from kimi_lab.common.secrets import scrub
+from kimi_lab.common.summarize import cap
+from kimi_lab.tools.arguments import ArgumentsError, parse_arguments
+from kimi_lab.tools.registry import Tool
+from kimi_lab.tools.timeout import ToolTimeout, call_with_timeout
 
 __all__ = ["Approver", "Executor", "ToolOutcome", "ToolRunner", "render_value"]
 

@@ -9,14 +9,14 @@
 
 from __future__ import annotations
 
-from ..errors import KimiConfigError
-from .registry import Tool, registry
+from kimi_lab.common.errors import KimiConfigError
+from kimi_lab.tools.registry import Tool, registry
 
 __all__ = ["select_tools"]
 
 
 def select_tools(spec: str | None) -> dict[str, Tool]:
-    from .notebook import BUILTIN_TOOLS, CODE_TOOLS, DATA_TOOLS
+    from kimi_lab.tools.notebook import BUILTIN_TOOLS, CODE_TOOLS, DATA_TOOLS
 
     user = registry.all()
     known = {**BUILTIN_TOOLS, **user}

@@ -6,8 +6,8 @@ showed modules and `_` names the listing hid. Now each asks `hidden_reason(name,
 
 Hidden: every `_` name (IPython's `_`, `__`, `_i3`, `_3`, `_oh`, `_ih`, `_dh`, private names); IPython's
 `In`, `Out`, `exit`, `quit`, `get_ipython` and its own `open`; modules (a settings module is full of keys);
-secret-looking names (`kimi_lab.secrets.looks_secret`); and strings whose value is a secret (a known key,
-a URL with a password, a token of a known shape: `kimi_lab.secrets.looks_secret_value`).
+secret-looking names (`kimi_lab.common.secrets.looks_secret`); and strings whose value is a secret (a known key,
+a URL with a password, a token of a known shape: `kimi_lab.common.secrets.looks_secret_value`).
 
 The check is cheap enough to run for every name an expression reads: no container is scanned, and a long
 string is judged by its two ends. Nothing here imports pandas or numpy.
@@ -22,7 +22,7 @@ import sys
 import types
 from typing import Any, Iterable, Mapping
 
-from kimi_lab.secrets import looks_secret, looks_secret_value, secret_values
+from kimi_lab.common.secrets import looks_secret, looks_secret_value, secret_values
 
 __all__ = ["hidden_reason", "known_secrets", "refusal", "user_variables"]
 
@@ -82,7 +82,7 @@ def _underscore_reason(name: str) -> str:
 def hidden_reason(name: str, value: Any, *, known: Iterable[str] | None = None) -> str | None:
     """None if the model may see variable `name` holding `value`; else why not, as a short phrase that
     fits "'x' is not available: <reason>." `known`: the known secret values, when checking many names
-    at once (default: `kimi_lab.secrets.secret_values()` plus `KimiLab.secret_env`)."""
+    at once (default: `kimi_lab.common.secrets.secret_values()` plus `KimiLab.secret_env`)."""
     if name in _IPYTHON_NAMES:
         return _IPYTHON_NAMES[name]
     if name.startswith("_"):
@@ -104,7 +104,7 @@ def hidden_reason(name: str, value: Any, *, known: Iterable[str] | None = None) 
 
 def known_secrets() -> list[str]:
     """The secret values the value rule looks for: the environment's and `KimiLab.secret_env`'s."""
-    from kimi_lab.config import settings
+    from kimi_lab.settings.config import settings
 
     return secret_values(extra_names=settings().secret_env)
 

@@ -10,7 +10,7 @@
  * preceded by a non-space and not followed by a digit, so "$20 and $30" is not math), plus one
  * for money: `$` + an amount (`$4.50`, `$1.2k`, `$3M`) followed by a word end.
  *
- * A port of kimi_lab/_dollars.py (`protect_dollars`, `safe_markdown`): tests/fixtures/dollars.json
+ * A port of kimi_lab/common/dollars.py (`protect_dollars`, `safe_markdown`): tests/fixtures/dollars.json
  * and tests/fixtures/safe_markdown.json hold the cases both test suites run, so the two cannot
  * drift. Python's notions of a line and a space (str.splitlines, str.isspace, re's Unicode `\s`)
  * and its case-insensitive letters are spelled out below so both sides classify the same

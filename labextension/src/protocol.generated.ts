@@ -1,4 +1,4 @@
-// Generated from kimi_lab/protocol.py by `python -m kimi_lab.protocol --write`: do not edit.
+// Generated from kimi_lab/faces/comm/protocol.py by `python -m kimi_lab.faces.comm.protocol --write`: do not edit.
 // The comm protocol's types (docs/sidebar-protocol.md); protocol.ts holds the hand-written helpers.
 
 /** The comm target the kernel registers on `%load_ext kimi_lab`. */
@@ -7,7 +7,7 @@ export const COMM_TARGET = 'kimi_lab';
 /** The protocol this frontend speaks. */
 export const PROTOCOL_VERSION = 1;
 
-// Stream events: exactly `kimi_lab.events.to_dict(event)`.
+// Stream events: exactly `kimi_lab.common.events.to_dict(event)`.
 
 /** Token counts of a request (or a sum of requests). */
 export interface TokenUsage {
@@ -409,7 +409,7 @@ export interface EventsMessage {
   type: 'events';
   /** the `ask`'s */
   request_id: string;
-  /** each exactly `kimi_lab.events.to_dict(event)` */
+  /** each exactly `kimi_lab.common.events.to_dict(event)` */
   events: StreamEvent[];
 }
 

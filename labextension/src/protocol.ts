@@ -1,6 +1,6 @@
 /**
  * The kimi_lab comm protocol (see ../../docs/sidebar-protocol.md). Its types are generated from
- * kimi_lab/protocol.py into protocol.generated.ts (`python -m kimi_lab.protocol --write`), which
+ * kimi_lab/faces/comm/protocol.py into protocol.generated.ts (`python -m kimi_lab.faces.comm.protocol --write`), which
  * this module re-exports; here are only the hand-written runtime helpers.
  */
 

@@ -5,7 +5,7 @@
  * never mutates its input: a new state shares every unchanged turn and step with the old one,
  * so views can skip work by comparing references.
  *
- * `applyEvent` is a port of kimi_lab/timeline.py (its docstring states the rules): both fold
+ * `applyEvent` is a port of kimi_lab/core/timeline.py (its docstring states the rules): both fold
  * the event streams of tests/fixtures/timelines.json (test/timeline.test.ts here), so the
  * sidebar and the Python faces tell a turn the same way.
  */
@@ -249,7 +249,7 @@ function sumUsage(a: TokenUsage | null, b: TokenUsage): TokenUsage {
   };
 }
 
-/** Apply one stream event to a turn (the rules of kimi_lab/timeline.py, in the same order). */
+/** Apply one stream event to a turn (the rules of kimi_lab/core/timeline.py, in the same order). */
 export function applyEvent(turn: Turn, event: StreamEvent): Turn {
   switch (event.type) {
     case 'reasoning': {

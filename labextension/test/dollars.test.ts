@@ -1,5 +1,5 @@
 /**
- * protectDollars and safeMarkdown against the cases kimi_lab/_dollars.py runs too
+ * protectDollars and safeMarkdown against the cases kimi_lab/common/dollars.py runs too
  * (tests/fixtures/dollars.json, tests/fixtures/safe_markdown.json, shared so the two ports cannot
  * drift), plus a few of the sidebar's own.
  */

@@ -67,7 +67,7 @@ export function approval(
 
 /**
  * Stream events with the fields a test leaves out filled as the kernel's dataclasses
- * (kimi_lab/events.py) default them: `to_dict` always sends every field.
+ * (kimi_lab/common/events.py) default them: `to_dict` always sends every field.
  */
 export function reasoningEvent(text: string, details: ReasoningEvent['details'] = null): ReasoningEvent {
   return { type: 'reasoning', text, details };

@@ -5,7 +5,7 @@ import { normalizeProviders, type ProvidersReply } from '../src/protocol';
 import { providerLabel } from '../src/providers';
 import { providerInfo } from './messages';
 
-// As kimi_lab/bridge.py replies `providers` (the loopback key is in the fallback variable or not).
+// As kimi_lab/faces/comm/dispatch.py replies `providers` (the loopback key is in the fallback variable or not).
 const reply = (fallback: boolean): ProvidersReply => ({
   type: 'providers',
   request_id: 'p',

@@ -1,6 +1,6 @@
 // @vitest-environment happy-dom
 /**
- * The reducer's timeline against the event streams kimi_lab/timeline.py folds too
+ * The reducer's timeline against the event streams kimi_lab/core/timeline.py folds too
  * (tests/fixtures/timelines.json, run by tests/test_timeline.py): the sidebar and the Python
  * faces cannot tell a turn differently again. Then what the fixture cannot show: what the
  * `result` keeps of the streamed timeline, and how the turn view draws notes and cut-off calls.

@@ -25,29 +25,29 @@ import warnings
 from collections.abc import Mapping
 from typing import Any
 
-from . import _limits
-from ._allowlists import ALLOWED_BUILTINS, METHODS, MODULE_CONSTANTS, MODULE_FUNCTIONS
-from ._check import check
-from ._interpreter import Hidden, Interpreter
-from ._kinds import kind_of
-from ._limits import MAX_BIG_INTS as MAX_BIG_INTS
-from ._limits import MAX_BINS as MAX_BINS
-from ._limits import MAX_BYTES as MAX_BYTES
-from ._limits import MAX_DEPTH as MAX_DEPTH
-from ._limits import MAX_DTYPE_SIZE as MAX_DTYPE_SIZE
-from ._limits import MAX_EXPONENT as MAX_EXPONENT
-from ._limits import MAX_EXPRESSION_CHARS as MAX_EXPRESSION_CHARS
-from ._limits import MAX_INT_BITS as MAX_INT_BITS
-from ._limits import MAX_ITEMS as MAX_ITEMS
-from ._limits import MAX_MODPOW_WORK as MAX_MODPOW_WORK
-from ._limits import MAX_PAIRS as MAX_PAIRS
-from ._limits import MAX_SECONDS as MAX_SECONDS
-from ._limits import MAX_SHIFT as MAX_SHIFT
-from ._limits import MAX_SORT_WORK as MAX_SORT_WORK
-from ._limits import MAX_STEPS as MAX_STEPS
-from ._limits import MAX_WIDTH as MAX_WIDTH
-from ._messages import UnsafeExpression
-from ._render import render
+from kimi_lab.tools.safe_eval import _limits
+from kimi_lab.tools.safe_eval._allowlists import ALLOWED_BUILTINS, METHODS, MODULE_CONSTANTS, MODULE_FUNCTIONS
+from kimi_lab.tools.safe_eval._check import check
+from kimi_lab.tools.safe_eval._interpreter import Hidden, Interpreter
+from kimi_lab.tools.safe_eval._kinds import kind_of
+from kimi_lab.tools.safe_eval._limits import MAX_BIG_INTS as MAX_BIG_INTS
+from kimi_lab.tools.safe_eval._limits import MAX_BINS as MAX_BINS
+from kimi_lab.tools.safe_eval._limits import MAX_BYTES as MAX_BYTES
+from kimi_lab.tools.safe_eval._limits import MAX_DEPTH as MAX_DEPTH
+from kimi_lab.tools.safe_eval._limits import MAX_DTYPE_SIZE as MAX_DTYPE_SIZE
+from kimi_lab.tools.safe_eval._limits import MAX_EXPONENT as MAX_EXPONENT
+from kimi_lab.tools.safe_eval._limits import MAX_EXPRESSION_CHARS as MAX_EXPRESSION_CHARS
+from kimi_lab.tools.safe_eval._limits import MAX_INT_BITS as MAX_INT_BITS
+from kimi_lab.tools.safe_eval._limits import MAX_ITEMS as MAX_ITEMS
+from kimi_lab.tools.safe_eval._limits import MAX_MODPOW_WORK as MAX_MODPOW_WORK
+from kimi_lab.tools.safe_eval._limits import MAX_PAIRS as MAX_PAIRS
+from kimi_lab.tools.safe_eval._limits import MAX_SECONDS as MAX_SECONDS
+from kimi_lab.tools.safe_eval._limits import MAX_SHIFT as MAX_SHIFT
+from kimi_lab.tools.safe_eval._limits import MAX_SORT_WORK as MAX_SORT_WORK
+from kimi_lab.tools.safe_eval._limits import MAX_STEPS as MAX_STEPS
+from kimi_lab.tools.safe_eval._limits import MAX_WIDTH as MAX_WIDTH
+from kimi_lab.tools.safe_eval._messages import UnsafeExpression
+from kimi_lab.tools.safe_eval._render import render
 
 __all__ = [
     "ALLOWED_BUILTINS",

@@ -11,8 +11,8 @@ import time
 from collections.abc import Iterable, Iterator
 from typing import Any, NoReturn
 
-from . import _limits
-from ._messages import UnsafeExpression, limit_message, memory_message
+from kimi_lab.tools.safe_eval import _limits
+from kimi_lab.tools.safe_eval._messages import UnsafeExpression, limit_message, memory_message
 
 
 class Budget:

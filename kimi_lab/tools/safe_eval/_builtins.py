@@ -15,15 +15,15 @@ import inspect
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Callable
 
-from . import _limits
-from ._allowlists import ALLOWED_BUILTINS, CODECS
-from ._estimate_text import sort_work
-from ._kinds import Guarded, kind_of
-from ._operators import guard_pow
-from ._sizes import POINTER, SCALAR_BYTES, held, held_result
+from kimi_lab.tools.safe_eval import _limits
+from kimi_lab.tools.safe_eval._allowlists import ALLOWED_BUILTINS, CODECS
+from kimi_lab.tools.safe_eval._estimate_text import sort_work
+from kimi_lab.tools.safe_eval._kinds import Guarded, kind_of
+from kimi_lab.tools.safe_eval._operators import guard_pow
+from kimi_lab.tools.safe_eval._sizes import POINTER, SCALAR_BYTES, held, held_result
 
 if TYPE_CHECKING:
-    from ._interpreter import Interpreter
+    from kimi_lab.tools.safe_eval._interpreter import Interpreter
 
 _TYPES = {"bool": bool, "dict": dict, "float": float, "frozenset": frozenset, "int": int, "list": list,
           "range": range, "set": set, "str": str, "tuple": tuple, "enumerate": enumerate, "filter": filter,

@@ -12,17 +12,16 @@ import inspect
 import types
 from typing import TYPE_CHECKING, Any
 
-from kimi_lab.secrets import looks_secret
-
-from ._allowlists import ATTRIBUTES, METHODS, MODULE_CONSTANTS, MODULE_FUNCTIONS
-from ._estimators import ESTIMATORS, CallSite
-from ._guards import Arguments, check_parameters
-from ._kinds import ARRAYS, CONTAINERS, Guarded, instance_dict_descriptor, kind_of
-from ._messages import method_message, module_message, secret_message
-from ._sizes import held, held_result
+from kimi_lab.common.secrets import looks_secret
+from kimi_lab.tools.safe_eval._allowlists import ATTRIBUTES, METHODS, MODULE_CONSTANTS, MODULE_FUNCTIONS
+from kimi_lab.tools.safe_eval._estimators import ESTIMATORS, CallSite
+from kimi_lab.tools.safe_eval._guards import Arguments, check_parameters
+from kimi_lab.tools.safe_eval._kinds import ARRAYS, CONTAINERS, Guarded, instance_dict_descriptor, kind_of
+from kimi_lab.tools.safe_eval._messages import method_message, module_message, secret_message
+from kimi_lab.tools.safe_eval._sizes import held, held_result
 
 if TYPE_CHECKING:
-    from ._interpreter import Interpreter
+    from kimi_lab.tools.safe_eval._interpreter import Interpreter
 
 _MISSING = object()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from ._sizes import POINTER, Sizes, held
+from kimi_lab.tools.safe_eval._sizes import POINTER, Sizes, held
 
 
 class CallSite:

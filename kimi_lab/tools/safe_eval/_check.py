@@ -11,10 +11,9 @@ import types
 from collections.abc import Mapping
 from typing import Any
 
-from kimi_lab.secrets import looks_secret
-
-from . import _limits
-from ._allowlists import (
+from kimi_lab.common.secrets import looks_secret
+from kimi_lab.tools.safe_eval import _limits
+from kimi_lab.tools.safe_eval._allowlists import (
     ALLOWED_BUILTINS,
     BLOCKED_ATTRIBUTES,
     FORBIDDEN_NAMES,
@@ -22,7 +21,7 @@ from ._allowlists import (
     MODULE_FUNCTIONS,
     all_method_names,
 )
-from ._messages import (
+from kimi_lab.tools.safe_eval._messages import (
     UnsafeExpression,
     method_message,
     module_message,

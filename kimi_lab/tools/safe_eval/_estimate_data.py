@@ -13,11 +13,11 @@ import re
 import sys
 from typing import Any
 
-from . import _limits
-from ._callsite import CallSite, Estimator, row_bytes, rows_of
-from ._kinds import Guarded, kind_of
-from ._messages import UnsafeExpression, limit_message
-from ._sizes import POINTER, SCALAR_BYTES, Sizes, held
+from kimi_lab.tools.safe_eval import _limits
+from kimi_lab.tools.safe_eval._callsite import CallSite, Estimator, row_bytes, rows_of
+from kimi_lab.tools.safe_eval._kinds import Guarded, kind_of
+from kimi_lab.tools.safe_eval._messages import UnsafeExpression, limit_message
+from kimi_lab.tools.safe_eval._sizes import POINTER, SCALAR_BYTES, Sizes, held
 
 CELL = 16  # a numeric cell of a result, with its share of the index
 _FRAMES = ("DataFrame", "Series")
@@ -434,14 +434,14 @@ def estimate_aligned(call: CallSite, sizes: Sizes) -> int:
     other = call.arg(0, "other")
     if kind_of(other) not in _FRAMES or kind_of(call.owner) not in _FRAMES:
         return 0
-    from ._operators import aligned_size
+    from kimi_lab.tools.safe_eval._operators import aligned_size
 
     return aligned_size(call.owner, other) * CELL
 
 
 def estimate_broadcast(call: CallSite, sizes: Sizes) -> int:
     """np.maximum / np.where / np.clip / a.clip: the result has the broadcast shape of all array arguments."""
-    from ._operators import broadcast_size
+    from kimi_lab.tools.safe_eval._operators import broadcast_size
 
     operands = (call.owner, *call.args, *call.kwargs.values())
     shapes = [tuple(a.shape) for a in operands if kind_of(a) in ("ndarray", "Series")]

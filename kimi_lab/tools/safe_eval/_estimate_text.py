@@ -14,13 +14,13 @@ import re
 import sys
 from typing import Any
 
-from . import _limits
-from ._callsite import CallSite, Estimator, rows_of
-from ._guards import _sre_parse, check_format
-from ._kinds import kind_of
-from ._messages import UnsafeExpression
-from ._operators import scan_work
-from ._sizes import POINTER, Sizes, held, payload_bytes
+from kimi_lab.tools.safe_eval import _limits
+from kimi_lab.tools.safe_eval._callsite import CallSite, Estimator, rows_of
+from kimi_lab.tools.safe_eval._guards import _sre_parse, check_format
+from kimi_lab.tools.safe_eval._kinds import kind_of
+from kimi_lab.tools.safe_eval._messages import UnsafeExpression
+from kimi_lab.tools.safe_eval._operators import scan_work
+from kimi_lab.tools.safe_eval._sizes import POINTER, Sizes, held, payload_bytes
 
 STRING_OBJECT = 56  # a small str object and its pointer: what one piece of a split costs at least
 _WHITESPACE = " \t\n\r\x0b\x0c"

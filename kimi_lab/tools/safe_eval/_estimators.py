@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from ._callsite import CallSite, Estimator
-from ._estimate_data import DATA_ESTIMATORS
-from ._estimate_text import TEXT_ESTIMATORS
+from kimi_lab.tools.safe_eval._callsite import CallSite, Estimator
+from kimi_lab.tools.safe_eval._estimate_data import DATA_ESTIMATORS
+from kimi_lab.tools.safe_eval._estimate_text import TEXT_ESTIMATORS
 
 __all__ = ["ESTIMATORS", "CallSite", "Estimator"]
 

@@ -16,12 +16,11 @@ import collections
 import sys
 from typing import Any, Callable
 
-from kimi_lab.secrets import looks_secret
-
-from . import _limits
-from ._budget import Budget
-from ._kinds import ARRAYS, CONTAINERS, HANDLES, SCALARS, Guarded, kind_of, kind_of_class, memo
-from ._messages import kind_message, module_message
+from kimi_lab.common.secrets import looks_secret
+from kimi_lab.tools.safe_eval import _limits
+from kimi_lab.tools.safe_eval._budget import Budget
+from kimi_lab.tools.safe_eval._kinds import ARRAYS, CONTAINERS, HANDLES, SCALARS, Guarded, kind_of, kind_of_class, memo
+from kimi_lab.tools.safe_eval._messages import kind_message, module_message
 
 _SEQUENCES = frozenset({"list", "tuple", "set", "frozenset", "deque", "view"})
 _MAPPINGS = frozenset({"dict", "counter"})

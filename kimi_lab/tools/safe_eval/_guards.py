@@ -18,10 +18,10 @@ import sys
 import types
 from typing import Any, Callable
 
-from . import _limits
-from ._allowlists import AGG_NAMES, CODEC_ERRORS, CODECS, PARAMETER_RULES
-from ._kinds import Guarded, kind_of
-from ._messages import UnsafeExpression, limit_message
+from kimi_lab.tools.safe_eval import _limits
+from kimi_lab.tools.safe_eval._allowlists import AGG_NAMES, CODEC_ERRORS, CODECS, PARAMETER_RULES
+from kimi_lab.tools.safe_eval._kinds import Guarded, kind_of
+from kimi_lab.tools.safe_eval._messages import UnsafeExpression, limit_message
 
 try:  # the regular-expression parser the re module itself uses
     import re._parser as _sre_parse  # type: ignore[import-not-found]

@@ -18,18 +18,17 @@ import types
 from collections.abc import Iterator, Mapping
 from typing import Any, Callable
 
-from kimi_lab.secrets import looks_secret
-
-from . import _limits
-from ._allowlists import BUILTIN_TYPES, MODULE_CONSTANTS, MODULE_FUNCTIONS
-from ._budget import Budget
-from ._builtins import make_builtins
-from ._calls import call_method, call_module, read_attribute
-from ._check import check_attr
-from ._gate import Gate
-from ._guards import check_spec
-from ._kinds import ARRAYS, CONTAINERS, SCALARS, Guarded, kind_of
-from ._messages import (
+from kimi_lab.common.secrets import looks_secret
+from kimi_lab.tools.safe_eval import _limits
+from kimi_lab.tools.safe_eval._allowlists import BUILTIN_TYPES, MODULE_CONSTANTS, MODULE_FUNCTIONS
+from kimi_lab.tools.safe_eval._budget import Budget
+from kimi_lab.tools.safe_eval._builtins import make_builtins
+from kimi_lab.tools.safe_eval._calls import call_method, call_module, read_attribute
+from kimi_lab.tools.safe_eval._check import check_attr
+from kimi_lab.tools.safe_eval._gate import Gate
+from kimi_lab.tools.safe_eval._guards import check_spec
+from kimi_lab.tools.safe_eval._kinds import ARRAYS, CONTAINERS, SCALARS, Guarded, kind_of
+from kimi_lab.tools.safe_eval._messages import (
     UnsafeExpression,
     name_message,
     secret_message,
@@ -37,8 +36,8 @@ from ._messages import (
     underscore_message,
     user_function_message,
 )
-from ._operators import PLAIN_NUMBERS, binary, compare, unary
-from ._sizes import Sizes, held, held_result
+from kimi_lab.tools.safe_eval._operators import PLAIN_NUMBERS, binary, compare, unary
+from kimi_lab.tools.safe_eval._sizes import Sizes, held, held_result
 
 Scopes = tuple  # tuple[dict[str, Any], ...]: comprehension and lambda locals, innermost last
 Hidden = Callable[[str, Any], "str | None"]

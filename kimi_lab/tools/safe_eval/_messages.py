@@ -9,7 +9,7 @@ from __future__ import annotations
 import ast
 import re
 
-from ._allowlists import FORBIDDEN_NAMES, REFUSED_METHODS
+from kimi_lab.tools.safe_eval._allowlists import FORBIDDEN_NAMES, REFUSED_METHODS
 
 
 class UnsafeExpression(ValueError):

@@ -12,13 +12,13 @@ import operator
 import re
 from typing import TYPE_CHECKING, Any, Callable
 
-from . import _limits
-from ._kinds import kind_of
-from ._messages import UnsafeExpression, memory_message
-from ._sizes import Sizes, held, payload_bytes
+from kimi_lab.tools.safe_eval import _limits
+from kimi_lab.tools.safe_eval._kinds import kind_of
+from kimi_lab.tools.safe_eval._messages import UnsafeExpression, memory_message
+from kimi_lab.tools.safe_eval._sizes import Sizes, held, payload_bytes
 
 if TYPE_CHECKING:
-    from ._interpreter import Interpreter
+    from kimi_lab.tools.safe_eval._interpreter import Interpreter
 
 PLAIN_NUMBERS = frozenset({int, float, bool, complex})
 _PERCENT_FIELD = re.compile(r"%(?:\(([^)]*)\))?[-#0 +]*(\*|\d+)?(?:\.(\*|\d*))?([a-zA-Z%])")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from ._kinds import kind_of
+from kimi_lab.tools.safe_eval._kinds import kind_of
 
 MAX_ITEMS = 40  # per container: the first and last half of these are shown
 MAX_TEXT = 300  # characters of one string inside a container or array

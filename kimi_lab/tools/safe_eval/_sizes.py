@@ -16,8 +16,8 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from ._kinds import kind_of
-from ._messages import UnsafeExpression
+from kimi_lab.tools.safe_eval._kinds import kind_of
+from kimi_lab.tools.safe_eval._messages import UnsafeExpression
 
 POINTER = 8
 SCALAR_BYTES = 32  # a boxed number or small object, per element converted from an array

@@ -20,9 +20,9 @@ from __future__ import annotations
 
 from typing import Callable
 
-from . import _parent
-from ._errors import ChildError, SandboxCrashed, SandboxError, SandboxMemory, SandboxTimeout
-from ._probe import available, protections
+from kimi_lab.tools.sandbox import _parent
+from kimi_lab.tools.sandbox._errors import ChildError, SandboxCrashed, SandboxError, SandboxMemory, SandboxTimeout
+from kimi_lab.tools.sandbox._probe import available, protections
 
 __all__ = [
     "ChildError",

@@ -39,7 +39,7 @@ import signal
 from dataclasses import dataclass
 from typing import Any, Callable, NoReturn
 
-from . import _landlock, _limits, _protocol, _seccomp, _syscalls, _threads
+from kimi_lab.tools.sandbox import _landlock, _limits, _protocol, _seccomp, _syscalls, _threads
 
 __all__ = ["Plan", "main"]
 

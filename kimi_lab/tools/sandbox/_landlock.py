@@ -22,7 +22,7 @@ import os
 import sys
 from functools import lru_cache
 
-from . import _syscalls
+from kimi_lab.tools.sandbox import _syscalls
 
 __all__ = ["abi", "allowed_paths", "restrict"]
 

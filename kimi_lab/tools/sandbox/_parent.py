@@ -23,9 +23,9 @@ import warnings
 from dataclasses import dataclass
 from typing import Callable
 
-from . import _child, _landlock, _limits, _protocol, _seccomp, _threads
-from ._errors import SandboxCrashed, SandboxError, SandboxMemory, SandboxTimeout
-from ._probe import available, has_oom_score
+from kimi_lab.tools.sandbox import _child, _landlock, _limits, _protocol, _seccomp, _threads
+from kimi_lab.tools.sandbox._errors import SandboxCrashed, SandboxError, SandboxMemory, SandboxTimeout
+from kimi_lab.tools.sandbox._probe import available, has_oom_score
 
 __all__ = ["LAYERS", "run"]
 

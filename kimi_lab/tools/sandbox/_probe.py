@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import sys
 
-from . import _landlock, _seccomp
+from kimi_lab.tools.sandbox import _landlock, _seccomp
 
 __all__ = ["available", "has_oom_score", "protections"]
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any, NoReturn
 
-from ._errors import ChildError, SandboxCrashed, SandboxError, SandboxMemory
+from kimi_lab.tools.sandbox._errors import ChildError, SandboxCrashed, SandboxError, SandboxMemory
 
 __all__ = ["MAX_REPLY", "decode", "encode_error", "encode_setup_failure", "encode_text", "raise_for"]
 

@@ -31,7 +31,7 @@ import struct
 import sys
 from functools import lru_cache
 
-from . import _syscalls
+from kimi_lab.tools.sandbox import _syscalls
 
 __all__ = ["available", "install", "program"]
 

@@ -1,0 +1,1 @@
+"""Value types and text helpers every layer uses: events, results, errors, secret scrubbing, tables."""

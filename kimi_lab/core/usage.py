@@ -1,0 +1,49 @@
+"""Per-session usage and cost, by provider and model."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+from kimi_lab.common.events import TokenUsage
+from kimi_lab.common.result import Result
+
+__all__ = ["Ledger", "LedgerRow"]
+
+
+@dataclass
+class LedgerRow:
+    requests: int = 0
+    usage: TokenUsage = field(default_factory=TokenUsage)
+    cost: float = 0.0
+    cost_known: bool = True
+
+
+class Ledger:
+    def __init__(self) -> None:
+        self.rows: dict[tuple[str, str], LedgerRow] = {}
+        self._lock = threading.Lock()
+
+    def record(self, result: Result) -> None:
+        with self._lock:
+            row = self.rows.setdefault((result.provider, result.model), LedgerRow())
+            row.requests += 1
+            row.usage = row.usage + result.usage
+            if result.cost is None:
+                row.cost_known = False
+            else:
+                row.cost += result.cost
+
+    def total(self) -> LedgerRow:
+        out = LedgerRow()
+        for row in self.rows.values():
+            out.requests += row.requests
+            out.usage = out.usage + row.usage
+            out.cost += row.cost
+            out.cost_known = out.cost_known and row.cost_known
+        return out
+
+    def clear(self) -> None:
+        with self._lock:
+            self.rows.clear()
+

@@ -1,0 +1,1 @@
+"""%kimi / %%kimi: the extension, the magics, their options and subcommands."""

@@ -1,0 +1,177 @@
+"""`%kimi` and `%%kimi`: ask Kimi K2 Thinking from a notebook cell."""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
+from IPython.core.magic_arguments import argument, magic_arguments
+
+from kimi_lab.faces.ipython.options import OptionError, option_names, split_options
+
+__all__ = ["KimiMagics"]
+
+SUBCOMMANDS = (
+    "providers", "models", "doctor", "config", "reset", "history", "usage", "tools", "unload", "chat", "export",
+    "reopen",
+)
+_NAME = re.compile(r"^[\w.-]+$")
+
+
+def _is_help(prompt: str) -> bool:
+    """A prompt that is only "help" (any case, a trailing ? or !) asks kimi_lab, not the model."""
+    return prompt.strip().rstrip("?!.").strip().lower() == "help"
+
+
+@magics_class
+class KimiMagics(Magics):
+    @no_var_expand
+    @magic_arguments()
+    @argument("-p", "--provider", help="Provider preset (see %%kimi providers).")
+    @argument("-m", "--model", help="Model id, e.g. kimi-k2-thinking.")
+    @argument("--base-url", help="Any OpenAI-compatible base URL (vLLM, SGLang, llama-server).")
+    @argument("--chat", help="Named conversation (default: this notebook's, shared with its sidebar).")
+    @argument("--new", action="store_true", help="Start the conversation afresh.")
+    @argument("--system", help="System prompt for the conversation.")
+    @argument("--temperature", type=float, help="Sampling temperature (default 1.0).")
+    @argument("--top-p", type=float, help="Nucleus sampling.")
+    @argument("--max-tokens", type=int, help="Output budget, reasoning included (default 32768).")
+    @argument("--seed", type=int, help="Sampling seed.")
+    @argument("--stop", action="append", help="Stop sequence (repeatable).")
+    @argument("--no-reasoning", action="store_true", help="Hide the reasoning (it is still recorded).")
+    @argument("--json", action="store_true", help="JSON mode; the parsed value is in .data.")
+    @argument("--out", help="Store the result object in this variable.")
+    @argument("--tools", help="Tools offered: auto (data tools + yours), data, none, +code, or a list.")
+    @argument("--max-rounds", type=int, help="Most model calls in the tool loop (default 64).")
+    @argument("--effort", choices=("low", "high", "max"),
+              help="Reasoning effort, mapped to the model's control (K3: reasoning_effort; K2.5/K2.6: low = off).")
+    @argument("--route", help="OpenRouter: upstream hosts in order, e.g. moonshotai,together.")
+    @argument("-y", "--yes", action="store_true", help="%%kimi doctor: also send the two small paid requests.")
+    @argument("--n-ctx", type=int, help="Local GGUF: context size in tokens (default 16384).")
+    @argument("--threads", type=int, help="Local GGUF: CPU threads.")
+    @argument("--gpu-layers", type=int, help="Local GGUF: layers on the GPU (-1: all).")
+    @argument("--cpu-moe", action="store_true", default=None, help="Local GGUF: MoE experts stay on the CPU.")
+    @argument("--min-p", type=float, help="Local GGUF: min-p sampling (default 0.01).")
+    @argument("--force-load", action="store_true", help="Local GGUF: load even if it looks too big.")
+    @line_cell_magic
+    def kimi(self, line: str, cell: str | None = None) -> Any:
+        """Ask Kimi K2 Thinking; reasoning streams beside the answer.
+
+        %kimi [options] PROMPT           one-line question
+        %%kimi [options]                 the cell body is the prompt
+        %kimi providers | models | doctor [-y] | config | usage | tools | unload
+        %kimi reset [NAME] | history [NAME] | chat [NAME]
+        %kimi export [NAME] | reopen [NAME]      transcripts recorded on disk, across kernels
+        %%kimi -p local -m PATH.gguf | REPO:QUANT | REPO/FILE.gguf   a GGUF run in this kernel
+
+        {name} in a prompt inserts a summary of the notebook variable `name`;
+        other braces are left as they are; {{name}} writes a literal {name}.
+        """
+        # Imported here, not at module level, so `%load_ext kimi_lab` stays cheap.
+        from kimi_lab.common.errors import KimiError
+        from kimi_lab.services import ask as api
+        from kimi_lab.tools.approval import stdin_approver
+        head, _, rest = line.strip().partition(" ")
+        if cell is None and head in SUBCOMMANDS and rest.strip().startswith("-"):
+            line = f"{rest} {head}"  # `%kimi models -p openrouter` reads as `%kimi -p openrouter models`
+        try:
+            opts_text, prompt = split_options(line, option_names(self.kimi.parser))
+            argv = shlex.split(opts_text)
+        except (OptionError, ValueError) as exc:
+            raise UsageError(str(exc)) from None
+        if "-h" in argv or "--help" in argv or _is_help(prompt if cell is None else f"{prompt} {cell}"):
+            print(self.usage())  # `%kimi help`, `%kimi -h`, `%%kimi` with just "help": never sent as a question
+            return None
+        args = self.kimi.parser.parse_args(argv)
+        if cell is None:
+            words = prompt.split()
+            if words and words[0] in SUBCOMMANDS and len(words) <= 2 and all(_NAME.match(w) for w in words):
+                return self._subcommand(words[0], words[1] if len(words) > 1 else None, args)
+        else:
+            prompt = f"{prompt}\n{cell}".strip() if prompt else cell
+        if args.out is not None and not args.out.isidentifier():
+            raise UsageError(f"--out needs a Python variable name, got {args.out!r}")
+        turn = api.prepare(
+            prompt,
+            provider=args.provider,
+            model=args.model,
+            base_url=args.base_url,
+            chat=args.chat,
+            new=args.new,
+            system=args.system,
+            temperature=args.temperature,
+            top_p=args.top_p,
+            max_tokens=args.max_tokens,
+            seed=args.seed,
+            stop=args.stop,
+            reasoning=not args.no_reasoning,
+            json=args.json,
+            namespace=self.shell.user_ns if self.shell is not None else None,
+            tools=args.tools,
+            max_rounds=args.max_rounds,
+            effort=args.effort,
+            route=args.route,
+            approve=stdin_approver,
+            local={
+                "n_ctx": args.n_ctx, "n_threads": args.threads, "n_gpu_layers": args.gpu_layers,
+                "cpu_moe": args.cpu_moe, "min_p": args.min_p, "force": args.force_load,
+            },
+        )
+        try:
+            result = api.run(turn)
+        except KimiError as exc:
+            if args.out and exc.partial is not None:
+                self.shell.user_ns[args.out] = exc.partial
+            raise
+        if args.out:
+            self.shell.user_ns[args.out] = result
+        return result
+
+    def usage(self) -> str:
+        """What `%kimi help`, `%kimi -h` and `%kimi?` show: the magic's docstring and its options."""
+        return self.kimi.parser.format_help().removeprefix("::").strip("\n")
+
+    def _subcommand(self, name: str, arg: str | None, args: Any) -> Any:
+        from kimi_lab.core.session import session
+        from kimi_lab.faces.ipython import subcommands as reports
+        from kimi_lab.services import chats as services
+
+        if name == "providers":
+            return reports.providers_table(os.environ)
+        if name == "config":
+            return reports.config_table(args)
+        if name == "models":
+            return reports.models_table(args)
+        if name == "doctor":
+            from kimi_lab.services.doctor import doctor
+
+            return doctor(args)
+        if name == "usage":
+            return reports.usage_report()
+        if name == "history":
+            return reports.history(arg)
+        if name == "tools":
+            return reports.tools_table(args.tools)
+        if name == "export":
+            return reports.export(arg)
+        if name == "reopen":
+            print(services.reopen_chat(arg))
+            return None
+        if name == "chat":
+            from kimi_lab.faces.widget.panel import chat
+
+            return chat(arg, provider=args.provider, model=args.model, tools=args.tools or "auto")
+        if name == "unload":
+            from kimi_lab.backends._models import unload
+
+            print(f"unloaded {unload()} local model(s)")
+            return None
+        conv = session().conversations.get(arg)
+        count = len(conv.messages)
+        conv.reset()
+        print(f"chat {conv.name!r} cleared ({count} messages)")
+        return None

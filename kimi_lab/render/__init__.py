@@ -1,0 +1,1 @@
+"""How answers look: live HTML and text, final Markdown, the throttled live views."""
