@@ -18,7 +18,6 @@ from dataclasses import asdict
 from typing import Any, Callable
 
 from kimi_lab import __version__
-from kimi_lab.common.secrets import mask_url
 from kimi_lab.core.conversation import default_chat
 from kimi_lab.core.session import busy_message, session
 from kimi_lab.faces.comm.asks import Ask
@@ -200,18 +199,16 @@ class Bridge:
         self._reply(request_id, "transcripts", enabled=store is not None, chats=chats)
 
     def _providers(self, request_id: str, data: dict[str, Any]) -> None:
-
-        from kimi_lab.settings.providers import merge_presets
+        from kimi_lab.services.providers import provider_statuses
         from kimi_lab.settings.target import ENV_API_KEY
 
-        providers = [{"name": p.name, "base_url": mask_url(p.base_url) if p.base_url else None, "model": p.model,
-                      "dialect": p.dialect,
-                      "key_env": p.key_env, "key_set": bool(p.key_env and os.environ.get(p.key_env)),
-                      "needs_key": p.key_required,
-                      "price": asdict(p.price) if p.price else None, "context": p.context,
-                      "max_output": p.max_output} for p in merge_presets(settings().presets).values()]
+        statuses, fallback = provider_statuses(os.environ)
+        providers = [{"name": s.provider.name, "base_url": s.shown_url, "model": s.provider.model,
+                      "dialect": s.provider.dialect, "key_env": s.provider.key_env, "key_set": s.key_set,
+                      "needs_key": s.needs_key, "price": asdict(s.provider.price) if s.provider.price else None,
+                      "context": s.provider.context, "max_output": s.provider.max_output} for s in statuses]
         self._reply(request_id, "providers", providers=providers, fallback_key_env=ENV_API_KEY,
-                    fallback_key_set=bool(os.environ.get(ENV_API_KEY)))
+                    fallback_key_set=fallback)
 
     def _models(self, request_id: str, data: dict[str, Any]) -> None:
         """The model ids a provider lists right now, Kimi first, for the model box. Read on a thread: a

@@ -8,13 +8,12 @@ from typing import Any, Mapping
 
 from kimi_lab.common.dollars import md_plain
 from kimi_lab.common.errors import KimiAPIError, KimiError
-from kimi_lab.common.secrets import mask_url
 from kimi_lab.common.tables import Table
 from kimi_lab.core.session import session
 from kimi_lab.render.answer import format_cost, markdown, plain_text
+from kimi_lab.services.providers import provider_statuses
 from kimi_lab.settings.config import settings
 from kimi_lab.settings.models import rule_for
-from kimi_lab.settings.providers import merge_presets
 from kimi_lab.settings.target import ENV_API_KEY, resolve_target
 
 __all__ = [
@@ -24,9 +23,13 @@ __all__ = [
 
 def providers_table(env: Mapping[str, str]) -> Table:
     rows = []
-    for p in merge_presets(settings().presets).values():
+    statuses, fallback = provider_statuses(env)
+    for status in statuses:
+        p = status.provider
         if p.key_env:
-            key = f"{p.key_env} {'✓ set' if env.get(p.key_env) else '✗ not set'}"
+            key = f"{p.key_env} {'✓ set' if status.key_set else '✗ not set'}"
+            if not status.key_set and fallback and status.needs_key:
+                key += f" ({ENV_API_KEY} serves)"
         else:
             key = "not needed"
         price = (
@@ -34,7 +37,7 @@ def providers_table(env: Mapping[str, str]) -> Table:
         )
         model = f"{p.model} (or {', '.join(m for m in p.prefer if m != p.model)} if listed)" if p.prefer else p.model
         rows.append(
-            [p.name, mask_url(p.base_url) if p.base_url else "(set --base-url)", key, model, p.dialect, price,
+            [p.name, status.shown_url or "(set --base-url)", key, model, p.dialect, price,
              f"{p.context:,}", f"{p.max_output:,}", p.note]
         )
     return Table(
