@@ -21,11 +21,13 @@ import kimi_lab.tools.safe_eval as se
 from kimi_lab.tools.safe_eval import (
     _builtins,
     _calls,
-    _estimate_data,
+    _estimate_arrays,
+    _estimate_frames,
     _estimate_text,
     _estimators,
     _gate,
     _guards,
+    _interpret_nodes,
     _interpreter,
     _kinds,
     _operators,
@@ -200,7 +202,7 @@ GUARDS = [
     Guard("set elements and dict keys are data", lambda mp: mp.setattr(
         _interpreter.Interpreter, "_hashable", lambda self, items: iter(items)), no_effect("{lazy}")),
     Guard("operands are data", lambda mp: mp.setattr(
-        _interpreter, "compare", lambda ip, op, a, b: _operators.COMPARISONS[op](a, b)), no_effect("lazy == 1")),
+        _interpret_nodes, "compare", lambda ip, op, a, b: _operators.COMPARISONS[op](a, b)), no_effect("lazy == 1")),
     Guard("the result leaves as data", lambda mp: mp.setattr(
         _interpreter.Interpreter, "cross", lambda self, value, library=True: value), no_effect("[lazy]")),
     Guard("rendering is bounded", lambda mp: mp.setattr(se, "render", lambda value, limit=0: repr(value)),
@@ -324,7 +326,7 @@ GUARDS = [
     Guard("powers", lambda mp: mp.setattr(_operators, "guard_pow", lambda *a, **k: None), refused("10 ** 100000")),
     Guard("containers converted by a library", lambda mp: mp.setattr(Budget, "peak", lambda self, n, what: None),
           refused_cheaply("np.mean([[1.5] * 1000] * 3000)")),
-    Guard("f-string widths", lambda mp: mp.setattr(_interpreter, "check_spec", lambda spec: spec),
+    Guard("f-string widths", lambda mp: mp.setattr(_interpret_nodes, "check_spec", lambda spec: spec),
           refused('f"{1:>5000}"')),
     Guard("evaluation steps", lambda mp: mp.setattr(se, "MAX_STEPS", 10**9), refused("[x for x in range(10**5)]")),
     Guard("the byte budget", lambda mp: mp.setattr(Budget, "charge", lambda self, n, what="": None),
@@ -348,21 +350,21 @@ GUARDS = [
     Guard("keys printed in errors", lambda mp: mp.setattr(_interpreter.Interpreter, "_key_peak", lambda s, k: None),
           refused_cheaply("wide[[text] * 10]")),
     Guard("labels an index holds many times", lambda mp: mp.setattr(
-        _interpreter, "_selected", lambda key, labels: len(key)),
+        _interpret_nodes, "_selected", lambda key, labels: len(key)),
         refused_cheaply("dup.set_index('k').loc[[1] * 3000]")),
     Guard("regex replacements", lambda mp: mp.setattr(_estimate_text, "_regex_growth", lambda *a: 0),
           refused_cheaply("pd.Series([text[:10**5]]).replace('.', 'y' * 200, regex=True)")),
     Guard("nested lists become arrays", lambda mp: mp.setattr(
-        _estimate_data, "_leaves", lambda items, memo=None, depth=0: len(items)),
+        _estimate_arrays, "_leaves", lambda items, memo=None, depth=0: len(items)),
         refused_cheaply("np.array([[text[:1000]] + [''] * 5000])")),
-    Guard("numpy's str is fixed-width", lambda mp: mp.setattr(_estimate_data, "_width", functools.partial(
-        lambda width, dtype, source, sizes, fixed=False: width(dtype, source, sizes), _estimate_data._width)),
+    Guard("numpy's str is fixed-width", lambda mp: mp.setattr(_estimate_arrays, "_width", functools.partial(
+        lambda width, dtype, source, sizes, fixed=False: width(dtype, source, sizes), _estimate_arrays._width)),
         refused_cheaply("pd.Series([text[:2000]] + [''] * 2000).to_numpy(dtype=str)")),
     Guard("ints built to collide in hash tables", lambda mp: mp.setattr(
         _gate.Gate, "colliding_ints", lambda self, values: None),
         refused("len(set([i * (2**61 - 1) for i in range(1000)]))", MAX_BIG_INTS=100)),
     Guard("column titles are printed whole", lambda mp: mp.setattr(
-        _estimate_data, "title_widths", lambda header, frame: []),
+        _estimate_frames, "title_widths", lambda header, frame: []),
         refused_cheaply("pd.DataFrame({'a': range(1000)}).to_string(header=['x' * 20000])")),
 ]
 

@@ -9,9 +9,12 @@ the interpreter walks that tree itself. What it enforces, and where:
   stored iterators and groupbys refused), and values handed to code we did not write are checked
   all the way down; the only callables that ever cross are our own guarded functions.
 - `_allowlists`: methods and attributes per kind, module functions, parameter rules, in one file.
-- `_guards`: the parameter rules (inplace, copy, out, dtype, function names, formats, patterns, ...).
+- `_guards`: the parameter rules (inplace, copy, out, dtype, function names, formats, patterns, ...),
+  applied by name to arguments bound in `_binding`; the rules are in `_guard_values` and `_guard_languages`.
 - `_sizes` and `_budget`: bytes, steps and iterations; results that can outgrow their inputs are priced
-  before they are built.
+  before they are built (`_estimate_text`, `_estimate_arrays`, `_estimate_frames`, `_estimate_reshapes`).
+- `_interpreter`: the walk over the tree (`_interpret_nodes` for expression nodes, `_interpret_calls` for
+  calls, lambdas and comprehensions).
 
 pandas and numpy are never imported here: values are recognised by their classes.
 """

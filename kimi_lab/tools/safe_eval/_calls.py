@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 from kimi_lab.common.secrets import looks_secret
 from kimi_lab.tools.safe_eval._allowlists import ATTRIBUTES, METHODS, MODULE_CONSTANTS, MODULE_FUNCTIONS
+from kimi_lab.tools.safe_eval._binding import Arguments
 from kimi_lab.tools.safe_eval._estimators import ESTIMATORS, CallSite
-from kimi_lab.tools.safe_eval._guards import Arguments, check_parameters
+from kimi_lab.tools.safe_eval._guards import check_parameters
 from kimi_lab.tools.safe_eval._kinds import ARRAYS, CONTAINERS, Guarded, instance_dict_descriptor, kind_of
 from kimi_lab.tools.safe_eval._messages import method_message, module_message, secret_message
 from kimi_lab.tools.safe_eval._sizes import held, held_result

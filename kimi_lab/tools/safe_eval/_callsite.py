@@ -6,6 +6,8 @@ from typing import Any, Callable
 
 from kimi_lab.tools.safe_eval._sizes import POINTER, Sizes, held
 
+CELL = 16  # a numeric cell of a result, with its share of the index
+
 
 class CallSite:
     """What is called on what, with which arguments.

@@ -16,7 +16,7 @@ from typing import Any
 
 from kimi_lab.tools.safe_eval import _limits
 from kimi_lab.tools.safe_eval._callsite import CallSite, Estimator, rows_of
-from kimi_lab.tools.safe_eval._guards import _sre_parse, check_format
+from kimi_lab.tools.safe_eval._guard_languages import _sre_parse, check_format
 from kimi_lab.tools.safe_eval._kinds import kind_of
 from kimi_lab.tools.safe_eval._messages import UnsafeExpression
 from kimi_lab.tools.safe_eval._operators import scan_work

@@ -8,12 +8,17 @@ from __future__ import annotations
 
 import ast
 import re
+from typing import Any
 
 from kimi_lab.tools.safe_eval._allowlists import FORBIDDEN_NAMES, REFUSED_METHODS
 
 
 class UnsafeExpression(ValueError):
     """Raised instead of evaluating; the message is one sentence for the model that says what to use instead."""
+
+
+def fail(message: str) -> Any:
+    raise UnsafeExpression(message)
 
 
 EXAMPLES = "such as sum, mean, groupby, describe"

@@ -7,8 +7,8 @@ charged by `held` when they are made; `expanded` is checked wherever text or arr
 them: str(), repr(), f-strings, %, join, and every container handed to library code.
 
 Text inside pandas and numpy objects counts in bytes: a U256 array holds 1,024 bytes per element,
-an object column its strings' sizes. The estimators (`_estimate_text`, `_estimate_data`) use these
-measures to price calls before they run.
+an object column its strings' sizes. The estimators (`_estimate_text`, `_estimate_arrays`,
+`_estimate_frames`, `_estimate_reshapes`) use these measures to price calls before they run.
 """
 
 from __future__ import annotations
