@@ -105,3 +105,20 @@ def test_a_late_release_by_an_earlier_owner_frees_nothing():
     assert busy.owner("c") is second
     assert busy.claim("c", second) is None, "the holder may claim its own chat again (the bridge, then prepare)"
     assert busy.claim("c", first) is second
+
+
+def test_clearing_or_reopening_a_chat_another_face_is_answering_in_is_refused(kimi):
+    """`%kimi reset X` or `%kimi reopen X` while the sidebar answers in X would pull the history out
+    from under that answer (the next request would lack its question): both say so and change nothing."""
+    kimi.server.script(Reply(content="first"), Reply(content="slow " * 400, chunk_chars=5, delay=0.01))
+    assert kimi.run("%%kimi --chat busy\nan earlier question").error is None
+    bridge, sent = sidebar_ask("busy", "a long answer, please")
+    assert wait_for(lambda: "busy" in session().busy)
+    for command, what in (("reset", "clear it"), ("reopen", "reopen it")):
+        cell = kimi.run(f"%kimi {command} busy")
+        assert isinstance(cell.error, KimiBusyError), command
+        assert "answering in the sidebar right now" in cell.error.message and what in cell.error.message
+    assert [m.content.strip() for m in session().conversations.get("busy").messages[:2]] == ["an earlier question", "first"]
+    bridge.handle({"content": {"data": {"type": "stop", "request_id": "a1"}}})
+    assert wait_for(lambda: finished(sent))
+    assert "cleared (4 messages)" in kimi.run("%kimi reset busy").stdout, "free again once the answer ended"

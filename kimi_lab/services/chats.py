@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kimi_lab.common.errors import KimiBusyError
 from kimi_lab.core.conversation import DEFAULT_CHAT, chat_name_for_path, default_chat, session_path
-from kimi_lab.core.session import session
+from kimi_lab.core.session import busy_message, session
 
-__all__ = ["Exported", "adopt_notebook_chat", "export_chat", "reopen_chat"]
+__all__ = ["Exported", "adopt_notebook_chat", "clear_chat", "export_chat", "reopen_chat"]
 
 
 @dataclass(frozen=True)
@@ -44,11 +45,28 @@ def export_chat(name: str | None = None) -> Exported:
     return Exported(chat, chat_markdown(chat, results), "memory", len(results), note)
 
 
+def _refuse_if_busy(chat: str, what: str) -> None:
+    """An answer running in `chat` (any face) would interleave with a cleared or reloaded history."""
+    other = session().busy.owner(chat)
+    if other is not None:
+        raise KimiBusyError(busy_message(chat, other, f"wait for that answer (or stop it there), then {what}"))
+
+
+def clear_chat(name: str | None = None) -> str:
+    """Forget chat `name`'s messages in this kernel (the transcripts keep them); one line."""
+    conv = session().conversations.get(name)
+    _refuse_if_busy(conv.name, "clear it")
+    count = len(conv.messages)
+    conv.reset()
+    return f"chat {conv.name!r} cleared ({count} messages)"
+
+
 def reopen_chat(name: str | None = None) -> str:
     """Load a recorded chat back into this kernel's memory so the conversation can go on; one line
     saying what happened."""
     from kimi_lab.store.reopen import open_store, reopen
 
+    _refuse_if_busy(name or default_chat(), "reopen it")
     store = open_store()
     if store is None:
         return "transcripts are off, so there is nothing to reopen"

@@ -136,7 +136,6 @@ class KimiMagics(Magics):
         return self.kimi.parser.format_help().removeprefix("::").strip("\n")
 
     def _subcommand(self, name: str, arg: str | None, args: Any) -> Any:
-        from kimi_lab.core.session import session
         from kimi_lab.faces.ipython import subcommands as reports
         from kimi_lab.services import chats as services
 
@@ -170,8 +169,5 @@ class KimiMagics(Magics):
 
             print(f"unloaded {unload()} local model(s)")
             return None
-        conv = session().conversations.get(arg)
-        count = len(conv.messages)
-        conv.reset()
-        print(f"chat {conv.name!r} cleared ({count} messages)")
+        print(services.clear_chat(arg))
         return None
