@@ -118,7 +118,8 @@ def test_clearing_or_reopening_a_chat_another_face_is_answering_in_is_refused(ki
         cell = kimi.run(f"%kimi {command} busy")
         assert isinstance(cell.error, KimiBusyError), command
         assert "answering in the sidebar right now" in cell.error.message and what in cell.error.message
-    assert [m.content.strip() for m in session().conversations.get("busy").messages[:2]] == ["an earlier question", "first"]
+    kept = [m.content.strip() for m in session().conversations.get("busy").messages[:2]]
+    assert kept == ["an earlier question", "first"]
     bridge.handle({"content": {"data": {"type": "stop", "request_id": "a1"}}})
     assert wait_for(lambda: finished(sent))
     assert "cleared (4 messages)" in kimi.run("%kimi reset busy").stdout, "free again once the answer ended"
