@@ -15,6 +15,7 @@ from kimi_lab.core.session import new_session
 from kimi_lab.settings.config import KimiLab, use_settings
 from kimi_lab.settings.providers import PRESETS
 from kimi_lab.testing import LoopbackServer
+from kimi_lab.tools.registry import registry
 
 from .protocol_check import checked_bridges, protocol_problems  # noqa: F401  (fixtures: comm messages are checked)
 
@@ -130,8 +131,9 @@ def shell() -> InteractiveShell:
 
 
 @pytest.fixture
-def server() -> Iterator[LoopbackServer]:
-    with LoopbackServer(api_key=CANARY_KEY) as srv:
+def server(request: pytest.FixtureRequest) -> Iterator[LoopbackServer]:
+    """The loopback provider; `@pytest.mark.parametrize("server", [{...}], indirect=True)` passes its options."""
+    with LoopbackServer(api_key=CANARY_KEY, **getattr(request, "param", {})) as srv:
         yield srv
 
 
@@ -157,9 +159,9 @@ def kimi(shell: InteractiveShell, server: LoopbackServer, clean_env: None, monke
     cfg.timeout = 5.0
     use_settings(cfg)
     shell.configurables[:] = [c for c in shell.configurables if not isinstance(c, KimiLab)] + [cfg]
-    names_before = set(shell.user_ns)
+    shell.reset(new_session=False)  # a fresh namespace: the shell is shared, a test's variables are its own
+    registry.clear()  # and so are the tools it registered
     yield Kimi(shell, server, capfd)
-    for name in set(shell.user_ns) - names_before:  # the shell is shared: a test's variables are its own
-        if not name.startswith("_"):  # IPython's history names (_i1, _1, _) stay, as in a real session
-            del shell.user_ns[name]
+    shell.reset(new_session=False)  # and nothing it made (a frame, a result) lives on into the next test
+    registry.clear()
     new_session()

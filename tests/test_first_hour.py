@@ -10,7 +10,7 @@ pytestmark = pytest.mark.usefixtures("checked_bridges")  # the comm messages of 
 
 
 @pytest.mark.parametrize("cell", ["%kimi help", "%kimi -h", "%kimi --help", "%kimi Help?", "%%kimi\nhelp\n",
-                                  "%kimi --chat x --help"])
+                                  "%kimi --chat x --help", "%kimi?", "%kimi??"])
 def test_every_way_of_asking_for_help_shows_the_usage_and_sends_nothing(kimi, cell):
     out = kimi.run(cell)
     assert out.error is None, out.stdout

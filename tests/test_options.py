@@ -1,9 +1,10 @@
 import pytest
 
-from kimi_lab.faces.ipython.magics import KimiMagics
+from kimi_lab.faces.ipython.arguments import ARGUMENTS
+from kimi_lab.faces.ipython.magics import _parser
 from kimi_lab.faces.ipython.options import OptionError, option_names, split_options
 
-NAMES = option_names(KimiMagics.kimi.parser)
+NAMES = option_names(ARGUMENTS)
 
 
 @pytest.mark.parametrize(
@@ -34,7 +35,7 @@ def test_missing_value():
 
 def test_every_option_the_magic_declares_is_read_as_an_option():
     """One list: the parser's. An option added to the magic is known to the splitter at once."""
-    for action in KimiMagics.kimi.parser._actions:
+    for action in _parser()._actions:
         for option in action.option_strings:
             line = f"{option} x hi" if action.nargs != 0 else f"{option} hi"
             opts, prompt = split_options(line, NAMES)

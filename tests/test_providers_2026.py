@@ -6,7 +6,6 @@ per-model request rules (thinking control, fixed sampling, reasoning replay)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -14,7 +13,7 @@ import pytest
 from kimi_lab.core.session import session
 from kimi_lab.settings.providers import PRESETS
 from kimi_lab.store.recorder import recorder
-from kimi_lab.testing import LoopbackServer, Reply, ToolCall
+from kimi_lab.testing import Reply, ToolCall
 
 from .conftest import CANARY_KEY
 from .hostile_namespace import make_sales
@@ -23,12 +22,6 @@ MOONSHOT_2026 = ["kimi-k2.5", "kimi-k2.6", "kimi-k2.7-code", "kimi-k2.7-code-hig
 OPENROUTER = {"dialect": "openrouter", "upstream": "moonshot", "model_rules": True,
               "models": ["moonshotai/kimi-k2-thinking", "moonshotai/kimi-k2.6", "moonshotai/kimi-k3"]}
 MOONSHOT = {"dialect": "moonshot", "model_rules": True, "models": MOONSHOT_2026}
-
-
-@pytest.fixture
-def server(request: pytest.FixtureRequest) -> Iterator[LoopbackServer]:
-    with LoopbackServer(api_key=CANARY_KEY, **getattr(request, "param", {})) as srv:
-        yield srv
 
 
 def evaluate(expression: str) -> ToolCall:

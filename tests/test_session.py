@@ -9,10 +9,13 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+import pytest
+
 from kimi_lab.common.errors import KimiBusyError
 from kimi_lab.core.session import new_session, session
 from kimi_lab.faces.comm.dispatch import Bridge
 from kimi_lab.testing import Reply
+from kimi_lab.tools.registry import registry
 
 
 def wait_for(condition: Any, timeout: float = 10.0) -> bool:
@@ -123,3 +126,14 @@ def test_clearing_or_reopening_a_chat_another_face_is_answering_in_is_refused(ki
     bridge.handle({"content": {"data": {"type": "stop", "request_id": "a1"}}})
     assert wait_for(lambda: finished(sent))
     assert "cleared (4 messages)" in kimi.run("%kimi reset busy").stdout, "free again once the answer ended"
+
+
+@pytest.mark.parametrize("turn", [1, 2])
+def test_each_test_starts_in_a_fresh_namespace(kimi, turn):
+    """Run twice, in any order: whichever runs second would see the first one's variable if the shell's
+    namespace were shared between tests (a frame left by one test once changed what another listed)."""
+    assert "left_by_a_test" not in kimi.shell.user_ns and registry.get("tool_left_by_a_test") is None
+    cell = kimi.run('left_by_a_test = 1\nfrom kimi_lab import tool\n@tool\ndef tool_left_by_a_test() -> int:\n'
+                    '    """A tool one test registers."""\n    return 1')
+    assert cell.error is None, cell.stdout
+    assert kimi.shell.user_ns["left_by_a_test"] == 1 and registry.get("tool_left_by_a_test") is not None

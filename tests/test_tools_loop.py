@@ -7,8 +7,7 @@ import re
 
 import pytest
 
-from kimi_lab.core.session import session
-from kimi_lab.testing import LoopbackServer, Reply, ToolCall
+from kimi_lab.testing import Reply, ToolCall
 from kimi_lab.tools import registry
 
 from .conftest import CANARY_KEY, chat_messages
@@ -229,21 +228,16 @@ def test_300_rounds(kimi):
     assert len(tool_messages(last)) == 300 and "\n598\n" in tool_messages(last)[-1]["content"]
 
 
-def test_openrouter_echoes_reasoning_details(monkeypatch, shell, clean_env, capfd):
-    from .conftest import Kimi
-
-    with LoopbackServer(api_key=CANARY_KEY, dialect="openrouter", require_reasoning_echo=True) as srv:
-        monkeypatch.setenv("OPENROUTER_API_KEY", CANARY_KEY)
-        k = Kimi(shell, srv, capfd)
-        k.config.presets = {"openrouter": {"base_url": srv.base_url}}
-        srv.script(Reply(reasoning="check", dialect="openrouter", tool_calls=[call("list_variables")]),
-                   Reply(content="done", dialect="openrouter"))
-        cell = k.run("%kimi -p openrouter --chat or look")
-        assert cell.error is None, cell.stdout
-        assistant = next(m for m in srv.chat_requests[1].body["messages"] if m["role"] == "assistant")
-        assert assistant["reasoning"] == "check"
-        assert "".join(d["text"] for d in assistant["reasoning_details"]) == "check"
-    session().conversations.reset("or")
+@pytest.mark.parametrize("server", [{"dialect": "openrouter", "require_reasoning_echo": True}], indirect=True)
+def test_openrouter_echoes_reasoning_details(kimi, monkeypatch):
+    monkeypatch.setenv("OPENROUTER_API_KEY", CANARY_KEY)
+    kimi.server.script(Reply(reasoning="check", dialect="openrouter", tool_calls=[call("list_variables")]),
+                       Reply(content="done", dialect="openrouter"))
+    cell = kimi.run("%kimi -p openrouter --chat or look")
+    assert cell.error is None, cell.stdout
+    assistant = next(m for m in kimi.server.chat_requests[1].body["messages"] if m["role"] == "assistant")
+    assert assistant["reasoning"] == "check"
+    assert "".join(d["text"] for d in assistant["reasoning_details"]) == "check"
 
 
 def test_results_are_capped_and_scrubbed(kimi, monkeypatch):

@@ -20,6 +20,7 @@ TYPED_KEY = "zq-typed-key-1234567890abcdef"
 @pytest.fixture
 def ns(shell: Any) -> dict[str, Any]:
     """A real kernel namespace after a few cells: IPython's history names exist and hold a typed key."""
+    shell.reset(new_session=False)  # only these cells' names (the shell is shared by the tests)
     shell.run_cell(f"connect_to_db(password={TYPED_KEY!r})", store_history=True)  # fails; stays in In
     shell.run_cell("21 * 2", store_history=True)
     shell.run_cell("'some output'", store_history=True)
@@ -34,7 +35,7 @@ def ns(shell: Any) -> dict[str, Any]:
 HIDDEN = {
     "_": "output history", "__": "output history", "___": "output history", "_N": "output history",
     "_oh": "output history", "Out": "output history", "_i": "input history", "_ii": "input history",
-    "_i1": "input history", "_ih": "input history", "In": "input history", "_dh": "directory history",
+    "_iN": "input history", "_ih": "input history", "In": "input history", "_dh": "directory history",
     "_private": "underscore", "exit": "IPython's helpers", "quit": "IPython's helpers",
     "get_ipython": "IPython's helpers", "open": "IPython's helpers", "settings": "a module",
     "db_url": "value looks like a secret", "notes": "value looks like a secret",
@@ -44,7 +45,7 @@ HIDDEN = {
 def test_each_hidden_kind_says_why(ns: dict[str, Any]) -> None:
     numbered = f"_{max(ns['Out'])}"  # the last cell's output, as `_<its number>`
     for name, why in HIDDEN.items():
-        name = numbered if name == "_N" else name
+        name = {"_N": numbered, "_iN": f"_i{max(ns['Out'])}"}.get(name, name)
         assert name in ns, name
         reason = hidden_reason(name, ns[name])
         assert reason is not None and why in reason, (name, reason)

@@ -7,13 +7,21 @@ the reopen path are imported by the call that needs them.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from kimi_lab.common.errors import KimiBusyError
 from kimi_lab.core.conversation import DEFAULT_CHAT, chat_name_for_path, default_chat, session_path
 from kimi_lab.core.session import busy_message, session
 
-__all__ = ["Exported", "adopt_notebook_chat", "clear_chat", "export_chat", "reopen_chat"]
+if TYPE_CHECKING:
+    from kimi_lab.core.conversation import Conversation
+
+__all__ = ["Exported", "adopt_notebook_chat", "chat_history", "clear_chat", "export_chat", "reopen_chat",
+           "reopen_unseen"]
+
+_reopen_lock = threading.Lock()  # a history and an ask arriving together (two faces) reopen a chat once
 
 
 @dataclass(frozen=True)
@@ -74,6 +82,31 @@ def reopen_chat(name: str | None = None) -> str:
     if not n:
         return f"no recorded turns for chat {conv.name!r}"
     return f"reopened chat {conv.name!r}: {n} turn(s) from the transcripts file (%kimi history {conv.name} shows them)"
+
+
+def reopen_unseen(chat: str) -> int:
+    """A chat this kernel never saw (a fresh kernel, a restart) comes back from the transcripts file,
+    once: how many turns came back."""
+    with _reopen_lock:
+        if session().conversations.has(chat):
+            return 0
+        from kimi_lab.store.reopen import reopen
+
+        return reopen(chat)[1]
+
+
+def chat_history(name: str | None = None, *, reload: bool = False) -> tuple[Conversation, int]:
+    """Chat `name` as this kernel holds it, and how many turns came back from the transcripts to make it
+    so: a chat this kernel never saw comes back once; `reload` reads it again (refused while it answers)."""
+    chat = name or default_chat()
+    if reload:
+        from kimi_lab.store.reopen import reopen
+
+        _refuse_if_busy(chat, "reopen it")
+        restored = reopen(chat)[1]
+    else:
+        restored = reopen_unseen(chat)
+    return session().conversations.get(chat), restored
 
 
 def adopt_notebook_chat(name: str) -> bool:

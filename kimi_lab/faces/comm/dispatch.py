@@ -23,12 +23,10 @@ from kimi_lab.core.session import busy_message, session
 from kimi_lab.faces.comm.asks import Ask
 from kimi_lab.faces.comm.messages import BridgeError, jsonable, one_line, turns
 from kimi_lab.faces.comm.protocol import ANSWERS, ASK_OPTIONS, PROTOCOL, REQUESTS, TARGET
-from kimi_lab.services.chats import adopt_notebook_chat
+from kimi_lab.services.chats import adopt_notebook_chat, chat_history, reopen_unseen
 from kimi_lab.settings.config import settings
 
 __all__ = ["PROTOCOL", "TARGET", "Bridge", "BridgeError", "register_comm_target"]
-
-_reopen_lock = threading.Lock()  # a `history` and an `ask` arriving together reopen a chat once
 
 
 def register_comm_target(shell: Any) -> bool:
@@ -119,7 +117,7 @@ class Bridge:
             raise BridgeError(f"unknown options {unknown}; allowed: {', '.join(sorted(ASK_OPTIONS))}")
         if request_id in self.asks or request_id in self.finished:
             raise BridgeError(f"request_id {request_id!r} was already used on this comm")
-        _reopen_unseen(chat)  # asked before the view loaded the history: go on from the recorded chat
+        reopen_unseen(chat)  # asked before the view loaded the history: go on from the recorded chat
         ask = Ask(self.send, request_id, chat, prompt, self.face)
         other = session().busy.claim(chat, ask)
         if other is not None:
@@ -152,16 +150,7 @@ class Bridge:
     def _history(self, request_id: str, data: dict[str, Any]) -> None:
         chat = _chat(data)
         adopt_notebook_chat(chat)  # the sidebar opening this notebook's chat: the cells' default from now on
-        if data.get("reopen"):
-            other = session().busy.owner(chat)
-            if other is not None:
-                raise BridgeError(busy_message(chat, other, "wait for it or stop it, then reopen it"))
-            from kimi_lab.store.reopen import reopen
-
-            restored = reopen(chat)[1]
-        else:
-            restored = _reopen_unseen(chat)
-        conv = session().conversations.get(chat)
+        conv, restored = chat_history(chat, reload=bool(data.get("reopen")))  # a busy chat: one-line error
         results = list(conv.results)
         finished = turns(results)
         running = session().busy.owner(conv.name)
@@ -218,17 +207,12 @@ class Bridge:
             raise BridgeError("'provider' must be a preset name")
 
         def fetch() -> None:
-            from kimi_lab.backends.listing import fetch_listing, kimi_first
-            from kimi_lab.services.ask import preferred_model
-            from kimi_lab.settings.target import resolve_target
+            from kimi_lab.services.models import list_models
 
             try:
-                cfg = settings()
-                target = preferred_model(resolve_target(provider=provider, config=cfg), cfg)
-                listing = fetch_listing(target, cfg)
-                ids = [m.id for m in kimi_first(listing)]
-                self._reply(request_id, "models", provider=target.provider.name, models=ids, chosen=target.model,
-                            error=listing.error)
+                listed = list_models(provider)
+                self._reply(request_id, "models", provider=listed.target.provider.name,
+                            models=[m.id for m in listed.models], chosen=listed.target.model, error=listed.error)
             except Exception as exc:
                 self.send({"type": "error", "request_id": request_id, "message": one_line(exc)})
 
@@ -277,17 +261,6 @@ def _check_protocol(theirs: Any) -> None:
         raise BridgeError(f"the frontend speaks kimi_lab protocol {theirs}, this kernel's kimi_lab {__version__} "
                           f"speaks {PROTOCOL}: upgrade the kimi-lab JupyterLab extension (pip install -U kimi_lab "
                           "where JupyterLab runs), then reload the page")
-
-
-def _reopen_unseen(chat: str) -> int:
-    """A chat this kernel never saw (a fresh kernel, a restart) comes back from the transcripts
-    file, once: how many turns came back."""
-    with _reopen_lock:
-        if session().conversations.has(chat):
-            return 0
-        from kimi_lab.store.reopen import reopen
-
-        return reopen(chat)[1]
 
 
 def _chat(data: dict[str, Any]) -> str:

@@ -9,8 +9,8 @@ from typing import Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
-from IPython.core.magic_arguments import argument, magic_arguments
 
+from kimi_lab.faces.ipython.arguments import ARGUMENTS, parser
 from kimi_lab.faces.ipython.options import OptionError, option_names, split_options
 
 __all__ = ["KimiMagics"]
@@ -20,6 +20,7 @@ SUBCOMMANDS = (
     "reopen",
 )
 _NAME = re.compile(r"^[\w.-]+$")
+_NAMES = option_names(ARGUMENTS)
 
 
 def _is_help(prompt: str) -> bool:
@@ -30,33 +31,6 @@ def _is_help(prompt: str) -> bool:
 @magics_class
 class KimiMagics(Magics):
     @no_var_expand
-    @magic_arguments()
-    @argument("-p", "--provider", help="Provider preset (see %%kimi providers).")
-    @argument("-m", "--model", help="Model id, e.g. kimi-k2-thinking.")
-    @argument("--base-url", help="Any OpenAI-compatible base URL (vLLM, SGLang, llama-server).")
-    @argument("--chat", help="Named conversation (default: this notebook's, shared with its sidebar).")
-    @argument("--new", action="store_true", help="Start the conversation afresh.")
-    @argument("--system", help="System prompt for the conversation.")
-    @argument("--temperature", type=float, help="Sampling temperature (default 1.0).")
-    @argument("--top-p", type=float, help="Nucleus sampling.")
-    @argument("--max-tokens", type=int, help="Output budget, reasoning included (default 32768).")
-    @argument("--seed", type=int, help="Sampling seed.")
-    @argument("--stop", action="append", help="Stop sequence (repeatable).")
-    @argument("--no-reasoning", action="store_true", help="Hide the reasoning (it is still recorded).")
-    @argument("--json", action="store_true", help="JSON mode; the parsed value is in .data.")
-    @argument("--out", help="Store the result object in this variable.")
-    @argument("--tools", help="Tools offered: auto (data tools + yours), data, none, +code, or a list.")
-    @argument("--max-rounds", type=int, help="Most model calls in the tool loop (default 64).")
-    @argument("--effort", choices=("low", "high", "max"),
-              help="Reasoning effort, mapped to the model's control (K3: reasoning_effort; K2.5/K2.6: low = off).")
-    @argument("--route", help="OpenRouter: upstream hosts in order, e.g. moonshotai,together.")
-    @argument("-y", "--yes", action="store_true", help="%%kimi doctor: also send the two small paid requests.")
-    @argument("--n-ctx", type=int, help="Local GGUF: context size in tokens (default 16384).")
-    @argument("--threads", type=int, help="Local GGUF: CPU threads.")
-    @argument("--gpu-layers", type=int, help="Local GGUF: layers on the GPU (-1: all).")
-    @argument("--cpu-moe", action="store_true", default=None, help="Local GGUF: MoE experts stay on the CPU.")
-    @argument("--min-p", type=float, help="Local GGUF: min-p sampling (default 0.01).")
-    @argument("--force-load", action="store_true", help="Local GGUF: load even if it looks too big.")
     @line_cell_magic
     def kimi(self, line: str, cell: str | None = None) -> Any:
         """Ask Kimi K2 Thinking; reasoning streams beside the answer.
@@ -79,14 +53,14 @@ class KimiMagics(Magics):
         if cell is None and head in SUBCOMMANDS and rest.strip().startswith("-"):
             line = f"{rest} {head}"  # `%kimi models -p openrouter` reads as `%kimi -p openrouter models`
         try:
-            opts_text, prompt = split_options(line, option_names(self.kimi.parser))
+            opts_text, prompt = split_options(line, _NAMES)
             argv = shlex.split(opts_text)
         except (OptionError, ValueError) as exc:
             raise UsageError(str(exc)) from None
         if "-h" in argv or "--help" in argv or _is_help(prompt if cell is None else f"{prompt} {cell}"):
             print(self.usage())  # `%kimi help`, `%kimi -h`, `%%kimi` with just "help": never sent as a question
             return None
-        args = self.kimi.parser.parse_args(argv)
+        args = _parser().parse_args(argv)
         if cell is None:
             words = prompt.split()
             if words and words[0] in SUBCOMMANDS and len(words) <= 2 and all(_NAME.match(w) for w in words):
@@ -133,7 +107,7 @@ class KimiMagics(Magics):
 
     def usage(self) -> str:
         """What `%kimi help`, `%kimi -h` and `%kimi?` show: the magic's docstring and its options."""
-        return self.kimi.parser.format_help().removeprefix("::").strip("\n")
+        return _parser().format_help().removeprefix("::").strip("\n")
 
     def _subcommand(self, name: str, arg: str | None, args: Any) -> Any:
         from kimi_lab.faces.ipython import subcommands as reports
@@ -171,3 +145,8 @@ class KimiMagics(Magics):
             return None
         print(services.clear_chat(arg))
         return None
+
+
+def _parser() -> Any:
+    """The magic's argument parser, its description the magic's docstring (built on first use)."""
+    return parser(KimiMagics.kimi.__doc__ or "")

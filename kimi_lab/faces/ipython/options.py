@@ -6,27 +6,34 @@ apostrophes; here options are read only up to the first word that is not one.
 
 from __future__ import annotations
 
-import argparse
 import re
-from dataclasses import dataclass
+from collections.abc import Iterable
+from typing import Any
+
+from kimi_lab.faces.ipython.arguments import FLAG_ACTIONS
 
 __all__ = ["OptionError", "OptionNames", "option_names", "split_options"]
 
 
-@dataclass(frozen=True)
 class OptionNames:
-    """The magic's options, as its argument parser declares them (the one list of them)."""
+    """The magic's options, as its argument table declares them (the one list of them).
 
-    values: frozenset[str]  # take a value: `-m kimi-k2.6`, `--model=kimi-k2.6`
-    flags: frozenset[str]  # stand alone: `--new`, `-h`
+    A plain class, not a dataclass: the dataclass machinery alone cost `%load_ext` a millisecond.
+    """
+
+    __slots__ = ("flags", "values")
+
+    def __init__(self, values: frozenset[str], flags: frozenset[str]) -> None:
+        self.values = values  # take a value: `-m kimi-k2.6`, `--model=kimi-k2.6`
+        self.flags = flags  # stand alone: `--new`, `-h`
 
 
-def option_names(parser: argparse.ArgumentParser) -> OptionNames:
-    """Read the option names from `parser` (the `%kimi` magic's), so nothing keeps a second list."""
+def option_names(arguments: Iterable[tuple[tuple[str, ...], dict[str, Any]]]) -> OptionNames:
+    """Read the option names from `arguments` (the `%kimi` magic's table), so nothing keeps a second list."""
     values: set[str] = set()
     flags: set[str] = {"-h", "--help"}  # IPython's magic parsers have no help action; kimi_lab answers these
-    for action in parser._actions:  # argparse keeps no public list of its actions
-        (flags if action.nargs == 0 else values).update(action.option_strings)
+    for names, kwargs in arguments:
+        (flags if kwargs.get("action") in FLAG_ACTIONS else values).update(names)
     return OptionNames(frozenset(values), frozenset(flags - values))
 
 

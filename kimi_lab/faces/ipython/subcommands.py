@@ -50,24 +50,23 @@ def providers_table(env: Mapping[str, str]) -> Table:
 
 def models_table(args: Any) -> Table:
     """`%kimi models [-p NAME]`: what the provider lists right now (GET /models), Kimi ids first."""
-    from kimi_lab.backends.listing import fetch_listing, kimi_first
+    from kimi_lab.services.models import list_models
 
     cfg = settings()
-    t = resolve_target(provider=args.provider, model=args.model, base_url=args.base_url, config=cfg)
-    listing = fetch_listing(t, cfg, refresh=True)
-    if listing.error:
+    listed = list_models(args.provider, args.model, args.base_url, refresh=True)
+    t = listed.target
+    if listed.error:
         raise KimiAPIError(
-            f"could not read the model list of {t.provider.name} at {t.shown_url} ({listing.error}); "
+            f"could not read the model list of {t.provider.name} at {t.shown_url} ({listed.error}); "
             f"check the key and --base-url, or pass -m with a model id the provider documents"
         )
     rows = []
-    for m in kimi_first(listing):
+    for m in listed.models:
         price = f"${m.price.input:.2f} / ${m.price.output:.2f} / ${m.price.cache_read:.2f}" if m.price else ""
         rows.append([m.id, f"{m.context:,}" if m.context else "", f"{m.max_output:,}" if m.max_output else "",
                      price, rule_for(m.id, cfg.model_rules).name if m.is_kimi else ""])
-    kimi = sum(1 for m in listing.models if m.is_kimi)
     return Table(["model", "context", "max output", "price per 1M in / out / cache read", "request rule"], rows,
-                 title=f"Models {t.provider.name} lists: {len(rows)}, {kimi} of them Kimi (chosen: {t.model})")
+                 title=f"Models {t.provider.name} lists: {len(rows)}, {listed.kimi} of them Kimi (chosen: {t.model})")
 
 
 def config_table(args: Any) -> Table:
@@ -124,7 +123,9 @@ class History:
 
 
 def history(name: str | None) -> History:
-    conv = session().conversations.get(name)
+    from kimi_lab.services.chats import chat_history
+
+    conv, _ = chat_history(name)
     return History(conv.name, list(conv.results))
 
 
