@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from .common.result import Result, ToolCall
     from .faces.widget.panel import ChatPanel, chat
     from .services.ask import ask
+    from .services.mapping import map_rows as map
     from .settings.config import KimiLab
     from .settings.providers import PRESETS, Provider
     from .tools.registry import Tool, tool
@@ -34,12 +35,14 @@ __all__ = [
     "ask",
     "chat",
     "load_ipython_extension",
+    "map",
     "tool",
     "unload_ipython_extension",
 ]
 
 _LAZY = {
     "ask": ("services.ask", "ask"),
+    "map": ("services.mapping", "map_rows"),
     "chat": ("faces.widget.panel", "chat"),
     "ChatPanel": ("faces.widget.panel", "ChatPanel"),
     "KimiLab": ("settings.config", "KimiLab"),

@@ -24,6 +24,8 @@ class ChatRequest:
     seed: int | None = None
     stop: list[str] | None = None
     json_mode: bool = False
+    #: Sent as is when set (a typed answer's `json_schema`), in place of json_mode's `json_object`.
+    response_format: dict[str, Any] | None = None
     tools: list[dict[str, Any]] | None = None
     tool_choice: str | None = None  # "none" on the last round the tool loop allows
     effort: str | None = None  # low | high | max, mapped to the model's own control by its rule

@@ -157,7 +157,7 @@ class LocalBackend:
             max_tokens=request.max_tokens,
             stop=request.stop,
             seed=request.seed,
-            response_format={"type": "json_object"} if request.json_mode else None,
+            response_format=_response_format(request),
             logits_processor=processors,
         )
         completion = 0
@@ -176,3 +176,11 @@ class LocalBackend:
             yield ReasoningDelta(piece) if part == "reasoning" else ContentDelta(piece)
         yield UsageEvent(TokenUsage(completion=completion))
         yield Done(finish or "stop")
+
+
+def _response_format(request: ChatRequest) -> dict[str, Any] | None:
+    """llama.cpp's shape: JSON mode, with the schema as its grammar when the answer is typed."""
+    schema = ((request.response_format or {}).get("json_schema") or {}).get("schema")
+    if schema is not None:
+        return {"type": "json_object", "schema": schema}
+    return {"type": "json_object"} if request.json_mode or request.response_format else None

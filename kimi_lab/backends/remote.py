@@ -139,9 +139,12 @@ class RemoteBackend:
     """One backend per question: it keeps the JSON of every message it has sent, so each
     round of a tool loop encodes only the messages that are new."""
 
-    def __init__(self, target: Target, cfg: KimiLab) -> None:
+    def __init__(self, target: Target, cfg: KimiLab, *, retries: int | None = None) -> None:
+        """`retries`: 429/5xx retries of one request (default `KimiLab.max_retries`); a caller that
+        coordinates retries across many requests (kimi_lab.map) passes 0 and reads `KimiAPIError.retry_after`."""
         self.target = target
         self.cfg = cfg
+        self.retries = cfg.max_retries if retries is None else retries
         self._encoded: dict[int, tuple[Any, str]] = {}
         self._malformed = 0  # malformed events skipped in this question's answer
 
@@ -197,7 +200,9 @@ class RemoteBackend:
             value = getattr(req, name)
             if value is not None:
                 rest[name] = value
-        if req.json_mode:
+        if req.response_format is not None:
+            rest["response_format"] = req.response_format
+        elif req.json_mode:
             rest["response_format"] = {"type": "json_object"}
         if req.tools and req.tool_choice:
             rest["tool_choice"] = req.tool_choice
@@ -242,14 +247,14 @@ class RemoteBackend:
                     "/chat/completions", cast_to=object, content=body, stream=True, stream_cls=openai.Stream[object]
                 )
             except openai.APIStatusError as exc:
-                if exc.status_code in _RETRY_STATUS and attempt < self.cfg.max_retries:
+                if exc.status_code in _RETRY_STATUS and attempt < self.retries:
                     wait = _retry_after(exc.response.headers, self.cfg.retry_after_cap)
                     if wait is None:
                         wait = self.cfg.retry_backoff * (2**attempt) * (1 + random.random() / 4)
                     attempt += 1
                     yield Status(
                         f"{self.target.provider.name} answered {exc.status_code}; retry {attempt} of "
-                        f"{self.cfg.max_retries} in {wait:.1f} s",
+                        f"{self.retries} in {wait:.1f} s",
                         "warning",
                     )
                     if req.cancel.wait(wait):
@@ -260,7 +265,9 @@ class RemoteBackend:
                     from kimi_lab.backends.listing import fetch_listing, kimi_ids
 
                     listed = kimi_ids(fetch_listing(self.target, self.cfg)) or None
-                raise _status_error(exc, self.target, listed) from None
+                error = _status_error(exc, self.target, listed)
+                error.retry_after = _retry_after(exc.response.headers, self.cfg.retry_after_cap)
+                raise error from None
             except openai.APITimeoutError:
                 raise self._no_response() from None
             except openai.APIConnectionError as exc:

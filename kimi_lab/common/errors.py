@@ -63,6 +63,7 @@ class KimiAPIError(KimiError):
     def __init__(self, message: str, *, status: int | None = None, partial: Result | None = None) -> None:
         super().__init__(message, partial=partial)
         self.status = status
+        self.retry_after: float | None = None  # seconds the provider asked to wait (Retry-After), if it did
 
 
 class KimiConnectionError(KimiError):

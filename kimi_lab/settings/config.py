@@ -74,6 +74,14 @@ class KimiLab(Configurable):
     tool_result_tokens = Int(
         4_000, help="Cap on each tool result sent to the model (head and tail kept), in tokens of ~4 characters."
     ).tag(config=True)
+    map_confirm_cost = Float(
+        1.0, help="kimi_lab.map: a job estimated above this many dollars asks before it starts (paid providers only)."
+    ).tag(config=True)
+    map_limits = Dict(
+        {},
+        help="kimi_lab.map admission per provider, over the built-in defaults (moonshot: its entry tier, "
+        "concurrency 1 and 3 rpm): {provider: {concurrency, rpm, tpm}}.",
+    ).tag(config=True)
     n_ctx = Int(16_384, help="Local backend: context size in tokens (capped at the model's own).").tag(config=True)
     n_threads = Int(None, allow_none=True, help="Local backend: CPU threads (default: llama.cpp's choice).").tag(
         config=True

@@ -16,6 +16,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any, cast
 
+from kimi_lab.testing._batches import Batches
 from kimi_lab.testing._dialects import _Rendered
 from kimi_lab.testing._replies import (
     _MALFORMED,
@@ -130,6 +131,14 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
         self.wfile.flush()
 
+    def _send_bytes(self, status: int, data: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+        self.wfile.flush()
+
     def _write_chunk(self, data: bytes) -> None:
         self.wfile.write(b"%X\r\n%s\r\n" % (len(data), data))
         self.wfile.flush()
@@ -152,7 +161,9 @@ class _Handler(BaseHTTPRequestHandler):
         arrived = time.monotonic()
         self._read_body()
         self._record(arrived, None)
-        if self.path.split("?", 1)[0].rstrip("/") != MODELS_PATH:
+        if Batches.owns(self.path):
+            self._answer_store(b"")
+        elif self.path.split("?", 1)[0].rstrip("/") != MODELS_PATH:
             self._send_json(404, _error_body(404, f"No route for GET {self.path}"))
         elif not self._authorized():
             self._send_json(401, _error_body(401, "Invalid Authentication"))
@@ -165,17 +176,42 @@ class _Handler(BaseHTTPRequestHandler):
         self._record(arrived, _parse_json(raw))
         self._send_json(404, _error_body(404, f"No route for {self.command} {self.path}"))
 
-    do_PUT = do_PATCH = do_DELETE = _not_found
+    do_PUT = do_PATCH = _not_found
+
+    def do_DELETE(self) -> None:
+        if not Batches.owns(self.path):
+            self._not_found()
+            return
+        arrived = time.monotonic()
+        self._read_body()
+        self._record(arrived, None)
+        self._answer_store(b"")
 
     def do_POST(self) -> None:
         arrived = time.monotonic()
         raw = self._read_body()
-        body = _parse_json(raw)
+        multipart = self.headers.get("Content-Type", "").lower().startswith("multipart/")
+        body = None if multipart else _parse_json(raw)  # an upload is recorded without a body
         recorded = self._record(arrived, body)
         try:
-            self._answer_post(body)
+            if Batches.owns(self.path):
+                self._answer_store(raw)
+            else:
+                self._answer_post(body)
         finally:
             recorded.finished = time.monotonic()
+
+    def _answer_store(self, raw: bytes) -> None:
+        """The Files and Batches routes (kimi_lab/testing/_batches.py); they need the key like chat does."""
+        if not self._authorized():
+            self._send_json(401, _error_body(401, "Invalid Authentication"))
+            return
+        store = self.owner._batches
+        status, answer = store.answer(self.command, self.path, self.headers.get("Content-Type", ""), raw)
+        if isinstance(answer, bytes):
+            self._send_bytes(status, answer)
+        else:
+            self._send_json(status, answer)
 
     def _answer_post(self, body: dict[str, Any] | None) -> None:
         if self.path.split("?", 1)[0].rstrip("/") != CHAT_PATH:
@@ -187,12 +223,27 @@ class _Handler(BaseHTTPRequestHandler):
         if body is None:
             self._send_json(400, _error_body(400, "Invalid request: body must be a JSON object"))
             return
+        limits = self.owner._limits
+        refusal = limits.admit(body)
+        if refusal is not None:
+            self._send_json(*refusal)
+            return
+        try:
+            self._answer_chat(body)
+        finally:
+            limits.release()
+
+    def _answer_chat(self, body: dict[str, Any]) -> None:
         owner = self.owner
         rejection = owner._reject(body)
         if rejection is not None:
             self._send_json(*rejection)
             return
-        reply = owner._next_reply(body)
+        reply, scripted = owner._take_reply(body)
+        # `latency` delays echo and demo answers only: a scripted Reply carries its own delays. No lock is held.
+        if not scripted and owner.latency > 0 and not owner._wait(owner.latency):
+            self._cut()
+            return
         if reply.hang > 0 and not owner._wait(reply.hang):
             self._cut()
             return

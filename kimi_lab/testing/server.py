@@ -18,8 +18,11 @@ from collections import deque
 from collections.abc import Iterable
 from typing import Any
 
+from kimi_lab.testing._batches import Batches
+from kimi_lab.testing._batches_files import DEFAULT_MAX_FILE_BYTES
 from kimi_lab.testing._demo import DEFAULT_TOKENS_PER_SECOND, Pacing, demo_reply
 from kimi_lab.testing._http import _HTTPServer
+from kimi_lab.testing._limits import Limits
 from kimi_lab.testing._model_listing import models_listing
 from kimi_lab.testing._moonshot_rules import missing_reasoning as _missing_reasoning
 from kimi_lab.testing._moonshot_rules import moonshot_rule_error, reasoning_scope
@@ -79,6 +82,13 @@ class LoopbackServer:
         model_rules: bool = False,
         demo: bool = False,
         tokens_per_second: float = DEFAULT_TOKENS_PER_SECOND,
+        latency: float = 0.0,
+        limits: dict[str, int] | None = None,
+        limit_window: float = 60.0,
+        max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+        batch_step: float = 0.05,
+        batch_rows_per_step: int = 10,
+        batch_window: float | None = None,
     ) -> None:
         """All provider modelling is opt-in (see kimi_lab/testing/_providers.py for the sources):
 
@@ -96,6 +106,16 @@ class LoopbackServer:
             client's variables, JSON when asked) instead of echoing. Scripted replies still come first.
         tokens_per_second: the demo's streaming pace (0: none); echo_delay, when set, is the pause between
             events instead.
+        latency: seconds before the first byte of an unscripted (echo or demo) chat answer, streamed or not, waited
+            without a lock, so many requests wait at once (a benchmark's "50 ms a request").
+        limits: Moonshot's rate limits for chat requests, some of {"concurrency", "rpm", "tpm"} (the entry tier is
+            {"concurrency": 1, "rpm": 3, "tpm": 500_000}); over one, a 429 rate_limit_reached_error with Retry-After
+            (kimi_lab/testing/_limits.py). `rate_limited` counts those 429s; `max_in_flight` is always kept.
+        limit_window: the seconds RPM and TPM count over (60; smaller scales a minute down for tests).
+        max_file_bytes: the largest upload POST /v1/files accepts (Moonshot: 100 MB), else a 400.
+        batch_step, batch_rows_per_step: a batch validates for one step, runs that many lines a step, then finalizes
+            for one step (kimi_lab/testing/_batches.py); 0 s runs it at once.
+        batch_window: seconds before an unfinished batch expires, in place of its completion_window (e.g. 24h).
         """
         if dialect not in DIALECTS:
             raise ValueError(f"unknown dialect {dialect!r}; expected one of {DIALECTS}")
@@ -112,6 +132,9 @@ class LoopbackServer:
         self.model_rules = model_rules
         if tokens_per_second < 0:
             raise ValueError("tokens_per_second must be >= 0")
+        if not latency >= 0:
+            raise ValueError("latency must be >= 0")
+        self.latency = latency
         self.demo = demo
         self.tokens_per_second = tokens_per_second
         self.api_key = api_key
@@ -131,6 +154,10 @@ class LoopbackServer:
         self._thread: threading.Thread | None = None
         self._connections: dict[socket.socket, threading.Thread] = {}
         self._accepted = 0
+        self._limits = Limits(limits, limit_window)
+        self._batches = Batches(
+            self, max_file_bytes=max_file_bytes, step=batch_step, rows_per_step=batch_rows_per_step, window=batch_window
+        )
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -214,6 +241,16 @@ class LoopbackServer:
             return [r for r in self.requests if r.method == "POST" and r.path.split("?", 1)[0].rstrip("/") == CHAT_PATH]
 
     @property
+    def rate_limited(self) -> int:
+        """How many chat requests got a 429 from `limits`."""
+        return self._limits.rate_limited
+
+    @property
+    def max_in_flight(self) -> int:
+        """The most chat requests answered at once so far (admitted, response not yet fully written)."""
+        return self._limits.max_in_flight
+
+    @property
     def pending_replies(self) -> int:
         """How many scripted replies are still queued."""
         with self._cond:
@@ -264,18 +301,24 @@ class LoopbackServer:
             self._cond.notify_all()
 
     def _next_reply(self, body: dict[str, Any]) -> Reply:
+        return self._take_reply(body)[0]
+
+    def _take_reply(self, body: dict[str, Any]) -> tuple[Reply, bool]:
+        """The next scripted reply, else the echo or demo one; True when it was scripted."""
         with self._cond:
             if self._replies:
-                return self._replies.popleft()
+                return self._replies.popleft(), True
         if self.demo:
-            return demo_reply(body, dialect=self.dialect, pacing=Pacing(self.tokens_per_second, self.echo_delay))
+            pacing = Pacing(self.tokens_per_second, self.echo_delay)
+            return demo_reply(body, dialect=self.dialect, pacing=pacing), False
         text = _last_user_text(body)
-        return Reply(
+        reply = Reply(
             content=f"Echo: {text}",
             reasoning=f"The user wrote: {text}. I will echo it.",
             dialect=self.dialect,
             delay=self.echo_delay,
         )
+        return reply, False
 
     def _tool_ids(self, reply: Reply) -> list[str]:
         """Resolve default ids; Moonshot numbers calls across the server's life."""

@@ -1,0 +1,239 @@
+"""Running a map job: worker threads ask rows under the admission control, retry what is worth
+retrying, save each answered row as it finishes, and the cell's thread draws the progress.
+
+Why threads driving the existing backend rather than a second, async client: the same wire code (request
+rules, dialects, reasoning parsing, error messages) answers a row as answers a cell, and on this machine
+it measured faster than a bare `AsyncOpenAI` loop (benchmarks/bench_map.py). The cell's thread only
+waits and draws, so an interrupt (the notebook's Stop) reaches it at once; the workers see `stop` at
+their next chunk, wait or admission.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from kimi_lab.common.errors import (
+    KimiAPIError,
+    KimiConnectionError,
+    KimiError,
+    KimiInterrupted,
+    KimiStreamError,
+)
+from kimi_lab.core.admission import Admission
+from kimi_lab.services.mapping.inputs import Rows
+from kimi_lab.services.mapping.plan import MapPlan
+from kimi_lab.services.mapping.rows import RowAnswer, RowFailed, ask_row
+from kimi_lab.store.checkpoint import Checkpoint, RowRecord
+
+__all__ = ["Counts", "Job", "Outcome"]
+
+_RETRY_STATUS = {408, 409, 500, 502, 503, 504, 529}
+_FATAL_STATUS = {401, 403, 404}
+_RATE_RETRIES = 12  # 429s one row may meet before it is recorded as failed
+_JOIN = 10.0  # seconds the cell waits for workers to see `stop`
+
+
+@dataclass
+class Outcome:
+    """What the output frame needs of a row (its reasoning stays in the checkpoint, read by `trace`)."""
+
+    content: str | None = None  # None: no answer came (the request failed)
+    data: Any = None
+    error: str | None = None
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost: float | None = None
+    reasoning: str | None = None  # kept only when the job was asked for a reasoning column
+
+    @classmethod
+    def of(cls, record: RowRecord) -> Outcome:
+        return cls(record.content, record.data, record.error, record.tokens_in, record.tokens_out, record.cost)
+
+
+@dataclass
+class Counts:
+    done: int = 0
+    failed: int = 0
+    tokens: int = 0
+    cost: float = 0.0
+    cost_known: bool = True
+    answered: int = 0  # rows answered in this run (not from the checkpoint)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+
+class Job:
+    def __init__(self, plan: MapPlan, rows: Rows, keys: list[str], answered: dict[str, RowRecord],
+                 checkpoint: Checkpoint | None, *, on_error: str = "record", max_cost: float | None = None,
+                 keep_reasoning: bool = False, retries: int | None = None,
+                 progress: Callable[[Counts, int], None] | None = None) -> None:
+        self.plan, self.rows, self.keys, self.checkpoint = plan, rows, keys, checkpoint
+        self.on_error, self.max_cost, self.keep_reasoning = on_error, max_cost, keep_reasoning
+        self.retries = plan.cfg.max_retries if retries is None else retries
+        self.stop = threading.Event()
+        lim = plan.limits
+        self.admission = Admission(lim.concurrency, rpm=lim.rpm, tpm=lim.tpm, stop=self.stop)
+        self.outcomes: dict[str, Outcome] = {k: Outcome.of(r) for k, r in answered.items()}
+        self.positions: dict[str, int] = {}  # first position of each key still to ask (equal rows asked once)
+        for i, key in enumerate(keys):
+            if key not in self.outcomes:
+                self.positions.setdefault(key, i)
+        self.counts = Counts()
+        for key in keys:
+            if key in self.outcomes:
+                self._count(self.outcomes[key], from_checkpoint=True)
+        self.pending = list(self.positions.items())
+        self._next = 0
+        self._take = threading.Lock()
+        self.changed = threading.Condition()
+        self.fatal: KimiError | None = None
+        self.stopped_by: str = ""  # why admission stopped early ("max_cost $5.00 reached")
+        self._progress = progress
+
+    # -- counting ------------------------------------------------------------------
+
+    def _count(self, outcome: Outcome, from_checkpoint: bool = False, rows: int | None = None) -> None:
+        n = rows if rows is not None else 1
+        with self.counts.lock:
+            self.counts.done += n
+            self.counts.failed += n if outcome.error else 0
+            if not from_checkpoint:
+                self.counts.answered += 1
+                self.counts.tokens += outcome.tokens_in + outcome.tokens_out
+                if outcome.cost is None and outcome.tokens_in + outcome.tokens_out:
+                    self.counts.cost_known = False
+                self.counts.cost += outcome.cost or 0.0
+
+    def _spend(self, spent: RowAnswer) -> None:
+        """A failed attempt may still have been billed (a stream cut mid-answer)."""
+        with self.counts.lock:
+            self.counts.tokens += spent.tokens_in + spent.tokens_out
+            self.counts.cost += spent.cost or 0.0
+
+    def _rows_of(self, key: str) -> int:
+        return self.keys.count(key) if len(self.positions) != len(self.keys) else 1
+
+    # -- workers -------------------------------------------------------------------
+
+    def _take_next(self) -> tuple[str, int] | None:
+        with self._take:
+            if self.stop.is_set() or self._next >= len(self.pending):
+                return None
+            if self.max_cost is not None and self._over_budget():
+                self.stopped_by = f"max_cost ${self.max_cost:,.2f} reached"
+                return None
+            item = self.pending[self._next]
+            self._next += 1
+            return item
+
+    def _over_budget(self) -> bool:
+        with self.counts.lock:
+            spent, answered = self.counts.cost, self.counts.answered
+        average = spent / answered if answered else 0.0
+        return spent + self.admission.in_flight * average >= (self.max_cost or 0.0)
+
+    def _work(self) -> None:
+        while True:
+            item = self._take_next()
+            if item is None:
+                return
+            key, position = item
+            outcome = self._ask(position)
+            if outcome is None:  # stopped before it was answered
+                return
+            self.outcomes[key] = outcome
+            self._count(outcome, rows=self._rows_of(key))
+            with self.changed:
+                self.changed.notify_all()
+
+    def _ask(self, position: int) -> Outcome | None:
+        prompt = self.plan.prompt(self.rows.row(position))
+        tokens = self.plan.admission_tokens(prompt)
+        attempts = rate_limited = 0
+        while True:
+            if not self.admission.acquire(tokens):
+                return None
+            try:
+                answer = ask_row(self.plan, prompt, self.stop)
+            except RowFailed as failed:
+                self._spend(failed.spent)
+                error = failed.error
+            else:
+                if answer.cancelled:
+                    self._spend(answer)
+                    return None
+                outcome = Outcome(answer.content, answer.data, answer.error, answer.tokens_in, answer.tokens_out,
+                                  answer.cost, answer.reasoning if self.keep_reasoning else None)
+                self._save(self.keys[position], answer)
+                if answer.error and self.on_error == "raise":
+                    self._fail(KimiError(f"row {self.rows.index[position]!r}: {answer.error}"))
+                return outcome
+            finally:
+                self.admission.release()
+            status = getattr(error, "status", None) if isinstance(error, KimiAPIError) else None
+            if status == 429 and "quota" not in error.message.lower() and rate_limited < _RATE_RETRIES:
+                rate_limited += 1
+                wait = error.retry_after if error.retry_after is not None else self._backoff(rate_limited)
+                self.admission.cool_down(wait)  # every worker waits, not only this one
+                continue
+            retryable = status in _RETRY_STATUS or isinstance(error, (KimiConnectionError, KimiStreamError))
+            if retryable and attempts < self.retries:
+                attempts += 1
+                if self.stop.wait(self._backoff(attempts)):
+                    return None
+                continue
+            if status in _FATAL_STATUS or (status == 429 and "quota" in error.message.lower()):
+                self._fail(error)  # every row would fail the same way: stop, keep what is done
+                return None
+            if self.on_error == "raise":
+                self._fail(KimiError(f"row {self.rows.index[position]!r}: {error.message}"))
+                return None
+            return Outcome(error=error.message)
+
+    def _backoff(self, attempt: int) -> float:
+        return min(self.plan.cfg.retry_backoff * (2 ** (attempt - 1)) * (1 + random.random() / 4),
+                   self.plan.cfg.retry_after_cap)
+
+    def _fail(self, error: KimiError) -> None:
+        with self._take:
+            if self.fatal is None:
+                self.fatal = error
+        self.stop.set()
+        self.admission.wake()
+
+    def _save(self, key: str, answer: RowAnswer) -> None:
+        if self.checkpoint is None:
+            return
+        data = answer.data.model_dump(mode="json") if hasattr(answer.data, "model_dump") else answer.data
+        self.checkpoint.save(RowRecord(key, self.plan.target.model, answer.prompt, answer.content, answer.reasoning,
+                                       data, answer.error, answer.tokens_in, answer.tokens_out, answer.cost))
+
+    # -- the cell's thread ---------------------------------------------------------
+
+    def run(self, interval: float = 0.25) -> None:
+        """Run to the end, drawing progress every `interval` s; raises KimiInterrupted on an interrupt."""
+        n = min(self.plan.limits.concurrency, len(self.pending))
+        workers = [threading.Thread(target=self._work, name=f"kimi_lab-map-{i}", daemon=True) for i in range(n)]
+        for w in workers:
+            w.start()
+        try:
+            while any(w.is_alive() for w in workers):
+                with self.changed:
+                    self.changed.wait(interval)
+                self._draw()
+        except KeyboardInterrupt:
+            self.stop.set()
+            self.admission.wake()
+            deadline = time.monotonic() + _JOIN
+            for w in workers:
+                w.join(max(0.0, deadline - time.monotonic()))
+            raise KimiInterrupted("interrupted") from None
+        self._draw()
+
+    def _draw(self) -> None:
+        if self._progress is not None:
+            self._progress(self.counts, self.admission.in_flight)

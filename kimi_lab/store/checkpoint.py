@@ -1,0 +1,137 @@
+"""Every finished row of a `kimi_lab.map` job, saved as it finishes, so nothing is asked (or billed) twice.
+
+A row is keyed by a hash of what is sent for it (model, the rendered request) rather than by its
+position: rerunning the same cell after an interrupt, a crash or a failed run finds the rows already
+answered, and a changed template or model is a new row. SQLite in WAL mode beside the transcripts
+file: each save is its own committed transaction, which survives the kernel being killed, and readers
+(the `trace` of a row) never wait for the workers writing.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kimi_lab.store.sqlite import _private_file, _private_folder, default_path
+
+__all__ = ["BatchRecord", "Checkpoint", "RowRecord", "checkpoint_path"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS rows(key TEXT PRIMARY KEY, model TEXT, prompt TEXT, content TEXT, reasoning TEXT,
+    data TEXT, error TEXT, tokens_in INTEGER, tokens_out INTEGER, cost REAL, at REAL);
+CREATE TABLE IF NOT EXISTS batches(job TEXT NOT NULL, part INTEGER NOT NULL, batch_id TEXT NOT NULL,
+    model TEXT, rows INTEGER, at REAL, PRIMARY KEY(job, part));
+"""
+_CHUNK = 500  # keys per IN (…) query: under SQLite's variable limit everywhere
+
+
+def checkpoint_path() -> Path:
+    """`map.sqlite3` in the transcripts file's folder (`KIMI_LAB_TRANSCRIPTS` moves both)."""
+    return default_path().with_name("map.sqlite3")
+
+
+@dataclass(frozen=True)
+class RowRecord:
+    """One answered row: what was asked, the answer, its reasoning and what it cost."""
+
+    key: str
+    model: str
+    prompt: str
+    content: str
+    reasoning: str
+    data: Any  # the validated JSON value of a typed answer (None for text)
+    error: str | None  # an answer that came but is unusable (not of the schema after the repair round)
+    tokens_in: int
+    tokens_out: int
+    cost: float | None
+
+
+@dataclass(frozen=True)
+class BatchRecord:
+    """A provider batch a job created (`backend="batch"`): found again by a later kernel."""
+
+    part: int
+    batch_id: str
+    model: str
+    rows: int
+
+
+class Checkpoint:
+    """Thread-safe: one connection, one lock; the workers save from their threads."""
+
+    def __init__(self, path: Path | str | None = None) -> None:
+        self.path = Path(path) if path is not None else checkpoint_path()
+        _private_folder(self.path.parent)
+        _private_file(self.path)  # prompts and answers: the user's alone, like the transcripts
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(self.path, timeout=10.0, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: a committed row survives a killed process
+        self._db.executescript(_SCHEMA)
+
+    def save(self, record: RowRecord) -> None:
+        data = None if record.data is None else json.dumps(record.data, ensure_ascii=False, default=str)
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO rows VALUES(?,?,?,?,?,?,?,?,?,?,?)",
+                (record.key, record.model, record.prompt, record.content, record.reasoning, data, record.error,
+                 record.tokens_in, record.tokens_out, record.cost, time.time()),
+            )
+
+    def answered(self, keys: Iterable[str]) -> dict[str, RowRecord]:
+        """The rows among `keys` that were answered before (without their reasoning: read it with `get`)."""
+        wanted = list(dict.fromkeys(keys))
+        found: dict[str, RowRecord] = {}
+        with self._lock:
+            for start in range(0, len(wanted), _CHUNK):
+                chunk = wanted[start:start + _CHUNK]
+                marks = ",".join("?" * len(chunk))
+                for row in self._db.execute(
+                    f"SELECT key, model, '', content, '', data, error, tokens_in, tokens_out, cost FROM rows "
+                    f"WHERE key IN ({marks})", chunk):
+                    found[row[0]] = _record(row)
+        return found
+
+    def get(self, key: str) -> RowRecord | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT key, model, prompt, content, reasoning, data, error, tokens_in, tokens_out, cost FROM rows "
+                "WHERE key=?", (key,)).fetchone()
+        return _record(row) if row is not None else None
+
+    def save_batch(self, job: str, record: BatchRecord) -> None:
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO batches VALUES(?,?,?,?,?,?)",
+                             (job, record.part, record.batch_id, record.model, record.rows, time.time()))
+
+    def batches(self, job: str) -> list[BatchRecord]:
+        with self._lock:
+            rows = self._db.execute("SELECT part, batch_id, model, rows FROM batches WHERE job=? ORDER BY part",
+                                    (job,)).fetchall()
+        return [BatchRecord(*row) for row in rows]
+
+    def forget_batches(self, job: str) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM batches WHERE job=?", (job,))
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> Checkpoint:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _record(row: tuple[Any, ...]) -> RowRecord:
+    key, model, prompt, content, reasoning, data, error, tokens_in, tokens_out, cost = row
+    return RowRecord(key, model or "", prompt or "", content or "", reasoning or "",
+                     None if data is None else json.loads(data), error, tokens_in or 0, tokens_out or 0, cost)
