@@ -255,3 +255,29 @@ def test_the_default_admission_keeps_a_new_account_under_its_limit(kimi, monkeyp
     arrivals = sorted(r.time for r in kimi.server.chat_requests)
     assert arrivals[-1] - arrivals[0] >= 1.6, "eight requests at 4 per second take at least 1.75 s"
 
+
+
+# -- the magic ---------------------------------------------------------------------------------------
+
+def test_the_magic_maps_the_cell_body_over_a_frame_into_a_variable(kimi):
+    kimi.shell.user_ns.update(df=tickets(3), Ticket=Ticket)
+    kimi.server.script(*[Reply(content='{"category": "bug", "urgent": false}') for _ in range(3)])
+    cell = kimi.run("%%kimi --map df --schema Ticket --out labels -p custom --concurrency 1\nClassify: {text}")
+    assert cell.error is None, cell.stdout
+    labels = kimi.shell.user_ns["labels"]
+    assert list(labels.index) == ["T000", "T001", "T002"] and (labels["category"] == "bug").all()
+    assert "Classify: ticket number 2" in kimi.server.chat_requests[2].body["messages"][-1]["content"]
+    est = kimi.run("%%kimi --map df --dry-run -p custom\nSummarise: {text}")
+    assert est.error is None and "to ask: 3" in est.text() and chat_count(kimi) == 3
+
+
+@pytest.mark.parametrize("cell, message", [
+    ("%%kimi --map nowhere -p custom\nSay {text}", "--map nowhere: no variable of that name"),
+    ("%%kimi --map df --schema Nope -p custom\nSay {text}", "--schema Nope: no variable of that name"),
+    ("%%kimi --schema Ticket -p custom\nSay hi", "--schema goes with --map VAR"),
+    ("%%kimi --map df -p custom\nSay {txt}", "{txt}, which is not a column"),
+])
+def test_the_magic_says_what_is_wrong_in_one_line(kimi, cell, message):
+    kimi.shell.user_ns.update(df=tickets(2), Ticket=Ticket)
+    result = kimi.run(cell)
+    assert result.error is not None and message in str(result.error) and chat_count(kimi) == 0

@@ -40,6 +40,15 @@ ARGUMENTS: tuple[tuple[tuple[str, ...], dict[str, Any]], ...] = (
     (("--cpu-moe",), {"action": "store_true", "default": None, "help": "Local GGUF: MoE experts stay on the CPU."}),
     (("--min-p",), {"type": float, "help": "Local GGUF: min-p sampling (default 0.01)."}),
     (("--force-load",), {"action": "store_true", "help": "Local GGUF: load even if it looks too big."}),
+    (("--map",), {"metavar": "VAR", "help": "Ask the prompt (a template: {column}) for every row of this DataFrame, "
+                                          "Series or list; the answers come back as a DataFrame."}),
+    (("--schema",), {"metavar": "VAR", "help": "With --map: a pydantic model or JSON schema each answer must match "
+                                             "(one column per field)."}),
+    (("--concurrency",), {"type": int, "help": "With --map: requests at once (default: the provider's safe start)."}),
+    (("--rpm",), {"type": float, "help": "With --map: requests per minute at most (0: no limit)."}),
+    (("--tpm",), {"type": float, "help": "With --map: tokens per minute at most (0: no limit)."}),
+    (("--max-cost",), {"type": float, "help": "With --map: stop admitting rows once this many dollars are spent."}),
+    (("--dry-run",), {"action": "store_true", "help": "With --map: show rows, tokens, cost and time; send nothing."}),
 )
 
 #: argparse actions that take no value (the option stands alone).

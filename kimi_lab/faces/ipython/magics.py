@@ -41,6 +41,7 @@ class KimiMagics(Magics):
         %kimi reset [NAME] | history [NAME] | chat [NAME]
         %kimi export [NAME] | reopen [NAME]      transcripts recorded on disk, across kernels
         %%kimi -p local -m PATH.gguf | REPO:QUANT | REPO/FILE.gguf   a GGUF run in this kernel
+        %%kimi --map df [--schema Model] [--out VAR] [--dry-run]   the cell, {column} filled, for every row
 
         {name} in a prompt inserts a summary of the notebook variable `name`;
         other braces are left as they are; {{name}} writes a literal {name}.
@@ -69,6 +70,11 @@ class KimiMagics(Magics):
             prompt = f"{prompt}\n{cell}".strip() if prompt else cell
         if args.out is not None and not args.out.isidentifier():
             raise UsageError(f"--out needs a Python variable name, got {args.out!r}")
+        if args.map is not None:
+            return self._map(prompt, args)
+        if args.schema is not None or args.dry_run:
+            raise UsageError(f"{'--schema' if args.schema is not None else '--dry-run'} goes with --map VAR "
+                             f"(a question per row of a frame)")
         turn = api.prepare(
             prompt,
             provider=args.provider,
@@ -104,6 +110,35 @@ class KimiMagics(Magics):
         if args.out:
             self.shell.user_ns[args.out] = result
         return result
+
+    def _map(self, template: str, args: Any) -> Any:
+        """`%%kimi --map df`: the cell body is the template, asked for every row (kimi_lab.map)."""
+        from kimi_lab.common.errors import KimiError
+        from kimi_lab.services.mapping import map_rows
+
+        ns = self.shell.user_ns
+        values = {}
+        for option, name in (("--map", args.map), ("--schema", args.schema)):
+            if name is None:
+                continue
+            if name not in ns:
+                raise UsageError(f"{option} {name}: no variable of that name in the notebook")
+            values[option] = ns[name]
+        try:
+            out = map_rows(
+                template, values["--map"], schema=values.get("--schema"), provider=args.provider, model=args.model,
+                base_url=args.base_url, system=args.system, tools=args.tools or "none",
+                temperature=args.temperature, top_p=args.top_p, max_tokens=args.max_tokens, seed=args.seed,
+                stop=args.stop, effort=args.effort, route=args.route, concurrency=args.concurrency, rpm=args.rpm,
+                tpm=args.tpm, max_cost=args.max_cost, dry_run=args.dry_run, reasoning=False, namespace=ns,
+            )
+        except KimiError as exc:
+            if args.out and exc.partial is not None:
+                ns[args.out] = exc.partial  # an interrupted job: the rows answered so far
+            raise
+        if args.out and not args.dry_run:
+            ns[args.out] = out
+        return out
 
     def usage(self) -> str:
         """What `%kimi help`, `%kimi -h` and `%kimi?` show: the magic's docstring and its options."""
