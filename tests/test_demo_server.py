@@ -148,6 +148,28 @@ def test_json_schema_response_format_fills_its_properties(demo):
     assert isinstance(value["count"], int) and isinstance(value["names"], list) and value["ok"] is True
 
 
+@pytest.mark.parametrize("ticket, category, sentiment", [
+    ("I was charged twice this month and nobody answers.", "billing", "negative"),
+    ("The app crashes every time I open a report.", "bug", "negative"),
+    ("Thanks, the new dashboard is fantastic!", "praise", "positive"),
+])
+def test_an_enum_property_gets_one_of_its_values_picked_from_the_row(demo, ticket, category, sentiment):
+    """A pydantic Literal is an enum in the schema: the demo answers a value it allows (a map over tickets
+    validates every row), chosen from the row's own words."""
+    schema = {"type": "object", "required": ["category", "sentiment", "summary"], "properties": {
+        "category": {"enum": ["billing", "refund", "bug", "login", "praise", "other"], "type": "string"},
+        "sentiment": {"enum": ["positive", "neutral", "negative"], "type": "string"},
+        "summary": {"type": "string"}}}
+    completion = client(demo).chat.completions.create(
+        model="kimi-k2-thinking",
+        messages=[{"role": "user", "content": f"Classify this support ticket.\n\nTicket: {ticket}\nTier: pro"}],
+        response_format={"type": "json_schema", "json_schema": {"name": "Ticket", "schema": schema}},
+    )
+    value = json.loads(completion.choices[0].message.content or "")
+    assert (value["category"], value["sentiment"]) == (category, sentiment)
+    assert ticket.split()[0] in value["summary"] and len(value["summary"].split()) <= 9
+
+
 # ----------------------------------------------------------------------------------------------------- the tools
 
 

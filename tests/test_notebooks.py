@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from pathlib import Path
+from typing import Iterator
 
 import nbformat
 import pandas as pd
@@ -22,9 +23,10 @@ pytestmark = pytest.mark.kernel
 
 
 def execute(name: str, monkeypatch: pytest.MonkeyPatch, server: LoopbackServer,
-            key_env: str = "KIMI_LAB_API_KEY") -> nbformat.NotebookNode:
+            key_env: str = "KIMI_LAB_API_KEY", then: tuple[str, ...] = ()) -> nbformat.NotebookNode:
     """Run a notebook with one provider key set; the endpoint is the loopback server (KIMI_LAB_BASE_URL
-    redirects the preset the key selects, as a user would only with a proxy)."""
+    redirects the preset the key selects, as a user would only with a proxy). `then`: code cells the test
+    appends, to read what the notebook left in its kernel."""
     for name_ in ("KIMI_LAB_API_KEY", "MOONSHOT_API_KEY", "OPENROUTER_API_KEY", "KIMI_LAB_PROVIDER"):
         monkeypatch.delenv(name_, raising=False)
     monkeypatch.setenv("KIMI_LAB_BASE_URL", server.base_url)
@@ -32,6 +34,7 @@ def execute(name: str, monkeypatch: pytest.MonkeyPatch, server: LoopbackServer,
     if key_env != "KIMI_LAB_API_KEY":  # only that provider's key: the preset it selects, not `custom`
         monkeypatch.setenv("KIMI_LAB_PROVIDER", key_env.split("_")[0].lower())
     nb = nbformat.read(NOTEBOOKS / name, as_version=4)
+    nb.cells.extend(nbformat.v4.new_code_cell(source) for source in then)
     NotebookClient(nb, timeout=60, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()
     return nb
 
@@ -153,7 +156,7 @@ def shown(cell: nbformat.NotebookNode, text: str) -> int:
     return sum(text in outputs_text({"outputs": [out]}) for out in cell.get("outputs", []))
 
 
-def test_notebooks_run_on_the_demo_without_a_key(monkeypatch):
+def test_notebooks_run_on_the_demo_without_a_key(monkeypatch, tmp_path):
     quickstart = execute_without_key("01-quickstart.ipynb", monkeypatch)
     assert errors(quickstart) == []
     code = code_cells(quickstart)
@@ -181,3 +184,76 @@ def test_notebooks_run_on_the_demo_without_a_key(monkeypatch):
     assert ranking.count('revenue_growth(region="') >= 4 and "Ranking: **west**" in ranking
     assert "did not run" in outputs_text(code["%%kimi --tools +code"])
     assert "False" in outputs_text(code['"share" in sales.columns  # False unless you allowed the code to run'])
+
+    # kimi_lab.map, its checkpoint in this test's own folder so that every row is asked.
+    monkeypatch.setenv("KIMI_LAB_TRANSCRIPTS", str(tmp_path / "transcripts.sqlite3"))
+    mapping = execute_without_key("03-map-over-a-dataframe.ipynb", monkeypatch)
+    assert errors(mapping) == []
+    code = code_cells(mapping)
+    assert outputs_text(code["from kimi_lab.testing import start_demo_if_no_key"]).strip() == DEMO_MESSAGE
+    assert "40 to ask of 40 rows (0 answered before)" in outputs_text(code[f"out = {MAP})"])
+    assert "Empty DataFrame" in outputs_text(code["out[out.error.notna()]"]), "no row failed"
+    assert "0 to ask of 40 rows (40 answered before)" in outputs_text(code[f"again = {MAP})"])
+
+
+# Notebook 03: kimi_lab.map over 40 tickets, on the demo server (as a notebook's first cell starts it, without
+# its pace), which answers in the shape the response format's json_schema asks for.
+TICKET_FIELDS = {
+    "category": {"billing", "refund", "bug", "login", "feature_request", "praise", "other"},
+    "sentiment": {"positive", "neutral", "negative"},
+}
+MAP = "kimi_lab.map(question, tickets.head(40), schema=Ticket, concurrency=8"  # the cells' first lines
+DUMP_OUT = 'print(out.to_json(orient="split"))'
+
+
+@pytest.fixture
+def demo_server() -> Iterator[LoopbackServer]:
+    with LoopbackServer(api_key=CANARY_KEY, demo=True, tokens_per_second=0) as srv:
+        yield srv
+
+
+def test_map_notebook(monkeypatch, tmp_path, demo_server):
+    monkeypatch.setenv("KIMI_LAB_TRANSCRIPTS", str(tmp_path / "transcripts.sqlite3"))  # the checkpoint goes beside it
+    nb = execute("03-map-over-a-dataframe.ipynb", monkeypatch, demo_server, then=(DUMP_OUT,))
+    assert errors(nb) == []
+    code = code_cells(nb)
+    assert outputs_text(code["from kimi_lab.testing import start_demo_if_no_key"]) == "", "a key: no demo"
+    estimate = outputs_text(code[f"{MAP}, dry_run=True)"])
+    for shown_ in ("dry run: nothing sent", "rows: 40; to ask: 40; already answered (checkpoint): 0", "input: about",
+                   "cost:", "admission: concurrency 8", "time: at most"):
+        assert shown_ in estimate, estimate
+
+    dumped = json.loads(outputs_text(code[DUMP_OUT]))
+    out = pd.DataFrame(dumped["data"], index=dumped["index"], columns=dumped["columns"])
+    tickets = pd.read_csv(NOTEBOOKS / "data" / "support_tickets.csv", index_col="ticket_id").head(40)
+    assert list(out.index) == list(tickets.index), "aligned with the input's index"
+    assert out.error.isna().all(), out.error.dropna().unique()[:3]
+    for column, allowed in TICKET_FIELDS.items():
+        assert set(out[column]) <= allowed, (column, set(out[column]) - allowed)
+    assert out.summary.map(lambda s: isinstance(s, str) and s.strip() != "").all()
+    assert "Empty DataFrame" in outputs_text(code["out[out.error.notna()]"]), "the failed rows: none"
+    assert (out.tokens_in > 0).all() and (out.tokens_out > 0).all()
+    assert "40 to ask of 40 rows (0 answered before)" in outputs_text(code[f"out = {MAP})"])
+    counts = outputs_text(code["labelled.category.value_counts()"]).strip().splitlines()
+    assert dict(line.rsplit(None, 1) for line in counts[1:-1]) == {
+        str(k): str(n) for k, n in out.category.value_counts().items()}, counts
+
+    trace = outputs_text(code["out.kimi.trace(out.index[0])"])
+    assert "Thought for" in trace and "The user wants JSON with the keys" in trace, "the reasoning"
+    first = out.iloc[0]
+    assert f'"category": "{first.category}"' in trace and f'"sentiment": "{first.sentiment}"' in trace, "the answer"
+
+    # One request a row: the dry run sent nothing; rerunning the call, and the cell form, asked nothing.
+    rerun = code[f"again = {MAP})"]
+    assert "0 to ask of 40 rows (40 answered before)" in outputs_text(rerun) and "True" in outputs_text(rerun)
+    cell_form = outputs_text(code["%%kimi --map first_40 --schema Ticket --concurrency 8 --out labels"])
+    assert "0 to ask of 40 rows (40 answered before)" in cell_form, "the cell asks the call's question: all answered"
+    assert "True" in outputs_text(code["labels.equals(out)"])
+    requests = demo_server.chat_requests
+    assert len(requests) == 40, len(requests)
+    sent = [r.body["messages"][-1]["content"] for r in requests]
+    for text, tier in zip(tickets.text, tickets.tier, strict=True):
+        assert sum(f"Ticket: {text}\n" in s and f"Customer tier: {tier}" in s for s in sent) == 1, text
+    assert all(r.body["response_format"]["type"] == "json_schema" for r in requests)
+    assert (tmp_path / "map.sqlite3").exists(), "the checkpoint is beside the transcripts file"
+    assert CANARY_KEY not in nbformat.writes(nb)

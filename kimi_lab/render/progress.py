@@ -76,8 +76,10 @@ class Progress:
     redraws: int
 
     def __init__(self, total: int, *, kind: str = "auto", min_interval: float = 0.25, title: str = "kimi_lab.map",
-                 clock: Callable[[], float] = time.monotonic, stream: TextIO | None = None) -> None:
+                 clock: Callable[[], float] = time.monotonic, stream: TextIO | None = None, start: int = 0) -> None:
+        """`start`: rows already done when the job begins (a resumed job's saved rows), left out of the ETA's rate."""
         self.total = max(0, total)
+        self.start = max(0, start)
         self.kind = choose_kind(kind)
         self.title = title
         self.min_interval = max(0.0, min_interval)
@@ -85,7 +87,7 @@ class Progress:
         self.stream = stream if stream is not None else sys.stderr
         self.redraws = 0
         self.closed = False
-        self.counts = _Counts()
+        self.counts = _Counts(done=self.start)
         self.tty = self.kind == "text" and _is_tty(self.stream)
         # a log gets a new line per draw, so it is drawn far less often than a line rewritten in place
         self._interval = self.min_interval if self.kind != "text" or self.tty else max(self.min_interval, LOG_INTERVAL)
@@ -99,11 +101,11 @@ class Progress:
     # -- what is shown ---------------------------------------------------------------------------
 
     def eta(self, now: float) -> float | None:
-        """Seconds left at the rate of rows done so far; None before any row finishes."""
-        done = self.counts.done
+        """Seconds left at the rate of rows done so far in this run; None before any row finishes."""
+        done = self.counts.done - self.start
         if done <= 0:
             return None
-        return max(0, self.total - done) * (now - self._started) / done
+        return max(0, self.total - self.counts.done) * (now - self._started) / done
 
     def parts(self, now: float, *, final: bool = False) -> list[str]:
         """The figures after the title, in the order shown (the closing line drops the ETA)."""

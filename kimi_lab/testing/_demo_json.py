@@ -78,13 +78,61 @@ def json_example(question: str) -> dict[str, Any] | None:
     return found
 
 
+class Choice(tuple):  # type: ignore[type-arg]
+    """An `enum` of a schema's property: the demo answers one of its values, never something else."""
+
+
+#: Words that make the demo pick an enum value (a ticket that mentions a charge is about billing).
+_CHOICE_WORDS: dict[str, tuple[str, ...]] = {
+    "billing": ("charge", "invoice", "billing", "payment", "card", "subscription", "price", "plan"),
+    "refund": ("refund", "money back", "charged twice"),
+    "bug": ("crash", "error", "bug", "broken", "fails", "freez", "not working", "doesn't work", "won't"),
+    "login": ("log in", "login", "password", "sign in", "2fa", "locked out"),
+    "feature_request": ("would love", "please add", "wish", "could you add", "feature", "how do i add"),
+    "feature": ("would love", "please add", "wish", "could you add", "feature"),
+    "praise": ("thank", "love", "great", "awesome", "amazing", "easiest", "fantastic"),
+    "negative": ("angry", "frustrat", "terrible", "awful", "unacceptable", "crash", "error", "charged", "nobody",
+                 "broken", "still", "again", "refund", "locked out", "fails"),
+    "positive": ("thank", "love", "great", "awesome", "amazing", "easiest", "fantastic", "works well"),
+}
+
+
+def _choose(options: tuple[Any, ...], question: str) -> Any:
+    """The first value whose own words appear in the question; else a neutral one; else one by the question's
+    length (deterministic, like the rest of the demo)."""
+    q = question.lower()
+    for option in options:
+        words = _CHOICE_WORDS.get(str(option).lower(), (str(option).lower().replace("_", " "),))
+        if any(w in q for w in words):
+            return option
+    for fallback in ("neutral", "other", "unknown", "none"):
+        if fallback in options:
+            return fallback
+    return options[len(question) % len(options)] if options else None
+
+
+def _summary(question: str) -> str:
+    """A few words of the row's own text (the longest line of the question), not the demo's disclaimer."""
+    lines = [line.split(":", 1)[-1].strip() for line in question.splitlines() if line.strip()]
+    longest = max(lines, key=len, default="")
+    words = longest.split()
+    return " ".join(words[:8]).rstrip(".,;") + ("…" if len(words) > 8 else "")
+
+
 def schema_example(schema: Any) -> dict[str, Any] | None:
-    """An example object from a json_schema response format: one placeholder per property, by type."""
+    """An example object from a json_schema response format: one placeholder per property, by type; an
+    `enum` (a pydantic Literal) or `const` keeps its allowed values."""
     if not isinstance(schema, dict) or not isinstance(schema.get("properties"), dict):
         return None
     placeholders = {"array": ["…"], "boolean": True, "integer": 1, "number": 1.0, "object": {}}
     out: dict[str, Any] = {}
     for name, prop in list(schema["properties"].items())[:40]:
+        if isinstance(prop, dict) and isinstance(prop.get("enum"), list) and prop["enum"]:
+            out[str(name)] = Choice(prop["enum"])
+            continue
+        if isinstance(prop, dict) and "const" in prop:
+            out[str(name)] = Choice([prop["const"]])
+            continue
         kind = prop.get("type") if isinstance(prop, dict) else None
         out[str(name)] = placeholders.get(kind, "…") if isinstance(kind, str) else "…"
     return out
@@ -108,6 +156,8 @@ def _reason(question: str) -> str:
 
 def _fill(key: str, example: Any, question: str, answer: str, depth: int = 0) -> Any:
     lowered = key.lower()
+    if isinstance(example, Choice):
+        return _choose(tuple(example), question)
     if isinstance(example, bool):
         return True
     if isinstance(example, dict):
@@ -132,6 +182,8 @@ def _fill(key: str, example: Any, question: str, answer: str, depth: int = 0) ->
         return None
     if lowered in _REASON_KEYS:
         return _reason(question)
+    if lowered == "summary" and "ticket" in question.lower():
+        return _summary(question)
     if lowered in ("answer", "summary", "text", "result", "description"):
         return answer
     return f"example {key}"

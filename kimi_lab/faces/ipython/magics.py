@@ -126,7 +126,9 @@ class KimiMagics(Magics):
             values[option] = ns[name]
         try:
             out = map_rows(
-                template, values["--map"], schema=values.get("--schema"), provider=args.provider, model=args.model,
+                # stripped: IPython ends a cell with a newline, and the rows' keys must match kimi_lab.map's
+                template.strip(), values["--map"], schema=values.get("--schema"), provider=args.provider,
+                model=args.model,
                 base_url=args.base_url, system=args.system, tools=args.tools or "none",
                 temperature=args.temperature, top_p=args.top_p, max_tokens=args.max_tokens, seed=args.seed,
                 stop=args.stop, effort=args.effort, route=args.route, concurrency=args.concurrency, rpm=args.rpm,

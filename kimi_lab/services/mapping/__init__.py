@@ -75,11 +75,11 @@ def map_rows(
     if asking:
         raise KimiConfigError(f"map runs rows unattended, so tools that ask first cannot be offered "
                               f"({', '.join(asking)}): use tools='data', 'none' or a list of tools that only read")
-    if spec.offered and namespace is None:
+    if namespace is None:  # the notebook's: its secrets are scrubbed from every prompt (and the tools read it)
         from kimi_lab.render.views import _shell
 
         shell = _shell()
-        namespace = shell.user_ns if shell is not None else {}
+        namespace = shell.user_ns if shell is not None else None
     secrets = secret_values(extra_names=cfg.secret_env,
                             extra_values=[*spec.target.secrets, *namespace_secrets(namespace)])
     limits = limits_for(spec.target.provider.name, cfg, concurrency, rpm, tpm)
@@ -131,8 +131,7 @@ def _run_async(plan: MapPlan, rows: Any, keys: list[str], answered: dict[str, An
                progress: str) -> tuple[dict[str, Any], str]:
     from kimi_lab.render.progress import Progress
 
-    bar = Progress(len(rows), kind="none" if progress == "none" else progress,
-                   title=f"kimi_lab.map · {plan.target.model}")
+    bar = Progress(len(rows), kind=progress, title=f"kimi_lab.map · {plan.target.model}", start=est.answered)
 
     def draw(counts: Counts, in_flight: int, force: bool = False) -> None:
         bar.update(done=counts.done, failed=counts.failed, in_flight=in_flight, tokens=counts.tokens,

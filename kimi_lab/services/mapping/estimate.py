@@ -32,13 +32,15 @@ class Estimate:
     high: float | None
     per_minute: float  # requests admitted per minute at most
     limits: Limits
+    free: bool = False  # a server of one's own or a local model: nothing is billed
 
     @property
     def minutes(self) -> float:
         return self.to_ask / self.per_minute if self.per_minute else 0.0
 
     def lines(self) -> list[str]:
-        money = ("cost unknown (no price for this provider)" if self.low is None else
+        money = ("nothing billed (your own server or a local model)" if self.free else
+                 "cost unknown (no price for this provider)" if self.low is None else
                  f"${self.low:,.4f} to ${self.high:,.2f}, about ${self.typical:,.4f} if answers average "
                  f"{TYPICAL_OUTPUT:,} output tokens (low: the input alone; high: every row uses max_tokens "
                  f"{self.max_tokens:,})")
@@ -90,7 +92,7 @@ def estimate_job(plan: MapPlan, prompts: list[str], rows: int, answered: int) ->
         rates.append(lim.tpm / max(1.0, tokens / n + max_tokens))
     return Estimate(plan.target.provider.name, plan.target.model, rows, n, answered, tokens, max_tokens,
                     cost(min(LOW_OUTPUT, max_tokens)), cost(min(TYPICAL_OUTPUT, max_tokens)), cost(max_tokens),
-                    min(rates), lim)
+                    min(rates), lim, plan.free)
 
 
 def confirm_start(est: Estimate, threshold: float, max_cost: float | None) -> None:

@@ -168,7 +168,8 @@ class Job:
                     return None
                 outcome = Outcome(answer.content, answer.data, answer.error, answer.tokens_in, answer.tokens_out,
                                   answer.cost, answer.reasoning if self.keep_reasoning else None)
-                self._save(self.keys[position], answer)
+                if not answer.error:  # a row that failed validation is asked again on a rerun
+                    self._save(self.keys[position], answer)
                 if answer.error and self.on_error == "raise":
                     self._fail(KimiError(f"row {self.rows.index[position]!r}: {answer.error}"))
                 return outcome

@@ -126,7 +126,8 @@ class MapPlan:
         """What identifies a row's answer: the model and everything sent that shapes it."""
         req = self.spec.request
         shaped = {
-            "provider": self.target.provider.name, "model": self.target.model, "messages": self.messages(prompt),
+            "provider": self.target.provider.name, "base_url": self.target.base_url, "model": self.target.model,
+            "messages": self.messages(prompt),
             "response_format": self._format, "max_tokens": req.max_tokens, "temperature": req.temperature,
             "top_p": req.top_p, "seed": req.seed, "stop": req.stop, "effort": req.effort, "tools": req.tools,
         }
