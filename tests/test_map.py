@@ -289,3 +289,30 @@ def test_a_row_that_failed_validation_is_asked_again_on_the_rerun_and_the_good_o
     again = kimi_lab.map("Classify: {text}", tickets(2), schema=Ticket, concurrency=1, **FREE)
     assert again["error"].isna().all() and chat_count(kimi) == 4, "T001 once more, T000 not"
     assert "ticket number 1" in kimi.server.chat_requests[-1].body["messages"][-1]["content"]
+
+
+def test_tools_offered_to_rows_run_one_at_a_time_on_the_users_own_function(kimi):
+    """Rows answer concurrently, but a user's function registered as a tool need not be thread-safe."""
+    import threading
+
+    from kimi_lab.testing import ToolCall
+    from kimi_lab.tools import tool
+
+    inside, most, lock, pause = [0], [0], threading.Lock(), threading.Event()
+
+    @tool
+    def lookup(ticket: str) -> str:
+        """Look a ticket up in the CRM."""
+        with lock:
+            inside[0] += 1
+            most[0] = max(most[0], inside[0])
+        pause.wait(0.05)
+        with lock:
+            inside[0] -= 1
+        return f"crm says {ticket} is fine"
+
+    kimi.server.script(*[Reply(tool_calls=[ToolCall("lookup", '{"ticket": "x"}')]) for _ in range(4)],
+                       *[Reply(content="done") for _ in range(4)])
+    out = kimi_lab.map("Check {text}", tickets(4), tools="lookup", concurrency=4, **FREE)
+    assert out["error"].isna().all() and (out["answer"] == "done").all(), out["error"].tolist()
+    assert most[0] == 1

@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from kimi_lab.backends.base import ChatRequest
@@ -81,6 +81,8 @@ class MapPlan:
     limits: Limits
     namespace: dict[str, Any] | None = None
     local: dict[str, Any] | None = None
+    #: Tools run one at a time across the workers: a user's function need not be thread-safe.
+    tool_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def target(self) -> Any:

@@ -4,6 +4,7 @@ and timeline, in a conversation of its own; then, for a typed answer, validation
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +16,7 @@ from kimi_lab.core.turn import Turn
 from kimi_lab.services.ask import backend_for
 from kimi_lab.services.mapping.plan import MapPlan
 from kimi_lab.tools.runner import ToolRunner
+from kimi_lab.tools.timeout import call_with_timeout
 
 __all__ = ["RowAnswer", "RowFailed", "ask_row"]
 
@@ -49,8 +51,13 @@ def _ignore(event: Any) -> None:
 def _turn(plan: MapPlan, prompt: str, messages: list[dict[str, Any]], cancel: threading.Event) -> Turn:
     runner = None
     if plan.spec.offered:
+        def one_at_a_time(call: Callable[[], Any], seconds: float) -> Any:
+            with plan.tool_lock:
+                return call_with_timeout(call, seconds)
+
         runner = ToolRunner(plan.spec.offered, namespace=plan.namespace or {}, secrets=plan.secrets,
-                            cap_chars=plan.cfg.tool_result_tokens * 4, timeout=plan.cfg.tool_timeout)
+                            cap_chars=plan.cfg.tool_result_tokens * 4, timeout=plan.cfg.tool_timeout,
+                            executor=one_at_a_time)
     return Turn(prompt, conversation=Conversation(name="kimi_lab.map"), target=plan.target,
                 backend=backend_for(plan.target, plan.cfg, plan.local, retries=0),
                 request=plan.request(messages, cancel), show_reasoning=False, secrets=plan.secrets, runner=runner,
