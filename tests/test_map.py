@@ -271,7 +271,7 @@ def test_the_magic_maps_the_cell_body_over_a_frame_into_a_variable(kimi):
 @pytest.mark.parametrize("cell, message", [
     ("%%kimi --map nowhere -p custom\nSay {text}", "--map nowhere: no variable of that name"),
     ("%%kimi --map df --schema Nope -p custom\nSay {text}", "--schema Nope: no variable of that name"),
-    ("%%kimi --schema Ticket -p custom\nSay hi", "--schema goes with --map VAR"),
+    ("%%kimi --dry-run -p custom\nSay hi", "--dry-run goes with --map VAR"),
     ("%%kimi --map df -p custom\nSay {txt}", "{txt}, which is not a column"),
 ])
 def test_the_magic_says_what_is_wrong_in_one_line(kimi, cell, message):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import shutil
 from dataclasses import replace
 from pathlib import Path
 from typing import Iterator
@@ -13,7 +15,7 @@ import pytest
 from nbclient import NotebookClient
 
 from kimi_lab.settings.providers import PRESETS
-from kimi_lab.testing import LoopbackServer, Reply, ToolCall
+from kimi_lab.testing import LoopbackServer, RecordedRequest, Reply, ToolCall
 from kimi_lab.testing.demo import MESSAGE as DEMO_MESSAGE
 
 from .conftest import CANARY_KEY
@@ -195,6 +197,18 @@ def test_notebooks_run_on_the_demo_without_a_key(monkeypatch, tmp_path):
     assert "Empty DataFrame" in outputs_text(code["out[out.error.notna()]"]), "no row failed"
     assert "0 to ask of 40 rows (40 answered before)" in outputs_text(code[f"again = {MAP})"])
 
+    # Notebook 04: every cell runs on the demo but the one that raises on purpose; the replay gives the same answer.
+    workflows = execute_without_key_in(workflows_folder(tmp_path), WORKFLOWS, monkeypatch)
+    assert errors(workflows, allowed=(FAILING_CELL,)) == []
+    code = code_cells(workflows)
+    assert outputs_text(code["from kimi_lab.testing import start_demo_if_no_key"]).strip() == DEMO_MESSAGE
+    assert [o.ename for o in code[FAILING_CELL].outputs if o.output_type == "error"] == ["KeyError"]
+    assert re.fullmatch(TYPED, outputs_text(code["check"]).strip()), outputs_text(code["check"])
+    assert "-f code: " in outputs_text(code["%%kimi -f code"])
+    assert "new cell below" in outputs_text(code["%kimi fix"]) or "no cell was added" in outputs_text(code["%kimi fix"])
+    assert "· cached: " in outputs_text(code[REPLAYED])
+    assert "the same answer: True" in outputs_text(code[SAME])
+
 
 # Notebook 03: kimi_lab.map over 40 tickets, on the demo server (as a notebook's first cell starts it, without
 # its pace), which answers in the shape the response format's json_schema asks for.
@@ -257,3 +271,145 @@ def test_map_notebook(monkeypatch, tmp_path, demo_server):
     assert all(r.body["response_format"]["type"] == "json_schema" for r in requests)
     assert (tmp_path / "map.sqlite3").exists(), "the checkpoint is beside the transcripts file"
     assert CANARY_KEY not in nbformat.writes(nb)
+
+
+# Notebook 04: a typed answer, -f code, %kimi fix, --file and the replay cache, on the demo server, with the code
+# a model would write scripted for the two cells that turn an answer into a cell. The replay runs with the server
+# stopped: nothing can be sent.
+WORKFLOWS = "04-notebook-workflows.ipynb"
+FAILING_CELL = '# raises on purpose: the column is "region", not "regio"'
+REPLAY_MODE = '%config KimiLab.cache = "replay"'
+RECORDED, REPLAYED = "%%kimi --new --chat replay --out _recorded", "%%kimi --new --chat replay --out replayed"
+SAME = 'print("the same answer:", replayed.content == _recorded.content)'
+TYPED = (r"RegionCheck\(region='(north|south|east|west)', best_product='(widget|gadget|gizmo)', "
+         r"reason='[^']+'\)")
+GROWTH = ('def monthly_growth(df, region):\n'
+          '    by_month = df[df["region"] == region].groupby("month")["revenue"].sum()\n'
+          '    return by_month.pct_change()')
+FIXED = 'sales.groupby("region").units.sum()'
+SCRIPTED = {  # the cell, and the answer the server gives its first request
+    "%%kimi -f code": Reply(reasoning="Filter the region, sum by month, then pct_change.",
+                            content=f"Sum the region's revenue by month, then the change:\n\n```python\n{GROWTH}\n```"),
+    "%kimi fix": Reply(reasoning="A typo in the column name.",
+                       content=f"`sales` has no column `regio`; it is `region`.\n\n```python\n{FIXED}\n```"),
+}
+
+
+def workflows_folder(tmp_path: Path) -> Path:
+    """A copy of the notebooks' data for notebook 04 to run beside: its cache export goes there, not into the
+    repository."""
+    folder = tmp_path / "notebooks"
+    shutil.copytree(NOTEBOOKS / "data", folder / "data")
+    return folder
+
+
+def execute_without_key_in(folder: Path, name: str, monkeypatch: pytest.MonkeyPatch) -> nbformat.NotebookNode:
+    """execute_without_key, the kernel started in `folder`."""
+    for variable in PROVIDER_VARIABLES:
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("KIMI_LAB_DEMO_TPS", "0")
+    nb = nbformat.read(NOTEBOOKS / name, as_version=4)
+    NotebookClient(nb, timeout=60, kernel_name="python3", resources={"metadata": {"path": str(folder)}}).execute()
+    return nb
+
+
+def question(request: RecordedRequest) -> str:
+    """The question a chat request asks: its last user message (a tool round's too)."""
+    return str([m for m in request.body["messages"] if m["role"] == "user"][-1]["content"])
+
+
+def asked(server: LoopbackServer, start: str) -> list[RecordedRequest]:
+    """The chat requests whose question starts with `start`, tool rounds included."""
+    return [r for r in server.chat_requests if question(r).startswith(start)]
+
+
+def answer_text(cell: nbformat.NotebookNode) -> str:
+    """The answer as its text/plain form shows it, between the reasoning and the footer."""
+    plain = "\n".join(out["data"]["text/plain"] for out in cell.outputs if "── answer ──" in
+                      out.get("data", {}).get("text/plain", ""))
+    return plain.split("── answer ──\n", 1)[1].split("\n── ", 1)[0]
+
+
+def test_workflows_notebook(monkeypatch, tmp_path, demo_server):
+    folder = workflows_folder(tmp_path)
+    monkeypatch.setenv("KIMI_LAB_TRANSCRIPTS", str(tmp_path / "transcripts.sqlite3"))  # the replay cache is in it
+    for name_ in ("KIMI_LAB_API_KEY", "MOONSHOT_API_KEY", "OPENROUTER_API_KEY", "KIMI_LAB_PROVIDER"):
+        monkeypatch.delenv(name_, raising=False)
+    monkeypatch.setenv("KIMI_LAB_BASE_URL", demo_server.base_url)
+    monkeypatch.setenv("KIMI_LAB_API_KEY", CANARY_KEY)
+    nb = nbformat.read(NOTEBOOKS / WORKFLOWS, as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell('print("monthly_growth" in globals(), "sales" in globals())'))
+    payloads: dict[int, list[dict]] = {}  # what each cell's execute reply carried: set_next_input, for a new cell
+
+    def record_payload(cell: nbformat.NotebookNode, cell_index: int, execute_reply: dict) -> None:
+        payloads[cell_index] = execute_reply["content"].get("payload", [])
+
+    # One kernel, cell by cell, as Run All does; the server is stopped before the replay cells run.
+    client = NotebookClient(nb, timeout=60, kernel_name="python3", resources={"metadata": {"path": str(folder)}},
+                            on_cell_executed=record_payload)
+    sent_before_replay = -1
+    with client.setup_kernel():
+        for index, cell in enumerate(nb.cells):
+            first = cell.source.splitlines()[0] if cell.source else ""
+            if cell.cell_type == "code" and first in SCRIPTED:
+                demo_server.script(SCRIPTED[first])
+            if first == REPLAY_MODE:
+                sent_before_replay = len(demo_server.requests)
+                demo_server.stop()
+            client.execute_cell(cell, index)  # an error raises here, but in the cell tagged raises-exception
+    assert sent_before_replay > 0, "the replay cells ran"
+    assert errors(nb, allowed=(FAILING_CELL,)) == []
+    code = code_cells(nb)
+    at = {c.source.splitlines()[0]: i for i, c in enumerate(nb.cells) if c.cell_type == "code"}
+    assert outputs_text(code["from kimi_lab.testing import start_demo_if_no_key"]) == "", "a key: no demo"
+
+    # A typed answer: the schema went out as the response format; `check` is a RegionCheck instance.
+    typed, = asked(demo_server, "Which region of ")
+    assert typed.body["response_format"]["type"] == "json_schema"
+    assert set(typed.body["response_format"]["json_schema"]["schema"]["properties"]) == {
+        "region", "best_product", "reason"}
+    assert re.fullmatch(TYPED, outputs_text(code["check"]).strip()), outputs_text(code["check"])
+
+    # -f code: the answer's code block is the new cell's text, shown and not run.
+    assert payloads[at["%%kimi -f code"]] == [{"source": "set_next_input", "text": GROWTH, "replace": False}]
+    assert "-f code: its code block is in a new cell below (not run)" in outputs_text(code["%%kimi -f code"])
+    assert "Sum the region's revenue by month" in answer_text(code["%%kimi -f code"]), "the answer is shown too"
+    assert outputs_text(nb.cells[-1]).strip() == "False True", "monthly_growth was not run"
+
+    # %kimi fix: the failing cell's source, its KeyError and a summary of `sales` went out; the fix is the new cell.
+    failing = code[FAILING_CELL]
+    assert [o.ename for o in failing.outputs if o.output_type == "error"] == ["KeyError"]
+    fix, = asked(demo_server, "A cell of my Jupyter notebook raised the error below.")
+    prompt = question(fix)
+    assert f"Cell [{failing.execution_count}]" in prompt and 'sales.groupby("regio").units.sum()' in prompt
+    assert "Traceback" in prompt and "KeyError: 'regio'" in prompt, prompt
+    assert "sales: DataFrame with 72 rows" in prompt, prompt
+    assert payloads[at["%kimi fix"]] == [{"source": "set_next_input", "text": FIXED, "replace": False}]
+    assert (f"the corrected cell [{failing.execution_count}] is in a new cell below, not run"
+            in outputs_text(code["%kimi fix"]))
+
+    # --file: the notes went out whole, named.
+    notes = (NOTEBOOKS / "data" / "notes.md").read_text()
+    filed = asked(demo_server, "Answer the open questions in these notes")
+    assert filed and "File `notes.md`" in question(filed[0]) and notes.strip() in question(filed[0])
+
+    # The replay cache: recorded in "use" mode (each call of the tool loop), exported beside the notebook, then
+    # the same question answered with the server stopped: nothing sent, the same answer.
+    recorded = asked(demo_server, "Which region sold the most units in total?")
+    calls = len(recorded)
+    assert calls >= 2 and any(m["role"] == "tool" for m in recorded[-1].body["messages"]), "a tool loop"
+    units = pd.read_csv(NOTEBOOKS / "data" / "sales.csv").groupby("region").units.sum()
+    first_answer = answer_text(code[RECORDED])
+    assert f"**{units.idxmax().capitalize()}**" in first_answer and str(units.max()) in first_answer, first_answer
+    cache_file = "data/04-notebook-workflows.cache.jsonl"  # as the cells name it
+    exported = folder / cache_file
+    assert f"exported {calls} entries" in outputs_text(code[f"%kimi cache export {cache_file}"])
+    assert exported.exists() and not (NOTEBOOKS / cache_file).exists(), "beside the notebook that ran"
+    assert f"({calls} entries already here)" in outputs_text(code[f"%kimi cache import {cache_file}"])
+    # the port is closed: a request would have failed the replay cell with "cannot reach", not gone unrecorded
+    assert len(demo_server.requests) == sent_before_replay, "a request after the server stopped"
+    assert answer_text(code[REPLAYED]) == first_answer
+    assert "· cached: " in outputs_text(code[REPLAYED]) and "· cached: " not in outputs_text(code[RECORDED])
+    same = outputs_text(code[SAME])
+    assert "the same answer: True" in same and f"model calls answered from the cache: {calls} ; cost: 0" in same, same
+    assert CANARY_KEY not in nbformat.writes(nb) and CANARY_KEY not in exported.read_text()

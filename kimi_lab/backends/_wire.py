@@ -51,6 +51,10 @@ def _check(value: Any, types: type | tuple[type, ...], where: str, wanted: str) 
     raise MalformedEvent(f"{where} is {_kind(value)}, not {wanted}")
 
 
+#: More tokens than any request has ever held (a 1M context, many times over): a count above it is not one.
+MAX_TOKEN_COUNT = 10**12
+
+
 def _count(raw: dict[str, Any], *keys: str) -> int:
     """The first present token count among `keys` (0 when none is), as an int."""
     for key in keys:
@@ -60,9 +64,12 @@ def _count(raw: dict[str, Any], *keys: str) -> int:
         if isinstance(value, bool) or not isinstance(value, (int, float, str)):
             raise MalformedEvent(f"usage.{key} is {_kind(value)}, not a number")
         try:
-            return value if isinstance(value, int) else int(float(value))
+            count = value if isinstance(value, int) else int(float(value))
         except (ValueError, OverflowError):  # "many", NaN, infinity
             raise MalformedEvent(f"usage.{key} is {str(value)[:20]!r}, not a number") from None
+        if not 0 <= count <= MAX_TOKEN_COUNT:  # a negative count would pay back; an absurd one overflows
+            raise MalformedEvent(f"usage.{key} is {count}, not a token count")
+        return count
     return 0
 
 

@@ -37,6 +37,7 @@ __all__ = ["MAX_MALFORMED_WARNINGS", "RemoteBackend"]
 #: later ones are skipped silently, so a broken server cannot bury the answer under warnings.
 MAX_MALFORMED_WARNINGS = 5
 _RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504, 529}
+CHARS_PER_TOKEN_CAP = 16  # characters an output token stands for on average, generously (English is about 4)
 _clients: dict[tuple[Any, ...], Any] = {}
 
 
@@ -68,9 +69,15 @@ def _retry_after(headers: Any, cap: float) -> float | None:
         try:
             return min(max(float(value) * scale, 0.0), cap)
         except ValueError:
-            parsed = email.utils.parsedate_to_datetime(value) if name == "retry-after" else None
+            try:
+                parsed = email.utils.parsedate_to_datetime(value) if name == "retry-after" else None
+            except (TypeError, ValueError, IndexError):  # neither seconds nor an HTTP date: ignored
+                parsed = None
             if parsed is not None:
-                return min(max(parsed.timestamp() - time.time(), 0.0), cap)
+                try:
+                    return min(max(parsed.timestamp() - time.time(), 0.0), cap)
+                except (OverflowError, OSError, ValueError):
+                    return cap
     return None
 
 
@@ -287,6 +294,12 @@ class RemoteBackend:
             else:
                 opened = item
         assert opened is not None
+        # The SDK's Stream makes a generator over itself that this backend never runs (it reads the lines
+        # itself): a reference cycle holding the request and response until the cyclic collector runs, about
+        # 12 KB an answer (benchmarks/bench_map.py). Closing the unstarted generator drops its frame, and the cycle.
+        unused = getattr(opened, "_iterator", None)
+        if hasattr(unused, "close"):
+            unused.close()
         lines = opened.response.iter_lines()
         finished = False
         try:
@@ -307,6 +320,9 @@ class RemoteBackend:
         saw_done = False
         last_event: float | None = None  # monotonic time of the last data event
         opened = time.monotonic()
+        # A stream that goes on past its output budget (a broken or hostile server) would hold the turn forever:
+        # no answer averages CHARS_PER_TOKEN_CAP characters a token, so more text than that is not an answer.
+        received, budget = 0, request.max_tokens * CHARS_PER_TOKEN_CAP + 4_096
         try:
             for payload in sse_events(lines):
                 if request.cancel.is_set():
@@ -336,6 +352,13 @@ class RemoteBackend:
                     raise KimiStreamError(
                         f"{self.target.provider.name} reported an error mid-answer ({scrub(str(detail))[:200]}); "
                         f"the partial answer is kept"
+                    )
+                received += len(chunk.reasoning or "") + len(chunk.content or "") + sum(
+                    len(getattr(t, "arguments", None) or "") for t in chunk.tool_calls)
+                if received > budget:
+                    raise KimiStreamError(
+                        f"{self.target.provider.name} sent more than max_tokens={request.max_tokens:,} allows "
+                        f"({received:,} characters): it ignored the output budget; the partial answer is kept"
                     )
                 yield from self._events(chunk, splitter, leaked_reasoning, leaked_content)
                 finish = chunk.finish or finish

@@ -57,10 +57,20 @@ class Result:
     thinking_time: float | None = None  # seconds from the first reasoning token to the answer
     warnings: list[str] = field(default_factory=list)
     error: str | None = None
-    data: Any = None  # the parsed JSON with --json
+    data: Any = None  # the parsed JSON with --json; the validated value (a model instance) with a schema
     tool_calls: list[ToolCall] = field(default_factory=list)
     steps: list[Step] = field(default_factory=list, repr=False)
     rounds: int = 0
+    #: The model's context in tokens, and how much of it the last request filled (its reported prompt
+    #: tokens): the footer's "41,200 / 262,144 ctx". 0: not known.
+    context: int = 0
+    context_used: int = 0
+    #: Files attached (--file, {file:PATH}) and the tokens each took, estimated: named in the footer.
+    files: list[tuple[str, int]] = field(default_factory=list)
+    #: Model calls answered from the replay cache (KimiLab.cache) and the usage they recorded: shown, not
+    #: counted in `usage` or `cost` (nothing was sent).
+    cache_hits: int = 0
+    cached_usage: TokenUsage = field(default_factory=TokenUsage)
     show_reasoning: bool = True
     # Set when a live view already shows this result in the running cell, so the cell's
     # value does not show it a second time (see _ipython_display_).

@@ -75,12 +75,21 @@ class Schema:
                 return self.model.model_validate_json(body, strict=True)
             except ValidationError as exc:
                 raise SchemaMismatch(_pydantic_errors(exc)) from None
+            except RecursionError:
+                raise SchemaMismatch("nested too deeply to read") from None
+            except Exception as exc:  # a validator of the user's model raising something else: still this answer's
+                raise SchemaMismatch(f"the model's validator raised {type(exc).__name__}: {str(exc)[:200]}") from None
         try:
             value = json.loads(body)
         except ValueError as exc:
-            raise SchemaMismatch(f"not JSON ({exc.msg} at character {exc.pos})") from None
+            raise SchemaMismatch(f"not JSON ({getattr(exc, 'msg', exc)})") from None
+        except RecursionError:
+            raise SchemaMismatch("nested too deeply to read") from None
         problems: list[str] = []
-        _check(value, self.json_schema, "", problems, self.json_schema)
+        try:
+            _check(value, self.json_schema, "", problems, self.json_schema)
+        except RecursionError:
+            raise SchemaMismatch("nested too deeply to check") from None
         if problems:
             raise SchemaMismatch("; ".join(problems[:8]) + (f"; and {len(problems) - 8} more" if len(problems) > 8
                                                               else ""))
@@ -109,12 +118,17 @@ def _pydantic_errors(exc: Any) -> str:
 
 
 def _resolve(schema: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:
-    ref = schema.get("$ref")
-    if isinstance(ref, str) and ref.startswith("#/"):
+    """Follow local `$ref`s, a ref to a ref included, to the schema they name (a cycle of refs names none)."""
+    seen: set[str] = set()
+    while isinstance(schema.get("$ref"), str) and schema["$ref"].startswith("#/"):
+        ref = schema["$ref"]
+        if ref in seen:
+            return {}
+        seen.add(ref)
         node: Any = root
         for part in ref[2:].split("/"):
             node = node.get(part, {}) if isinstance(node, dict) else {}
-        return node if isinstance(node, dict) else {}
+        schema = node if isinstance(node, dict) else {}
     return schema
 
 

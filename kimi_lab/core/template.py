@@ -69,7 +69,12 @@ class RowTemplate:
         for literal, name in self._parts:
             out.append(literal)
             if name is not None:
-                out.append(_text(row.get(name)))
+                try:
+                    out.append(_text(row.get(name)))
+                except Exception as exc:  # a cell whose str() raises: name it instead of a traceback
+                    raise KimiConfigError(
+                        f"column {name!r} holds a value that cannot be written as text ({type(exc).__name__}): "
+                        f"convert the column first, e.g. .astype(str)") from None
         return "".join(out)
 
 

@@ -76,6 +76,10 @@ class Turn:
         self.runner = runner
         self.max_rounds = max_rounds
         self.error: KimiError | None = None
+        #: Called with the final answer: a message for one more round (a typed answer's repair), or None.
+        #: Called once more with the answer of that round, whose reply is not asked for.
+        self.check: Callable[[str], str | None] | None = None
+        self._resumed: Step | None = None  # the answer a follow-up round went on from, now a note
         self.result = Result(
             prompt=prompt,
             model=target.model,
@@ -156,6 +160,12 @@ class Turn:
                     messages.append(message_wire(tool_msg, dialect, replay))
                 if any(call["function"]["name"] not in DATA_TOOLS for call in calls):  # they only read
                     self._learn_secrets()  # run_python or a user's tool may have loaded a secret
+            if self.check is not None and finish not in ("length", "cancelled"):
+                again = self.check(self.content)
+                if again is not None:  # one follow-up round at most
+                    usage, finish = self._follow_up(again, messages, usage, carried, on_event)
+                    if finish not in ("length", "cancelled"):
+                        self.check(self.content)
         except KeyboardInterrupt:
             finish = "interrupted"
             self.error = KimiInterrupted(
@@ -192,14 +202,35 @@ class Turn:
         self.first_content = None
 
     def _round_reasoning(self) -> str:
-        """The reasoning since the last tool that ran (this round's, echoed back with its message)."""
+        """The reasoning since the last tool that ran, or the answer a follow-up went on from (this round's,
+        echoed back with its message)."""
         texts = []
         for step in reversed(self.timeline.steps):
-            if step.kind == "tool" and step.status != PREPARING:
+            if (step.kind == "tool" and step.status != PREPARING) or step is self._resumed:
                 break
             if step.kind == "reasoning":
                 texts.append(step.text)
         return "".join(reversed(texts))
+
+    def _follow_up(self, text: str, messages: list[dict[str, Any]], usage: TokenUsage, carried: str,
+                   on_event: Callable[[Event], None]) -> tuple[TokenUsage, str | None]:
+        """One more round, tools refused: the answer goes back on the wire with `text` after it, and stays in
+        the timeline as a note (the faces show it folded, like a remark between tool rounds)."""
+        dialect = self.target.provider.dialect
+        replay = (self.request.rule or rule_for(self.request.model)).replay
+        answer = Message("assistant", "".join(self._round_text), reasoning=self._round_reasoning(),
+                         reasoning_details=self._details or None)
+        again = Message("user", scrub(text, self.secrets or None))
+        self._loop += [answer, again]
+        messages += [message_wire(answer, dialect, replay, answer.reasoning or carried), message_wire(again, dialect)]
+        steps = len(self.timeline.steps)
+        self.timeline._remark_ends()  # the same fold as an answer a tool call follows
+        self._resumed = self.timeline.steps[-1] if len(self.timeline.steps) > steps else None
+        self._new_round()
+        self.result.rounds += 1
+        request = replace(self.request, messages=messages, tool_choice="none" if self.request.tools else None)
+        round_usage, finish = self._stream_round(request, on_event)
+        return usage + round_usage, finish
 
     def _stream_round(self, request: ChatRequest, on_event: Callable[[Event], None]) -> tuple[TokenUsage, str | None]:
         usage = TokenUsage()
@@ -250,6 +281,7 @@ class Turn:
                         self._add_tool_delta(event)
                     elif isinstance(event, UsageEvent):
                         usage = event.usage
+                        self.result.context_used = usage.prompt or self.result.context_used  # the last request's
                         self.result.upstream = event.upstream or self.result.upstream
                     elif isinstance(event, Status):
                         event = Status(scrub(event.message, self.secrets), event.level)
@@ -351,7 +383,7 @@ class Turn:
             except (ValueError, RecursionError) as exc:  # nested too deeply to decode counts as not JSON
                 r.warnings.append(f"the answer is not valid JSON ({exc}); .data is None, .content has the text")
         self._commit()
-        session().ledger.record(r)
+        session().ledger.record(r, self.target.provider.price)
 
     def _commit(self) -> None:
         """Record the turn in the conversation so that the next request is valid: every tool

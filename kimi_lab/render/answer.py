@@ -58,9 +58,15 @@ def footer(result: Result) -> str:
         if u.cached:
             tokens += f" / {u.cached:,} cached"
         parts.append(tokens)
-    else:
+    elif not result.cache_hits:
         parts.append("tokens not reported")
+    if result.cache_hits:
+        parts.append(_cached(result))
     parts.append(format_cost(result.cost))
+    if result.context_used and result.context:
+        parts.append(f"{result.context_used:,} / {result.context:,} ctx")
+    if result.files:  # estimated: a big attachment shows where its cost is
+        parts.append("files: " + ", ".join(f"{name} ~{tokens:,} tokens" for name, tokens in result.files))
     if result.ttft is not None:
         parts.append(f"first token {result.ttft:.2f} s")
     tps = result.tokens_per_second
@@ -69,6 +75,13 @@ def footer(result: Result) -> str:
     if result.rounds > 1:
         parts.append(f"{result.rounds} rounds")
     return " · ".join(parts)
+
+
+def _cached(result: Result) -> str:
+    """Model calls answered from the replay cache: their recorded tokens, not billed again."""
+    c = result.cached_usage
+    calls = "cached" if result.cache_hits >= result.rounds else f"{result.cache_hits} of {result.rounds} calls cached"
+    return f"{calls}: {c.prompt:,} in / {c.completion:,} out" if c.total else calls
 
 
 #: How every face marks an answer the user stopped (the sidebar's reducer shows the same words).

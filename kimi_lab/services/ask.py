@@ -15,6 +15,12 @@ from kimi_lab.core.interpolate import interpolate
 from kimi_lab.core.session import Answering, busy_message, session
 from kimi_lab.core.turn import Turn
 from kimi_lab.render.views import NullView, _shell, choose_view
+from kimi_lab.services.attachments import attach
+from kimi_lab.services.cache import cache_mode, offline_target, use_cache
+from kimi_lab.services.context import check_fits
+from kimi_lab.services.fallback import chained
+from kimi_lab.services.typed import TypedAnswer
+from kimi_lab.settings.chain import ChainValue
 from kimi_lab.settings.config import KimiLab, settings
 from kimi_lab.settings.models import EFFORTS, RULES, ModelRule, rule_for
 from kimi_lab.settings.target import Target, resolve_target
@@ -73,7 +79,7 @@ class RequestSpec:
 
 def request_spec(
     *,
-    provider: str | None = None,
+    provider: ChainValue = None,
     model: str | None = None,
     base_url: str | None = None,
     temperature: float | None = None,
@@ -87,16 +93,25 @@ def request_spec(
     tools: str | None = None,
     max_rounds: int | None = None,
     config: KimiLab | None = None,
+    offline: bool = False,
+    fallback: bool = False,
 ) -> RequestSpec:
     """Validate the options (one line naming the option on error) and resolve the target; nothing is sent
-    but a provider's model listing, read once per kernel for presets that prefer a model."""
+    but a provider's model listing, read once per kernel for presets that prefer a model. `offline` (a replay
+    from the cache): not even that, and no key is needed. `fallback`: a later provider of a chain, on its
+    preset's own URL, model and key (resolve_target)."""
     cfg = config or settings()
     max_rounds = _number("--max-rounds", max_rounds, int, 1, 1000)
     temperature = _number("--temperature", temperature, float, 0.0, 2.0)
     top_p = _number("--top-p", top_p, float, 0.0, 1.0)
     max_tokens = _number("--max-tokens", max_tokens, int, 1, None)
     seed = _number("--seed", seed, int)
-    target = preferred_model(resolve_target(provider=provider, model=model, base_url=base_url, config=cfg), cfg)
+    if offline:
+        target = _listed_figures(offline_target(provider=provider, model=model, base_url=base_url, config=cfg,
+                                                fallback=fallback))
+    else:
+        target = preferred_model(resolve_target(provider=provider, model=model, base_url=base_url, config=cfg,
+                                                fallback=fallback), cfg)
     notes: list[str] = []
     # the local backend renders Kimi K2's own template: no provider rules apply
     rule = RULES[0] if target.provider.dialect == "native" else rule_for(target.model, cfg.model_rules)
@@ -132,15 +147,26 @@ def request_spec(
         seed=seed,
         stop=[stop] if isinstance(stop, str) else (list(stop) if stop else None),
         json_mode=json,
-        tools=[t.openai_schema() for t in offered.values()] or None,
+        tools=[offered[name].openai_schema() for name in _declaration_order(offered)] or None,
     )
     return RequestSpec(target, rule, request, offered, max_rounds or cfg.max_tool_rounds, tuple(notes))
 
 
+def _declaration_order(offered: dict[str, Any]) -> list[str]:
+    """The tools in one fixed order, whatever order --tools or the registry gave: the built-in ones as
+    defined, then the user's by name. The declarations open the prompt a provider caches (Kimi's template
+    declares tools first), so an order that changed between turns would miss the prefix cache every turn."""
+    from kimi_lab.tools.notebook import BUILTIN_TOOLS
+
+    builtin = list(BUILTIN_TOOLS)
+    return sorted(offered, key=lambda name: (builtin.index(name) if name in builtin else len(builtin), name))
+
+
+@chained  # -p moonshot,openrouter: each provider in turn until one answers (services/fallback.py)
 def prepare(
     prompt: str,
     *,
-    provider: str | None = None,
+    provider: ChainValue = None,
     model: str | None = None,
     base_url: str | None = None,
     chat: str | None = None,
@@ -153,6 +179,8 @@ def prepare(
     stop: str | Sequence[str] | None = None,
     reasoning: bool = True,
     json: bool = False,
+    schema: Any = None,
+    files: Sequence[str] | None = None,
     effort: str | None = None,
     route: str | Sequence[str] | None = None,
     namespace: dict[str, Any] | None = None,
@@ -163,36 +191,53 @@ def prepare(
     config: KimiLab | None = None,
     owner: object | None = None,
     executor: Executor | None = None,
+    literal: bool = False,
+    cache: str | None = None,
+    fallback: bool = False,
 ) -> Turn:
     """Validate everything and build the turn; nothing is sent and nothing changes on error. `owner`:
     who holds the chat busy for this turn (the bridge's ask), when that is not the cell asking; `executor`:
-    where the tools run (tools/runner.py), when not on the asking thread."""
+    where the tools run (tools/runner.py), when not on the asking thread. `schema`: a pydantic model or JSON
+    schema the answer must match (services/typed.py). `literal`: the prompt is sent as written, no `{name}`
+    filled (a prompt that quotes code: `%kimi fix`); the namespace still serves the tools. `cache`: off, use or
+    replay, over KimiLab.cache (services/cache.py)."""
     cfg = config or settings()
     if not prompt.strip():
         raise KimiConfigError("the prompt is empty: write the question after %kimi or in the cell body")
+    typed = TypedAnswer(schema) if schema is not None else None
+    mode = cache_mode(cache, cfg)
     spec = request_spec(provider=provider, model=model, base_url=base_url, temperature=temperature, top_p=top_p,
                         max_tokens=max_tokens, seed=seed, stop=stop, json=json, effort=effort, route=route,
-                        tools=tools, max_rounds=max_rounds, config=cfg)
+                        tools=tools, max_rounds=max_rounds, config=cfg, offline=mode == "replay", fallback=fallback)
     target, offered, notes = spec.target, spec.offered, list(spec.notes)
-    if namespace is not None:
+    if namespace is not None and not literal:
         prompt, notes = interpolate(prompt, namespace)
         notes = [*spec.notes, *notes]
     # Everything shown, stored and sent is scrubbed of these: the environment's secrets, the key, a password in
     # the base URL, and what the notebook's variables hold (cfg["api_key"], a token typed into a cell).
     secrets = secret_values(extra_names=cfg.secret_env, extra_values=[*target.secrets, *namespace_secrets(namespace)])
     prompt = scrub(prompt, secrets)
+    sent, attached = attach(prompt, files or (), secrets, fields=not literal)  # {file:PATH}, --file
     conv: Conversation = session().conversations.get(chat)
     other = session().busy.owner(conv.name)
     if other is not None and other is not owner:  # before --new clears a chat another face is answering in
         raise KimiBusyError(busy_message(conv.name, other, CELL_BUSY_HINT))
+    # The chat as this question will find it, built before anything changes: a question refused for its size
+    # (services/context.py) leaves the chat as it was, --new and --system included.
+    after = Conversation(conv.name, system=scrub(system, secrets) if system is not None else None if new else
+                         conv.system, messages=[] if new else conv.messages)
+    default_system = TOOLS_SYSTEM if offered else None
+    request = replace(spec.request, messages=[
+        *after.wire(target.provider.dialect, default_system, spec.rule.replay), {"role": "user", "content": sent}
+    ])
+    if typed is not None:
+        request = typed.request(request, target, secrets)
+    backend = backend_for(target, cfg, local)
+    fit = check_fits(request, target, cfg, files=attached, backend=backend, count=mode != "replay")
     if new:
         conv.reset()
     if system is not None:
-        conv.system = scrub(system, secrets)
-    default_system = TOOLS_SYSTEM if offered else None
-    request = replace(spec.request, messages=[
-        *conv.wire(target.provider.dialect, default_system, spec.rule.replay), {"role": "user", "content": prompt}
-    ])
+        conv.system = after.system
     max_rounds = spec.max_rounds
     runner = None
     if offered:
@@ -207,10 +252,10 @@ def prepare(
             **({"executor": executor} if executor is not None else {}),
         )
     turn = Turn(
-        prompt,
+        sent,
         conversation=conv,
         target=target,
-        backend=backend_for(target, cfg, local),
+        backend=backend,
         request=request,
         show_reasoning=reasoning and cfg.show_reasoning,
         secrets=secrets,
@@ -218,6 +263,13 @@ def prepare(
         max_rounds=max_rounds,
     )
     turn.result.warnings.extend(notes)
+    # Shown and listed without the files' text (the chat and the transcript keep what was sent); the footer
+    # names each file with its tokens, and how full the context is.
+    turn.result.prompt, turn.result.context = prompt, fit.window
+    turn.result.files = [(a.name, a.tokens) for a in attached]
+    if typed is not None:
+        typed.attach(turn)
+    use_cache(turn, mode, cfg)
     return turn
 
 
@@ -294,9 +346,18 @@ def _run(turn: Turn, view_kind: str | None, config: KimiLab | None) -> Result:
 
 def ask(prompt: str, *, show: bool | None = None, **options: Any) -> Result:
     """Ask Kimi and return the Result; options are the magic's (provider, model, base_url, chat,
-    new, system, temperature, top_p, max_tokens, seed, stop, reasoning, json, tools, max_rounds, effort, route)
+    new, system, temperature, top_p, max_tokens, seed, stop, reasoning, json, tools, max_rounds, effort, route,
+    cache)
     plus `namespace`: the variables the tools (and `{name}` in the prompt) see. Inside IPython it
     defaults to the notebook's variables; elsewhere to none.
+
+    files=["notes.md", "sales.csv"] attaches files, as `--file` does (and `{file:PATH}` in the prompt): text and
+    Markdown whole, CSV/Parquet described as a table, PDF as its text. A question too big for the model's context
+    is refused before it is sent, saying what to drop (services/context.py).
+
+    schema=Model (a pydantic model class, or a JSON-schema dict) asks for a typed answer: `.data` is the
+    validated instance (the dict for a JSON schema). An answer that does not match gets one repair round;
+    if that fails too, `.data` is None, `.content` keeps the text and `.error` names the fields (no raise).
 
     show=None streams into the notebook when called from one and stays quiet elsewhere;
     show=True also prints the stream in a terminal or script; show=False never displays.

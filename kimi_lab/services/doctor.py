@@ -47,10 +47,14 @@ def doctor(args: Any, config: KimiLab | None = None) -> Table:
     """Run the checks for the provider the magic's options select."""
     from kimi_lab.backends.listing import fetch_listing, kimi_ids
     from kimi_lab.services import ask as api
+    from kimi_lab.services.fallback import chain_check
     from kimi_lab.settings.target import resolve_target
 
     cfg = config or settings()
     report = Doctor()
+    chain = chain_check(args.provider, cfg)
+    if chain is not None:  # -p a,b: the chain, then the first provider's checks
+        report.add("fallback chain", *chain)
     try:
         target = resolve_target(provider=args.provider, model=args.model, base_url=args.base_url, config=cfg)
     except KimiError as exc:

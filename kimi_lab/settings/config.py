@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from traitlets import Bool, Dict, Enum, Float, Int, List, Unicode
+from traitlets import Bool, Dict, Enum, Float, Int, List, Unicode, Union
 from traitlets.config import Configurable
 
 __all__ = ["KimiLab", "settings", "use_settings"]
@@ -12,7 +12,11 @@ __all__ = ["KimiLab", "settings", "use_settings"]
 class KimiLab(Configurable):
     """Settings of kimi_lab. Magic options win over these; these win over environment variables."""
 
-    provider = Unicode(None, allow_none=True, help="Preset name (see `%kimi providers`).").tag(config=True)
+    provider = Union(
+        [Unicode(), List(Unicode())], default_value=None, allow_none=True,
+        help="Preset name (see `%kimi providers`), or a fallback chain tried in order: ['moonshot', 'openrouter'] "
+        "or 'moonshot,openrouter'.",
+    ).tag(config=True)
     model = Unicode(None, allow_none=True, help="Model id, overriding the preset's.").tag(config=True)
     base_url = Unicode(None, allow_none=True, help="Base URL, overriding the preset's.").tag(config=True)
     presets = Dict(
@@ -97,6 +101,11 @@ class KimiLab(Configurable):
     )
     transcripts_path = Unicode(
         "", help="Transcripts file (default: $KIMI_LAB_TRANSCRIPTS, else <jupyter data dir>/kimi_lab/...)."
+    ).tag(config=True)
+    cache = Enum(
+        ["off", "use", "replay"], "off",
+        help="Replay cache of model calls, in the transcripts file: use (a repeated request is answered from it, "
+        "a new one recorded), replay (answered from it only, nothing sent: offline), off. See `%kimi cache`.",
     ).tag(config=True)
     secret_env = List(
         Unicode(),

@@ -12,12 +12,12 @@ from typing import Mapping
 
 from kimi_lab.common.errors import KimiConfigError, KimiNoProviderError
 from kimi_lab.common.secrets import credentials_in, mask_url
+from kimi_lab.settings.chain import ChainValue, provider_chain
 from kimi_lab.settings.config import KimiLab
 from kimi_lab.settings.providers import Provider, merge_presets
 
 __all__ = ["Target", "resolve_target", "setup_help", "sidebar_setup_help"]
 
-ENV_PROVIDER = "KIMI_LAB_PROVIDER"
 ENV_MODEL = "KIMI_LAB_MODEL"
 ENV_BASE_URL = "KIMI_LAB_BASE_URL"
 ENV_API_KEY = "KIMI_LAB_API_KEY"
@@ -73,16 +73,20 @@ def _keyed(presets: Mapping[str, Provider]) -> str:
 
 def resolve_target(
     *,
-    provider: str | None = None,
+    provider: ChainValue = None,
     model: str | None = None,
     base_url: str | None = None,
     config: KimiLab,
     env: Mapping[str, str] | None = None,
+    fallback: bool = False,
 ) -> Target:
+    """`provider` may be a chain (`moonshot,openrouter`): this resolves its first. `fallback`: a later provider
+    of a chain, which gets its preset's own URL, model and key: KimiLab.model and base_url and the KIMI_LAB_*
+    variables serve the first provider only (one provider's key never goes to another)."""
     env = os.environ if env is None else env
     presets = merge_presets(config.presets)
-    name = _first(provider, config.provider, env.get(ENV_PROVIDER))
-    url = _first(base_url, config.base_url, env.get(ENV_BASE_URL))
+    name = next(iter(provider_chain(provider, config, env)), None)
+    url = base_url if fallback else _first(base_url, config.base_url, env.get(ENV_BASE_URL))
     if name is None:
         if url:
             name = "custom"
@@ -105,7 +109,7 @@ def resolve_target(
             f"provider {name!r} has no base URL: pass --base-url URL or set {ENV_BASE_URL}"
         )
     key, source = None, None
-    if env.get(ENV_API_KEY):
+    if env.get(ENV_API_KEY) and not fallback:
         key, source = env[ENV_API_KEY], ENV_API_KEY
     elif preset.key_env and env.get(preset.key_env):
         key, source = env[preset.key_env], preset.key_env
@@ -115,11 +119,12 @@ def resolve_target(
             f"or in this kernel without saving it in the notebook: "
             f"import os, getpass; os.environ[{preset.key_env!r}] = getpass.getpass()"
         )
-    chosen_model = _first(model, config.model, env.get(ENV_MODEL), preset.model)
+    chosen = model if fallback else _first(model, config.model, env.get(ENV_MODEL))
+    chosen_model = _first(chosen, preset.model)
     if not chosen_model:
         raise KimiConfigError(
             f"provider {name!r} needs a model: -m PATH.gguf, -m REPO:QUANT "
             f"(e.g. unsloth/Kimi-K2-Thinking-GGUF:UD-TQ1_0) or -m REPO/FILE.gguf"
         )
     return Target(preset, url.rstrip("/"), chosen_model, key, source,
-                  model_is_default=not _first(model, config.model, env.get(ENV_MODEL)))
+                  model_is_default=not chosen)

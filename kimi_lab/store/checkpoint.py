@@ -18,9 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kimi_lab.common.errors import KimiError
 from kimi_lab.store.sqlite import _private_file, _private_folder, default_path
 
-__all__ = ["BatchRecord", "Checkpoint", "RowRecord", "checkpoint_path"]
+__all__ = ["BatchRecord", "Checkpoint", "CheckpointError", "RowRecord", "checkpoint_path", "read_row"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS rows(key TEXT PRIMARY KEY, model TEXT, prompt TEXT, content TEXT, reasoning TEXT,
@@ -70,10 +71,16 @@ class Checkpoint:
         _private_folder(self.path.parent)
         _private_file(self.path)  # prompts and answers: the user's alone, like the transcripts
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, timeout=10.0, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: a committed row survives a killed process
-        self._db.executescript(_SCHEMA)
+        try:
+            self._db = sqlite3.connect(self.path, timeout=10.0, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: a committed row survives a killed process
+            self._db.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise CheckpointError(
+                f"the map checkpoint {self.path} cannot be used ({exc}): move it aside (only saved answers are in it, "
+                f"and a rerun asks them again), or set KIMI_LAB_TRANSCRIPTS to a file in another folder"
+            ) from None
 
     def save(self, record: RowRecord) -> None:
         data = None if record.data is None else json.dumps(record.data, ensure_ascii=False, default=str)
@@ -129,6 +136,31 @@ class Checkpoint:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class CheckpointError(KimiError):
+    """The checkpoint file cannot be opened or read as one."""
+
+    kind = "store"
+
+
+def read_row(path: Path | str, key: str) -> RowRecord | None:
+    """One row, read-only: opening a path (named by a frame's attrs, which a shared file can carry) never
+    creates, changes the mode of, or writes to any file."""
+    from urllib.parse import quote
+
+    try:
+        db = sqlite3.connect(f"file:{quote(str(Path(path).resolve()))}?mode=ro", uri=True, timeout=5.0)
+    except sqlite3.Error as exc:
+        raise CheckpointError(f"the map checkpoint {path} cannot be read ({exc})") from None
+    try:
+        row = db.execute("SELECT key, model, prompt, content, reasoning, data, error, tokens_in, tokens_out, cost "
+                         "FROM rows WHERE key=?", (key,)).fetchone()
+    except sqlite3.Error as exc:
+        raise CheckpointError(f"{path} is not a map checkpoint kimi_lab can read ({exc})") from None
+    finally:
+        db.close()
+    return _record(row) if row is not None else None
 
 
 def _record(row: tuple[Any, ...]) -> RowRecord:

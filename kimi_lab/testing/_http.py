@@ -29,6 +29,7 @@ from kimi_lab.testing._replies import (
     _error_body,
     _Headers,
 )
+from kimi_lab.testing._tokenizer import TOKENIZER_PATH, estimate_answer
 
 if TYPE_CHECKING:
     from kimi_lab.testing.server import LoopbackServer
@@ -214,6 +215,12 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(status, answer)
 
     def _answer_post(self, body: dict[str, Any] | None) -> None:
+        if self.path.split("?", 1)[0].rstrip("/") == TOKENIZER_PATH and self.owner.dialect == "moonshot":
+            if not self._authorized():
+                self._send_json(401, _error_body(401, "Invalid Authentication"))
+            else:
+                self._send_json(*estimate_answer(self.owner, body))
+            return
         if self.path.split("?", 1)[0].rstrip("/") != CHAT_PATH:
             self._send_json(404, _error_body(404, f"No route for POST {self.path}"))
             return
@@ -252,6 +259,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(reply.status, error, reply.headers)
             return
         rendered = _Rendered(reply, body, owner._tool_ids(reply))
+        if owner.prefix_cache is not None and reply.usage is None:  # a scripted usage is reported as scripted
+            rendered.usage = owner.prefix_cache.usage(body, rendered.usage)
         if body.get("stream") is True:
             self._stream(rendered)
         else:

@@ -26,6 +26,7 @@ from kimi_lab.testing._limits import Limits
 from kimi_lab.testing._model_listing import models_listing
 from kimi_lab.testing._moonshot_rules import missing_reasoning as _missing_reasoning
 from kimi_lab.testing._moonshot_rules import moonshot_rule_error, reasoning_scope
+from kimi_lab.testing._prefix_cache import PrefixCache
 from kimi_lab.testing._providers import (
     UPSTREAMS,
     model_family,
@@ -89,6 +90,7 @@ class LoopbackServer:
         batch_step: float = 0.05,
         batch_rows_per_step: int = 10,
         batch_window: float | None = None,
+        prefix_cache: bool = False,
     ) -> None:
         """All provider modelling is opt-in (see kimi_lab/testing/_providers.py for the sources):
 
@@ -116,6 +118,9 @@ class LoopbackServer:
         batch_step, batch_rows_per_step: a batch validates for one step, runs that many lines a step, then finalizes
             for one step (kimi_lab/testing/_batches.py); 0 s runs it at once.
         batch_window: seconds before an unfinished batch expires, in place of its completion_window (e.g. 24h).
+        prefix_cache: automatic prefix caching: an unscripted-usage answer reports as `cached_tokens` the longest
+            prefix this server saw before (kimi_lab/testing/_prefix_cache.py). Dialect "moonshot" also answers
+            POST /v1/tokenizers/estimate-token-count (kimi_lab/testing/_tokenizer.py).
         """
         if dialect not in DIALECTS:
             raise ValueError(f"unknown dialect {dialect!r}; expected one of {DIALECTS}")
@@ -155,6 +160,7 @@ class LoopbackServer:
         self._connections: dict[socket.socket, threading.Thread] = {}
         self._accepted = 0
         self._limits = Limits(limits, limit_window)
+        self.prefix_cache = PrefixCache() if prefix_cache else None
         self._batches = Batches(
             self, max_file_bytes=max_file_bytes, step=batch_step, rows_per_step=batch_rows_per_step, window=batch_window
         )

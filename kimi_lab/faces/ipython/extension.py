@@ -10,6 +10,7 @@ __all__ = ["load_ipython_extension", "unload_ipython_extension"]
 
 
 def load_ipython_extension(shell: Any) -> None:
+    from kimi_lab.faces.ipython.fix import record_error
     from kimi_lab.faces.ipython.magics import KimiMagics
     from kimi_lab.faces.ipython.transform import protect_question_marks
 
@@ -21,6 +22,8 @@ def load_ipython_extension(shell: Any) -> None:
     transforms = shell.input_transformer_manager.line_transforms
     if protect_question_marks not in transforms:
         transforms.append(protect_question_marks)
+    if record_error not in shell.events.callbacks["post_run_cell"]:
+        shell.events.register("post_run_cell", record_error)  # which cell raised: %kimi fix, {Err[N]}
     if getattr(getattr(shell, "kernel", None), "comm_manager", None) is not None:
         from kimi_lab.faces.comm.dispatch import register_comm_target  # only in a kernel: the sidebar's comm
 
@@ -28,7 +31,11 @@ def load_ipython_extension(shell: Any) -> None:
 
 
 def unload_ipython_extension(shell: Any) -> None:
+    from kimi_lab.faces.ipython.fix import record_error
     from kimi_lab.faces.ipython.transform import protect_question_marks
+
+    if record_error in shell.events.callbacks["post_run_cell"]:
+        shell.events.unregister("post_run_cell", record_error)
 
     transforms = shell.input_transformer_manager.line_transforms
     if protect_question_marks in transforms:

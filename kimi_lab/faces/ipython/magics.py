@@ -17,10 +17,15 @@ __all__ = ["KimiMagics"]
 
 SUBCOMMANDS = (
     "providers", "models", "doctor", "config", "reset", "history", "usage", "tools", "unload", "chat", "export",
-    "reopen",
+    "reopen", "fix", "explain", "cache",
 )
 _NAME = re.compile(r"^[\w.-]+$")
 _NAMES = option_names(ARGUMENTS)
+
+
+def _is_question(words: list[str]) -> bool:
+    """`%kimi explain decorators` asks the model; `%kimi explain` and `%kimi fix 7` ask about an error."""
+    return words[0] in ("fix", "explain") and len(words) == 2 and not words[1].isdigit()
 
 
 def _is_help(prompt: str) -> bool:
@@ -40,14 +45,20 @@ class KimiMagics(Magics):
         %kimi providers | models | doctor [-y] | config | usage | tools | unload
         %kimi reset [NAME] | history [NAME] | chat [NAME]
         %kimi export [NAME] | reopen [NAME]      transcripts recorded on disk, across kernels
+        %kimi fix [N] | explain [N]      the last error (or cell N's): a corrected cell below / why it failed
+        %kimi cache [clear | export PATH | import PATH]   the replay cache (--cache use | replay | off)
         %%kimi -p local -m PATH.gguf | REPO:QUANT | REPO/FILE.gguf   a GGUF run in this kernel
         %%kimi --map df [--schema Model] [--out VAR] [--dry-run]   the cell, {column} filled, for every row
+        %%kimi --schema Model [--out VAR]   a typed answer: .data (and VAR) is a validated Model
+        %%kimi -f code | text | json | markdown   the answer's code into a new cell below, plain text, JSON
 
         {name} in a prompt inserts a summary of the notebook variable `name`;
         other braces are left as they are; {{name}} writes a literal {name}.
+        {file:PATH} (or --file PATH) attaches a file: text whole, CSV/Parquet described, PDF as text.
         """
         # Imported here, not at module level, so `%load_ext kimi_lab` stays cheap.
         from kimi_lab.common.errors import KimiError
+        from kimi_lab.faces.ipython import formats
         from kimi_lab.services import ask as api
         from kimi_lab.tools.approval import stdin_approver
         head, _, rest = line.strip().partition(" ")
@@ -64,17 +75,29 @@ class KimiMagics(Magics):
         args = _parser().parse_args(argv)
         if cell is None:
             words = prompt.split()
-            if words and words[0] in SUBCOMMANDS and len(words) <= 2 and all(_NAME.match(w) for w in words):
+            if words and words[0] in SUBCOMMANDS and len(words) <= 2 and all(_NAME.match(w) for w in words) \
+                    and not _is_question(words):
                 return self._subcommand(words[0], words[1] if len(words) > 1 else None, args)
+            if words[:1] == ["cache"] and words[1:2] in (["export"], ["import"]):  # its PATH is no _NAME
+                return self._subcommand("cache", prompt.strip()[len("cache"):].strip(), args)
         else:
             prompt = f"{prompt}\n{cell}".strip() if prompt else cell
         if args.out is not None and not args.out.isidentifier():
             raise UsageError(f"--out needs a Python variable name, got {args.out!r}")
+        if args.map is not None and args.format is not None:
+            raise UsageError("-f/--format shapes one answer; --map answers in a DataFrame (drop -f)")
+        if args.map is not None and args.cache is not None:
+            raise UsageError("--cache is for one question's model calls; --map keeps its own checkpoint (drop --cache)")
         if args.map is not None:
             return self._map(prompt, args)
-        if args.schema is not None or args.dry_run:
-            raise UsageError(f"{'--schema' if args.schema is not None else '--dry-run'} goes with --map VAR "
-                             f"(a question per row of a frame)")
+        if args.dry_run:
+            raise UsageError("--dry-run goes with --map VAR (a question per row of a frame)")
+        schema = None
+        if args.schema is not None:
+            schema = self.shell.user_ns.get(args.schema)
+            if schema is None:
+                raise UsageError(f"--schema {args.schema}: no variable of that name in the notebook (define the "
+                                 f"pydantic model or JSON-schema dict first)")
         turn = api.prepare(
             prompt,
             provider=args.provider,
@@ -89,12 +112,15 @@ class KimiMagics(Magics):
             seed=args.seed,
             stop=args.stop,
             reasoning=not args.no_reasoning,
-            json=args.json,
+            json=args.json or args.format == "json",
+            schema=schema,
+            files=args.file,
             namespace=self.shell.user_ns if self.shell is not None else None,
             tools=args.tools,
             max_rounds=args.max_rounds,
             effort=args.effort,
             route=args.route,
+            cache=args.cache,
             approve=stdin_approver,
             local={
                 "n_ctx": args.n_ctx, "n_threads": args.threads, "n_gpu_layers": args.gpu_layers,
@@ -102,13 +128,15 @@ class KimiMagics(Magics):
             },
         )
         try:
-            result = api.run(turn)
+            result = api.run(turn, formats.view_kind(args.format))
         except KimiError as exc:
-            if args.out and exc.partial is not None:
+            if args.out and exc.partial is not None and schema is None:  # VAR is for the typed value
                 self.shell.user_ns[args.out] = exc.partial
             raise
+        if args.format == "code":
+            print(formats.code_to_new_cell(self.shell, result.content))
         if args.out:
-            self.shell.user_ns[args.out] = result
+            self.shell.user_ns[args.out] = result.data if schema is not None else result
         return result
 
     def _map(self, template: str, args: Any) -> Any:
@@ -152,6 +180,10 @@ class KimiMagics(Magics):
 
         if name == "providers":
             return reports.providers_table(os.environ)
+        if name in ("fix", "explain"):
+            from kimi_lab.faces.ipython.fix import ask_about_error
+
+            return ask_about_error(self.shell, name, arg, args)
         if name == "config":
             return reports.config_table(args)
         if name == "models":
@@ -175,6 +207,10 @@ class KimiMagics(Magics):
             from kimi_lab.faces.widget.panel import chat
 
             return chat(arg, provider=args.provider, model=args.model, tools=args.tools or "auto")
+        if name == "cache":
+            from kimi_lab.faces.ipython.cache_commands import cache_command
+
+            return cache_command(arg)
         if name == "unload":
             from kimi_lab.backends._models import unload
 

@@ -85,6 +85,9 @@ def config_table(args: Any) -> Table:
             rows.append(["request rule", rule.describe(args.effort or cfg.effort)])
     except KimiError as exc:
         rows.append(["provider", f"not resolved: {exc.message}"])
+    from kimi_lab.services.fallback import chain_rows
+
+    rows += chain_rows(args.provider, cfg)  # -p a,b: each provider of the fallback chain, in order
     for name in ("max_tokens", "temperature", "top_p", "effort", "openrouter_route", "timeout", "max_retries",
                  "display", "update_interval", "show_reasoning"):
         rows.append([name, getattr(cfg, name)])
@@ -92,16 +95,21 @@ def config_table(args: Any) -> Table:
 
 
 def usage_report() -> Table:
-    rows = [
-        [provider, model, row.requests, f"{row.usage.prompt:,}", f"{row.usage.completion:,}",
-         f"{row.usage.cached:,}", format_cost(row.cost if row.cost_known else None)]
-        for (provider, model), row in session().ledger.rows.items()
-    ]
+    """Tokens and dollars per provider and model; cached prompt tokens with what the provider's prefix cache
+    saved (billed at its cache-read price instead of the input price)."""
+    rows = []
+    for (provider, model), row in session().ledger.rows.items():
+        p = row.price
+        prices = f"${p.cache_read:g} vs ${p.input:g}" if p is not None else ""
+        rows.append([provider, model, row.requests, f"{row.usage.prompt:,}", f"{row.usage.completion:,}",
+                     f"{row.usage.cached:,}", prices, format_cost(row.saved),
+                     format_cost(row.cost if row.cost_known else None)])
     total = session().ledger.total()
     rows.append(["total", "", total.requests, f"{total.usage.prompt:,}", f"{total.usage.completion:,}",
-                 f"{total.usage.cached:,}", format_cost(total.cost if total.cost_known else None)])
-    return Table(["provider", "model", "requests", "in", "out", "cached", "cost"], rows,
-                 title="Usage this session")
+                 f"{total.usage.cached:,}", "", format_cost(total.saved),
+                 format_cost(total.cost if total.cost_known else None)])
+    return Table(["provider", "model", "requests", "in", "out", "cached", "cache read vs input per 1M",
+                  "saved by cache", "cost"], rows, title="Usage this session")
 
 
 class History:

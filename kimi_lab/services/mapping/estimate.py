@@ -103,18 +103,23 @@ def confirm_start(est: Estimate, threshold: float, max_cost: float | None) -> No
             f"even the low estimate (${est.low:,.4f} for {est.to_ask:,} rows) is above max_cost ${max_cost:,.2f}: "
             f"raise max_cost, or map fewer rows (e.g. df.head(100))"
         )
-    if max_cost is not None or est.typical is None or est.typical <= threshold:
+    if max_cost is not None or est.to_ask == 0 or (est.typical is not None and est.typical <= threshold):
         return
-    question = (f"kimi_lab.map: {est.to_ask:,} rows on {est.provider} are estimated at about ${est.typical:,.2f} "
-                f"(up to ${est.high:,.2f}). Start? [y/N] ")
+    if est.typical is None:  # a paid provider with no known price: say so, and ask
+        question = (f"kimi_lab.map: {est.to_ask:,} rows on {est.provider}, whose price is unknown (none listed), so "
+                    f"the cost cannot be estimated. Start? [y/N] ")
+    else:
+        question = (f"kimi_lab.map: {est.to_ask:,} rows on {est.provider} are estimated at about "
+                    f"${est.typical:,.2f} (up to ${est.high:,.2f}). Start? [y/N] ")
+    estimated = "of unknown cost" if est.typical is None else f"estimated at about ${est.typical:,.2f}"
     how = (f"pass max_cost= to cap the spend, or confirm=False to start without asking "
-           f"(KimiLab.map_confirm_cost is ${threshold:,.2f})")
+           f"(KimiLab.map_confirm_cost is ${threshold:,.2f})" if est.typical is not None else
+           "pass confirm=False to start without asking, or give the provider a price in KimiLab.presets")
     try:
         reply = input(question)
     except KeyboardInterrupt:
         raise
     except BaseException:  # no stdin here (StdinNotImplementedError, EOFError, OSError)
-        raise KimiConfigError(f"this job is estimated at about ${est.typical:,.2f} (up to ${est.high:,.2f}) and "
-                              f"there is no way to ask here: {how}") from None
+        raise KimiConfigError(f"this job is {estimated} and there is no way to ask here: {how}") from None
     if reply.strip().lower() not in ("y", "yes"):
         raise KimiConfigError(f"not started (answered {reply.strip()!r}); {how}")

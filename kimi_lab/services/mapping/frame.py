@@ -9,9 +9,11 @@ from typing import Any
 from kimi_lab.core.structured import Schema
 from kimi_lab.services.mapping.inputs import Rows
 
-__all__ = ["build_frame", "register_accessor"]
+__all__ = ["OWN_COLUMNS", "build_frame", "register_accessor"]
 
 _ATTR = "kimi_map"
+#: The columns map adds beside the answer's: a schema field may not take one of these names.
+OWN_COLUMNS = frozenset({"reasoning", "error", "tokens_in", "tokens_out", "cost"})
 
 
 def build_frame(rows: Rows, keys: list[str], outcomes: dict[str, Any], schema: Schema | None, *,
@@ -49,7 +51,9 @@ def build_frame(rows: Rows, keys: list[str], outcomes: dict[str, Any], schema: S
     frame["tokens_in"] = frame["tokens_in"].astype("int64")
     frame["tokens_out"] = frame["tokens_out"].astype("int64")
     frame["cost"] = frame["cost"].astype("float64")
-    frame.attrs[_ATTR] = {"keys": keys, **info}
+    # The labels the keys belong to travel with them: pandas keeps attrs through filters and sorts, so a row is
+    # found by its label in the index it was mapped under, never by its position in a derived frame.
+    frame.attrs[_ATTR] = {"keys": keys, "index": rows.index.copy(), **info}
     register_accessor()
     return frame
 
@@ -78,26 +82,30 @@ def register_accessor() -> None:
             if not info:
                 raise KimiConfigError("this frame is not the output of kimi_lab.map (or lost its attrs in a "
                                       "transformation): trace the frame map returned")
+            import pandas as pd
+
+            shown = repr(label)[:80]
+            mapped = info.get("index")
             try:
-                position = self._frame.index.get_loc(label)
-            except KeyError:
-                raise KimiConfigError(f"no row {label!r} in this frame's index") from None
+                if label not in self._frame.index:
+                    raise KeyError(label)
+                position = (mapped if mapped is not None else self._frame.index).get_loc(label)
+            except (KeyError, TypeError, pd.errors.InvalidIndexError):
+                raise KimiConfigError(f"no row {shown} in this frame's index") from None
             if not isinstance(position, int):
-                raise KimiConfigError(f"the index holds {label!r} more than once: trace a unique label")
-            return _trace(info, position, self._frame)
+                raise KimiConfigError(f"the index holds {shown} more than once: trace a unique label")
+            return _trace(info, position, self._frame.loc[label])
 
     _registered = True
 
 
-def _trace(info: dict[str, Any], position: int, frame: Any) -> Any:
+def _trace(info: dict[str, Any], position: int, row: Any) -> Any:
     from kimi_lab.common.events import TokenUsage
     from kimi_lab.common.result import Result, Step
-    from kimi_lab.store.checkpoint import Checkpoint
+    from kimi_lab.store.checkpoint import read_row
 
     key = info["keys"][position]
-    with Checkpoint(info["checkpoint"]) as store:
-        record = store.get(key)
-    row = frame.iloc[position]
+    record = read_row(info["checkpoint"], key)  # read-only: a frame from elsewhere cannot make us write a file
     if record is None:
         return Result(prompt="(not recorded)", content="", error=str(row.get("error") or "this row was not answered"),
                       model=info.get("model", ""), provider=info.get("provider", ""), chat="kimi_lab.map")

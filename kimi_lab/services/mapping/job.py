@@ -11,6 +11,7 @@ their next chunk, wait or admission.
 from __future__ import annotations
 
 import random
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -24,6 +25,7 @@ from kimi_lab.common.errors import (
     KimiInterrupted,
     KimiStreamError,
 )
+from kimi_lab.common.secrets import scrub
 from kimi_lab.core.admission import Admission
 from kimi_lab.services.mapping.inputs import Rows
 from kimi_lab.services.mapping.plan import MapPlan
@@ -36,6 +38,7 @@ _RETRY_STATUS = {408, 409, 500, 502, 503, 504, 529}
 _FATAL_STATUS = {401, 403, 404}
 _RATE_RETRIES = 12  # 429s one row may meet before it is recorded as failed
 _JOIN = 10.0  # seconds the cell waits for workers to see `stop`
+_RATE_LIMITED_JOB = 60  # 429s in a row, across the job, with no answer between: the limit will not lift soon
 
 
 @dataclass
@@ -69,7 +72,7 @@ class Counts:
 class Job:
     def __init__(self, plan: MapPlan, rows: Rows, keys: list[str], answered: dict[str, RowRecord],
                  checkpoint: Checkpoint | None, *, on_error: str = "record", max_cost: float | None = None,
-                 keep_reasoning: bool = False, retries: int | None = None,
+                 keep_reasoning: bool = False, retries: int | None = None, row_estimate: float = 0.0,
                  progress: Callable[[Counts, int], None] | None = None) -> None:
         self.plan, self.rows, self.keys, self.checkpoint = plan, rows, keys, checkpoint
         self.on_error, self.max_cost, self.keep_reasoning = on_error, max_cost, keep_reasoning
@@ -90,6 +93,9 @@ class Job:
         self._next = 0
         self._take = threading.Lock()
         self.changed = threading.Condition()
+        self.row_estimate = row_estimate  # a typical row's cost, until rows of this job say better
+        self.warnings: list[str] = []  # said once when the job ends
+        self._rate_limited_in_a_row = 0
         self.fatal: KimiError | None = None
         self.stopped_by: str = ""  # why admission stopped early ("max_cost $5.00 reached")
         self._progress = progress
@@ -131,10 +137,17 @@ class Job:
             return item
 
     def _over_budget(self) -> bool:
+        """Admitting one more row could pass max_cost: what is spent, plus what the rows in flight and this one
+        will likely cost (the average row so far; before any has answered, the estimate's typical row). The
+        first row always goes: without it nothing would ever be known."""
+        cap = self.max_cost or 0.0
         with self.counts.lock:
             spent, answered = self.counts.cost, self.counts.answered
-        average = spent / answered if answered else 0.0
-        return spent + self.admission.in_flight * average >= (self.max_cost or 0.0)
+        in_flight = self.admission.in_flight
+        if not answered and not in_flight and not spent:
+            return False
+        average = spent / answered if answered else self.row_estimate
+        return spent >= cap or spent + (in_flight + 1) * average > cap
 
     def _work(self) -> None:
         while True:
@@ -142,7 +155,13 @@ class Job:
             if item is None:
                 return
             key, position = item
-            outcome = self._ask(position)
+            try:
+                outcome = self._ask(position)
+            except Exception as exc:  # whatever a row does, the worker lives on and the row says what happened
+                outcome = Outcome(error=scrub(f"{type(exc).__name__}: {str(exc)[:300]}", self.plan.secrets))
+                if self.on_error == "raise":
+                    self._fail(KimiError(f"row {self._label(position)}: {outcome.error}"))
+                    return
             if outcome is None:  # stopped before it was answered
                 return
             self.outcomes[key] = outcome
@@ -152,13 +171,12 @@ class Job:
 
     def _ask(self, position: int) -> Outcome | None:
         prompt = self.plan.prompt(self.rows.row(position))
-        tokens = self.plan.admission_tokens(prompt)
         attempts = rate_limited = 0
         while True:
-            if not self.admission.acquire(tokens):
+            if self.stop.is_set():
                 return None
             try:
-                answer = ask_row(self.plan, prompt, self.stop)
+                answer = ask_row(self.plan, prompt, self.stop, self.admission)  # each request admitted in there
             except RowFailed as failed:
                 self._spend(failed.spent)
                 error = failed.error
@@ -166,18 +184,27 @@ class Job:
                 if answer.cancelled:
                     self._spend(answer)
                     return None
+                self._rate_limited_in_a_row = 0
                 outcome = Outcome(answer.content, answer.data, answer.error, answer.tokens_in, answer.tokens_out,
                                   answer.cost, answer.reasoning if self.keep_reasoning else None)
                 if not answer.error:  # a row that failed validation is asked again on a rerun
                     self._save(self.keys[position], answer)
                 if answer.error and self.on_error == "raise":
-                    self._fail(KimiError(f"row {self.rows.index[position]!r}: {answer.error}"))
+                    self._fail(KimiError(f"row {self._label(position)}: {answer.error}"))
                 return outcome
-            finally:
-                self.admission.release()
             status = getattr(error, "status", None) if isinstance(error, KimiAPIError) else None
-            if status == 429 and "quota" not in error.message.lower() and rate_limited < _RATE_RETRIES:
+            quota = status == 429 and "quota" in error.message.lower()
+            if status == 429 and not quota and rate_limited < _RATE_RETRIES:
                 rate_limited += 1
+                with self._take:
+                    self._rate_limited_in_a_row += 1
+                    hopeless = self._rate_limited_in_a_row > _RATE_LIMITED_JOB
+                if hopeless:  # the account is over its limit whatever we do: stop instead of waiting for hours
+                    self._fail(KimiAPIError(
+                        f"{self.plan.target.provider.name} answered 429 to {_RATE_LIMITED_JOB} requests in a row "
+                        f"without answering one: lower concurrency= / rpm= (or wait for the limit to reset) and run "
+                        f"the same cell again; the rows answered are saved", status=429))
+                    return None
                 wait = error.retry_after if error.retry_after is not None else self._backoff(rate_limited)
                 self.admission.cool_down(wait)  # every worker waits, not only this one
                 continue
@@ -187,13 +214,17 @@ class Job:
                 if self.stop.wait(self._backoff(attempts)):
                     return None
                 continue
-            if status in _FATAL_STATUS or (status == 429 and "quota" in error.message.lower()):
+            if status in _FATAL_STATUS or quota:
                 self._fail(error)  # every row would fail the same way: stop, keep what is done
                 return None
             if self.on_error == "raise":
-                self._fail(KimiError(f"row {self.rows.index[position]!r}: {error.message}"))
+                self._fail(KimiError(f"row {self._label(position)}: {error.message}"))
                 return None
             return Outcome(error=error.message)
+
+    def _label(self, position: int) -> str:
+        """A row's index label as an error names it, scrubbed (a label can be anything, a key included)."""
+        return scrub(repr(self.rows.index[position])[:80], self.plan.secrets)
 
     def _backoff(self, attempt: int) -> float:
         return min(self.plan.cfg.retry_backoff * (2 ** (attempt - 1)) * (1 + random.random() / 4),
@@ -207,11 +238,20 @@ class Job:
         self.admission.wake()
 
     def _save(self, key: str, answer: RowAnswer) -> None:
+        """Checkpoint an answered row; a checkpoint that cannot be written (full disk, locked) loses no answer:
+        the row stays in the result and the job says once that a rerun would ask it again."""
         if self.checkpoint is None:
             return
         data = answer.data.model_dump(mode="json") if hasattr(answer.data, "model_dump") else answer.data
-        self.checkpoint.save(RowRecord(key, self.plan.target.model, answer.prompt, answer.content, answer.reasoning,
-                                       data, answer.error, answer.tokens_in, answer.tokens_out, answer.cost))
+        try:
+            self.checkpoint.save(RowRecord(key, self.plan.target.model, answer.prompt, answer.content,
+                                           answer.reasoning, data, answer.error, answer.tokens_in, answer.tokens_out,
+                                           answer.cost))
+        except (sqlite3.Error, OSError, TypeError, ValueError) as exc:
+            with self._take:
+                if not self.warnings:
+                    self.warnings.append(f"rows could not be saved to the checkpoint ({type(exc).__name__}: "
+                                         f"{str(exc)[:120]}): they are in the result, but a rerun would ask them again")
 
     # -- the cell's thread ---------------------------------------------------------
 

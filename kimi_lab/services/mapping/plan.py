@@ -17,6 +17,7 @@ from kimi_lab.core.structured import Schema
 from kimi_lab.core.template import RowTemplate
 from kimi_lab.core.tokens import estimate_message_tokens
 from kimi_lab.services.ask import TOOLS_SYSTEM, RequestSpec
+from kimi_lab.services.typed import response_format
 from kimi_lab.settings.config import KimiLab
 
 __all__ = ["DEFAULT_LIMITS", "Limits", "MapPlan", "limits_for", "system_prompt"]
@@ -90,23 +91,15 @@ class MapPlan:
 
     @property
     def free(self) -> bool:
-        """No price, or a zero one (a server of your own, a local model): nothing to confirm or cap."""
+        """A server of your own or a local model (no key needed), or a zero price: nothing to confirm or cap.
+        A keyed provider without a known price is not free: its cost is unknown."""
         price = self.target.provider.price
-        return price is None or (price.input == 0 and price.output == 0)
+        zero = price is not None and price.input == 0 and price.output == 0
+        return zero or not self.target.provider.key_required
 
     def response_format(self) -> dict[str, Any] | None:
-        """`json_schema` where the provider enforces schemas, else JSON mode; the system prompt carries the
-        schema either way, and our validation decides. A provider whose listing says a model takes no
-        structured outputs (OpenRouter's `supported_parameters`) gets JSON mode."""
-        if self.schema is None:
-            return None
-        from kimi_lab.backends.listing import cached_listing
-
-        listing = cached_listing(self.target)
-        entry = listing.get(self.target.model) if listing is not None else None
-        if entry is not None and entry.parameters and "structured_outputs" not in entry.parameters:
-            return {"type": "json_object"}
-        return self.schema.response_format()
+        """As for one typed question (services/typed.py); the system prompt carries the schema either way."""
+        return None if self.schema is None else response_format(self.schema, self.target)
 
     def messages(self, prompt: str) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []

@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -42,6 +43,7 @@ __all__ = ["run_batch"]
 ENDPOINT = "/v1/chat/completions"  # the only endpoint Moonshot's Batch API runs (§8)
 WINDOW = "24h"
 _ENDED = ("completed", "expired", "cancelled", "failed")
+_EXPIRY_GRACE = 3600.0  # seconds past `expires_at` a batch may still be finalizing before polling gives up
 _POLL_RETRIES = 3  # transient failures in a row while polling before giving up (the batch keeps running)
 _KEEPS = "the batch keeps running on the provider; run the same cell again to pick it up (nothing is sent twice)"
 _NOT_RUN = {"batch_expired": "the batch's completion window ended before this row ran",
@@ -229,6 +231,9 @@ def _poll(client: Any, plan: MapPlan, ids: dict[int, str], poll: float, draw: Ca
             latest[n] = batch
             if batch.status in _ENDED:
                 ended[n] = batch
+            elif _overdue(batch):
+                raise KimiError(f"batch {batch_id} on {plan.target.provider.name} is still {batch.status!r} an hour "
+                                f"past its expiry; polling stopped. {_KEEPS}")
         counts = [getattr(b, "request_counts", None) for b in latest.values()]
         ran = sum((c.completed or 0) + (c.failed or 0) for c in counts if c is not None)
         failed = sum(c.failed or 0 for c in counts if c is not None)
@@ -238,6 +243,12 @@ def _poll(client: Any, plan: MapPlan, ids: dict[int, str], poll: float, draw: Ca
         if len(ended) == len(ids):
             return ended
         _pause(poll)
+
+
+def _overdue(batch: Any) -> bool:
+    """A batch the provider still calls running long after its own expiry: polling it would never end."""
+    expires = getattr(batch, "expires_at", None)
+    return isinstance(expires, (int, float)) and time.time() > expires + _EXPIRY_GRACE
 
 
 def _draw(bar: Progress, before: int, ran: int, failed: int, waiting: int) -> None:
@@ -257,7 +268,11 @@ def _results(client: Any, plan: MapPlan, batch: Any) -> dict[str, tuple[Outcome,
             except ValueError:
                 continue  # a blank or broken line; its row stays "not answered" and is asked again
             if isinstance(item, dict) and isinstance(item.get("custom_id"), str):
-                out[item["custom_id"]] = _outcome(plan, item)
+                outcome = _outcome(plan, item)
+                earlier = out.get(item["custom_id"])
+                if earlier is not None and earlier[1] and not outcome[1]:
+                    continue  # an error line never replaces an answer already read (it was paid for)
+                out[item["custom_id"]] = outcome
     return out
 
 
@@ -285,6 +300,9 @@ def _outcome(plan: MapPlan, item: dict[str, Any]) -> tuple[Outcome, bool]:
     except (KeyError, IndexError, TypeError, AttributeError, MalformedEvent) as exc:
         return Outcome(error=f"{name}'s result for this row is not a chat completion ({exc}); run the same cell "
                              f"again to ask it"), False
+    # What the provider sent back is scrubbed as the streamed path scrubs it: a model (or a provider) that echoes
+    # a key must not put it into the frame or the checkpoint.
+    content, reasoning = scrub(content, plan.secrets), scrub(reasoning, plan.secrets)
     if "<think>" in content:  # a server that leaves the reasoning inline, as the streamed path handles it
         splitter = ThinkSplitter()
         pieces = [*splitter.feed(content), *splitter.flush()]
