@@ -94,7 +94,7 @@ def test_a_429_pauses_every_worker_for_its_retry_after(kimi):
     assert out["error"].isna().all() and chat_count(kimi) == 9
     arrivals = sorted(r.time for r in kimi.server.chat_requests)
     first_wave, later = arrivals[:4], arrivals[4:]
-    assert max(first_wave) - min(first_wave) < 0.4
+    assert max(first_wave) - min(first_wave) < 0.45, "the first four went out together"
     assert min(later) - min(first_wave) >= 0.95, "nobody sent during the cooldown the provider asked for"
 
 

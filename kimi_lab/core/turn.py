@@ -35,6 +35,7 @@ from kimi_lab.common.secrets import StreamScrubber, namespace_secrets, scrub
 from kimi_lab.core.conversation import Conversation, Message, message_wire
 from kimi_lab.core.session import session
 from kimi_lab.core.timeline import PREPARING, Timeline
+from kimi_lab.core.tool_calls import ToolCallParts
 from kimi_lab.settings.models import rule_for
 from kimi_lab.settings.target import Target
 from kimi_lab.tools.notebook import DATA_TOOLS
@@ -90,7 +91,7 @@ class Turn:
         self.timeline = Timeline()  # what the faces show; `_round_text` is what goes back on the wire
         self.current_tool: Step | None = None  # the card of the call running now (an approval asks on it)
         self._round_text: list[str] = []
-        self._tool_parts: dict[int, dict[str, Any]] = {}
+        self._tool_parts = ToolCallParts()
         self._details: list[dict[str, Any]] = []
         self._loop: list[Message] = []  # assistant tool-call messages and tool results of this turn
         self.started = 0.0
@@ -197,7 +198,7 @@ class Turn:
 
     def _new_round(self) -> None:
         self._round_text = []
-        self._tool_parts = {}
+        self._tool_parts = ToolCallParts()
         self._details = []
         self.first_content = None
 
@@ -315,24 +316,11 @@ class Turn:
         return out
 
     def _add_tool_delta(self, event: ToolCallDelta) -> None:
-        slot = self._tool_parts.setdefault(event.index, {"id": None, "name": "", "arguments": []})
-        if event.id:
-            slot["id"] = event.id
-        if event.name:
-            slot["name"] += event.name
-        slot["arguments"].append(event.arguments)
+        self._tool_parts.add(event)
 
     def _calls(self) -> list[dict[str, Any]]:
-        """This round's tool calls in OpenAI wire form; ids are echoed unchanged."""
-        base = len(self.result.tool_calls)
-        return [
-            {
-                "id": slot["id"] or f"functions.{slot['name']}:{base + n}",
-                "type": "function",
-                "function": {"name": slot["name"], "arguments": "".join(slot["arguments"])},
-            }
-            for n, (_, slot) in enumerate(sorted(self._tool_parts.items()))
-        ]
+        """This round's tool calls in OpenAI wire form."""
+        return self._tool_parts.calls(len(self.result.tool_calls))
 
     def _run_tool(self, call: dict[str, Any], on_event: Callable[[Event], None]) -> Message:
         assert self.runner is not None
