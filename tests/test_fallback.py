@@ -200,3 +200,18 @@ def test_config_and_doctor_show_the_chain(kimi: Any, router: LoopbackServer,
     assert chain.startswith("⚠ fallback chain") and "moonshot (ready) → openrouter (skipped: no key" in chain
     assert "the checks below are moonshot's" in chain and rows[1][0] == "✓ API key"
     assert kimi.server.chat_requests == [] and router.requests == []  # nothing asked, nothing listed there
+
+
+def test_after_a_fallback_usage_keeps_a_known_cost_and_the_transcript_names_who_answered(
+        kimi: Any, router: LoopbackServer) -> None:
+    """The failed first attempt billed nothing, so the session's cost stays known; and a reopened chat says
+    which provider answered, not which one was asked first."""
+    from kimi_lab.store.reopen import open_store
+
+    kimi.server.script(*[Reply(status=503, headers={"Retry-After": "0"})] * 2)
+    router.script(Reply(reasoning="Routed.", content="answered by the router", dialect="openrouter"))
+    assert kimi.run(f"%kimi {CHAIN} --chat fb-usage hello").error is None
+    assert "cost unknown" not in kimi.run("%kimi usage").text()
+    store = open_store()
+    assert store is not None
+    assert [(t.provider, t.model) for t in store.turns("fb-usage")] == [("openrouter", "moonshotai/kimi-k2-thinking")]

@@ -40,10 +40,10 @@ class Ledger:
                 row.price = price
                 u = result.usage
                 row.saved += price.cost(u.prompt, u.completion, 0) - price.cost(u.prompt, u.completion, u.cached)
-            if result.cost is None:
-                row.cost_known = False
-            else:
+            if result.cost is not None:
                 row.cost += result.cost
+            elif result.usage.total or result.content or result.reasoning:
+                row.cost_known = False  # something came back, at a price nobody told us (nothing came: $0)
 
     def total(self) -> LedgerRow:
         out = LedgerRow()

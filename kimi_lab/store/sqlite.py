@@ -259,8 +259,11 @@ class TranscriptStore:
         }
         with self._lock:
             self._next_seq.pop(turn_id, None)
-            self._db.execute("UPDATE turns SET ended=?, summary=? WHERE id=?",
-                             (time.time(), json.dumps(summary, ensure_ascii=False), turn_id))
+            # provider and model again: a fallback chain's answer may come from another provider than the first
+            self._db.execute("UPDATE turns SET ended=?, summary=?, provider=COALESCE(NULLIF(?, ''), provider), "
+                             "model=COALESCE(NULLIF(?, ''), model) WHERE id=?",
+                             (time.time(), json.dumps(summary, ensure_ascii=False), result.provider, result.model,
+                              turn_id))
 
     def rename_chat(self, old: str, new: str) -> int:
         """Record chat `old`'s turns under `new` (the cells' name for a notebook chat the sidebar
