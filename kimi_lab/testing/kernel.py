@@ -66,8 +66,13 @@ class Kernel:
                 break
         else:
             raise TimeoutError(f"cell did not finish within {timeout} s")
-        ex.reply = self.kc.get_shell_msg(timeout=max(1.0, deadline - time.monotonic()))
-        return ex
+        # The reply to this cell, not an earlier message still queued on the shell channel (wait_for_ready may
+        # leave a second kernel_info reply there): matched by its parent's id, within the same deadline.
+        while True:
+            reply = self.kc.get_shell_msg(timeout=max(1.0, deadline - time.monotonic()))
+            if reply["parent_header"].get("msg_id") == ex.msg_id:
+                ex.reply = reply
+                return ex
 
     def run(self, code: str, timeout: float = 30) -> Execution:
         return self.collect(self.submit(code), timeout)
