@@ -532,17 +532,13 @@ def both_started(monkeypatch: pytest.MonkeyPatch, method: str) -> None:
     monkeypatch.setattr(Checkpoint, method, read_then_wait)
 
 
-@pytest.mark.parametrize("server", [{"latency": 0.3}], indirect=True)
-@pytest.mark.xfail(strict=True, reason="no claim on rows in flight: two kernels mapping the same frame at once pay for "
-                                       "every row twice")
-def test_two_kernels_mapping_the_same_frame_at_once_pay_for_each_row_once(kimi, monkeypatch):
-    both_started(monkeypatch, "answered")
-    df = frame(6)
+def twice_at_once(call: Any) -> dict[str, Any]:
+    """`call` run by two threads at once (two kernels on one checkpoint): each one's result or exception."""
     done: dict[str, Any] = {}
 
     def go(name: str) -> None:
         try:
-            done[name] = kimi_lab.map("Classify: {text}", df, concurrency=2, namespace={}, **FREE)
+            done[name] = call()
         except BaseException as exc:
             done[name] = exc
 
@@ -551,6 +547,16 @@ def test_two_kernels_mapping_the_same_frame_at_once_pay_for_each_row_once(kimi, 
         w.start()
     for w in workers:
         w.join(30.0)
+    return done
+
+
+@pytest.mark.parametrize("server", [{"latency": 0.3}], indirect=True)
+@pytest.mark.xfail(strict=True, reason="no claim on rows in flight: two kernels mapping the same frame at once pay for "
+                                       "every row twice")
+def test_two_kernels_mapping_the_same_frame_at_once_pay_for_each_row_once(kimi, monkeypatch):
+    both_started(monkeypatch, "answered")
+    df = frame(6)
+    done = twice_at_once(lambda: kimi_lab.map("Classify: {text}", df, concurrency=2, namespace={}, **FREE))
     assert all(isinstance(done.get(n), pd.DataFrame) for n in ("a", "b")), done
     assert chats(kimi) == 6, f"{chats(kimi)} requests for 6 rows"
 
@@ -654,19 +660,7 @@ def test_max_cost_holds_on_the_batch_backend(batch):
 def test_two_kernels_submitting_the_same_batch_at_once_create_it_once(batch, monkeypatch):
     both_started(monkeypatch, "batches")
     df = frame(4)
-    done: dict[str, Any] = {}
-
-    def go(name: str) -> None:
-        try:
-            done[name] = run_batch(df, namespace={})
-        except BaseException as exc:
-            done[name] = exc
-
-    workers = [threading.Thread(target=go, args=(n,), daemon=True) for n in ("a", "b")]
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join(30.0)
+    done = twice_at_once(lambda: run_batch(df, namespace={}))
     created = [r for r in batch.server.requests if r.method == "POST" and r.path.rstrip("/") == "/v1/batches"]
     assert len(created) == 1, f"{len(created)} batches created for one job"
 
