@@ -660,7 +660,7 @@ def test_max_cost_holds_on_the_batch_backend(batch):
 def test_two_kernels_submitting_the_same_batch_at_once_create_it_once(batch, monkeypatch):
     both_started(monkeypatch, "batches")
     df = frame(4)
-    done = twice_at_once(lambda: run_batch(df, namespace={}))
+    twice_at_once(lambda: run_batch(df, namespace={}))
     created = [r for r in batch.server.requests if r.method == "POST" and r.path.rstrip("/") == "/v1/batches"]
     assert len(created) == 1, f"{len(created)} batches created for one job"
 
