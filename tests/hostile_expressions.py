@@ -2,10 +2,14 @@
 
 Shared by the interpreter-only tests, the end-to-end tool tests and docs/security.md's counts. Names
 refer to the namespace `hostile_namespace()` builds: `CANARY` is a file whose content must never come
-back, `canary_env` names an environment variable whose value must never come back.
+back, `canary_env` names an environment variable whose value must never come back. The memory and
+time class is in `hostile_memory`. Each expression is tried with the user's text in Python objects
+and in Arrow buffers.
 """
 
 from __future__ import annotations
+
+from .hostile_memory import MEMORY
 
 CALLABLES = [  # 1. callables laundered into library code
     "pd.Series([CANARY]).apply(pd.Series(filter(None, [open])).to_numpy())",
@@ -84,6 +88,11 @@ CALLABLES = [  # 1. callables laundered into library code
     "pd.Series([CANARY]).transform(lambda x: pd.crosstab(x, x, values=x, aggfunc=funcs))",
     "pd.Series([1]).transform(lambda x: str([lazy]))",
     "pd.Series([CANARY]).transform(lambda x: len(lazy))",
+    # an Arrow extension type written in Python runs its scalar class when a cell is read
+    "loud_arrow.tolist()",
+    "loud_arrow.iloc[0]",
+    "list(loud_arrow)",
+    "loud_arrow",
 ]
 
 MUTATION = [  # 2. in-place mutation of the user's objects
@@ -139,127 +148,6 @@ MUTATION = [  # 2. in-place mutation of the user's objects
     "sales.style",
     "price.sqrt()",
     "embeddings.embedding.str.partition(1)",
-]
-
-MEMORY = [  # 3. memory and time budget
-    '"x" * 10**10',
-    "10**10**10",
-    "pow(10, 10**10)",
-    "1 << 10**9",
-    "[0] * 10**9",
-    "list(range(10**10))",
-    "sum(range(10**12))",
-    "[*range(10**8)]",
-    '"a".ljust(10**10)',
-    '"a".center(10**6)',
-    "sales.sample(10**9, replace=True)",
-    "round(1, -10**9)",
-    "math.factorial(10**7)",
-    '"%*d" % (10**9, 1)',
-    'f"{1:>{10**9}}"',
-    '("x" * 10**6).join("y" * 10**6)',
-    '"a".replace("a", "a" * 1000).replace("a", "a" * 1000).replace("a", "a" * 1000)',
-    'str(["x" * 10**6 for _ in range(1000)])',
-    'str([text] * 10**4)',
-    '", ".join([text] * 10**4)',
-    'f"{[text] * 10**4}"',
-    '"%s" % ([text] * 10**4,)',
-    "('%(x)s' * 50000) % {'x': text}",
-    "('%s' * 5000) % tuple([text] * 5000)",
-    "b'x'.hex() * 10**9",
-    "text.encode('utf-32') * 100",
-    "text.encode('unicode_escape')",
-    "sum([[0] * 10**6] * 100, [])",
-    "[big.copy() for _ in range(10**4)]",
-    "long_text.cumsum()",
-    "sales.region.to_numpy() * 10**8",
-    "sales.region * 10**8",
-    "long_text * 10**5",
-    "sales.units.astype('U1000000000')",
-    "sales.units.astype('U10000')",
-    "sales.units.astype(('U', 100000))",
-    "sales.units.astype([('a', 'i8', (10**6,))])",
-    "np.array(['x' * 256] * 10**6)",
-    "np.array([text] * 1000)",
-    "np.array(long_text.tolist() + [text])",
-    "pd.Series([text] * 1000).astype('U256')",
-    "sales.resample('1ns', on='month').sum()",
-    "sales.set_index('month').asfreq('1ns')",
-    "big[:, None] * big[None, :]",
-    "pd.DataFrame(0, index=big, columns=big)",
-    "pd.DataFrame({'k': [1] * 20000}).merge(pd.DataFrame({'k': [1] * 20000}), on='k')",
-    "dup.merge(dup, on='k')",
-    "dup.merge(dup, how='cross').merge(dup, how='cross')",
-    "dup.set_index('k').join(dup.set_index('k'))",
-    "dup.set_index('k').v + dup.set_index('k').v.head(2999)",
-    "wide.T.dot(wide)",
-    "pd.DataFrame({'a': big, 'b': big}).pivot_table(index='a', columns='b', values='a')",
-    "pd.DataFrame({'a': big, 'b': big, 'c': big}).set_index(['a', 'b']).c.unstack()",
-    "pd.crosstab(big, big)",
-    "sales.units.value_counts(bins=10**9)",
-    "pd.cut(sales.units, 10**9)",
-    "np.histogram(arr, bins=10**9)",
-    "np.diff(arr, 10**9)",
-    "statistics.quantiles(xs, n=10**9)",
-    "sales.units.shift(list(range(10**5)))",
-    "sales.units.iloc[[0] * 10**7]",
-    "wide.iloc[list(range(200)) * 5000]",
-    "sales.month.dt.strftime('%01000Y' * 200)",
-    "sales.head(10**6).to_string(col_space=10**6)",
-    "sales.to_string(float_format='%.1000000f')",
-    "sales.region.str.pad(10**6)",
-    "sales.region.str.repeat(10**6)",
-    "pd.Series([text]).str.split('', expand=True)",
-    "pd.Series([text]).str.findall('')",
-    "pd.Series([text]).str.extractall('(.)')",
-    "sales.region.str.normalize('NFKD') * 10**4",
-    "sales.region.str.cat(sep='x' * 10**6)",
-    "sum(x for x in counter)",
-    "pd.Series([10**12]).apply(range).apply(list)",
-    "pd.Series([10]).astype(object).apply(pow, args=(10**6,))",
-    "sales.units.apply(lambda u: 'x' * 10**9)",
-    "sales.units.map(lambda u: [text] * 10**5)",
-    "sales.units.apply(lambda u: sales.units.apply(lambda v: sales.units.sum()))",
-    "sales.region.str.contains('(a+)+$')",
-    "sales.region.str.contains('(a|aa)*b')",
-    "sales.region.str.match('(x*)*y')",
-    "sales.region.str.replace('(.)\\\\1', 'x', regex=True)",
-    "(" * 3000 + "1" + ")" * 3000,
-    "(" * 10_000 + "1" + ")" * 10_000,
-    "-" * 5000 + "1",
-    "1" * 1_000_000,
-    "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]"
-    "]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]",
-    "str(deep)",
-    # round 2 of the red team: each was refused only after it had allocated, or not at all
-    "[[a for _ in range(100)] for a in [[[a for _ in range(100)] for a in [[[a for _ in range(100)] for a in "
-    "[[0] * 100]][0]]][0]]][0] == [[a for _ in range(100)] for a in [[[a for _ in range(100)] for a in "
-    "[[[a for _ in range(100)] for a in [[0] * 100]][0]]][0]]][0]",
-    "pd.Series(['x' * 100] * 5 * 10**4, dtype='object').sum()[:5]",
-    "pd.Series(1, index=[0] * 8000).loc[[0] * 8000].size",
-    "pd.DataFrame({'a': pd.Categorical([0], categories=range(5000)), "
-    "'b': pd.Categorical([0], categories=range(5000))}).value_counts().size",
-    "pd.DataFrame({'a': pd.Categorical(range(300)), 'b': pd.Categorical(range(300)), "
-    "'c': pd.Categorical(range(300))}).groupby(['a', 'b', 'c'], observed=False).size().size",
-    "pd.crosstab(pd.Categorical([0], categories=range(8000)), pd.Categorical([0], categories=range(8000)), "
-    "dropna=False).shape",
-    "len(pd.DataFrame({'a': range(10000)}).to_string(header=['x' * 50000]))",
-    "len(str(pd.Index(pd.Series('x' * 10**6, index=range(100)))))",
-    "[pd.DataFrame({'a': [1]})[[t for _ in range(100)]] for t in ['x' * 10**6]]",
-    "np.array([['x' * 10000] + [''] * 9999]).nbytes",
-    "pd.Series(['x' * 10**4] + [''] * 10**4).to_numpy(dtype=str).nbytes",
-    "len(set([i * (2**61 - 1) for i in range(60000)]))",
-    "pd.Series([i * (2**61 - 1) for i in range(60000)]).nunique()",
-    "len({i * (2**61 - 1): 1 for i in range(60000)})",
-    "pd.Series(['x' * 1000]).str.wrap(1, subsequent_indent='y' * 10**6).str.len()",
-    "pd.Series(['\\t' * 10**6]).str.wrap(1000, tabsize=1000, drop_whitespace=False).str.len()",
-    "pd.Series(['x' * 10**5]).replace('.', 'y' * 1000, regex=True).str.len()",
-    "len(pd.DataFrame({'a': range(10**6)}).groupby('a').groups)",
-    "len(pd.DataFrame({'a': range(10**6)}).groupby('a').indices)",
-    "pd.DataFrame({'a': range(5 * 10**5), 'b': 1.5}).T.shape",
-    "len(list(pd.DataFrame({'a': range(5 * 10**5), 'b': 1.5}).itertuples(name=None)))",
-    "[[a for _ in range(100)] for a in [[[a for _ in range(100)] for a in [[[a for _ in range(100)] for a in "
-    "[[0] * 100]][0]]][0]]][0].count(1)",
 ]
 
 FORMATS = [  # 4. format strings that reach attributes
@@ -405,3 +293,8 @@ ALL = [expression for cases in CLASSES.values() for expression in cases]
 
 # Reads that succeed and must: the secret part is not there, and a defaultdict is read without inserting.
 HARMLESS = frozenset({"dd.get('missing')", "cfg_items", "price.sqrt()", *FILTERED_READS})
+
+
+def needs_pyarrow(expression: str) -> bool:
+    """The expression reads the namespace's Arrow-backed values or asks for an Arrow dtype."""
+    return any(marker in expression for marker in ("pyarrow", "texts.large", "texts.arrow", "arrow_"))

@@ -1,14 +1,22 @@
 """A notebook namespace full of canaries, for the hostile-expression tests and the fuzzer.
 
-Every object here records what is done to it: functions and methods record calls, a lazy object
-records every dunder the language or a library might run on it, a generator records being advanced,
-and the data is hashed before and after. A canary file and a canary environment variable hold unique
-text that must never come back in a result or an error.
+Every object here records what is done to it (the user's objects are in `hostile_objects`): functions
+and methods record calls, a lazy object records every dunder the language or a library might run on
+it, a generator records being advanced, and the data is hashed before and after. A canary file and a
+canary environment variable hold unique text that must never come back in a result or an error.
+
+Text is built in one of two storages (`STORAGES`), so every hostile expression is tried on both:
+"python" keeps the user's text columns as object columns of Python strings (and `long_text` as
+`string[python]`), and makes the strings an expression creates `string[python]`; "pyarrow" keeps them
+in Arrow buffers (pandas 3's default `str` with pyarrow installed, and `long_text` as
+`ArrowDtype(pa.large_string())`). Whatever the storage, the namespace also holds one small frame of
+each (`texts`).
 """
 
 from __future__ import annotations
 
 import collections
+import contextlib
 import datetime
 import decimal
 import functools
@@ -20,198 +28,91 @@ import secrets
 import statistics
 import sys
 import types
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, ClassVar, NamedTuple
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from .hostile_objects import (
+    CallableRecord,
+    ClassProperty,
+    Config,
+    DBRow,
+    Lazy,
+    LookalikeClient,
+    Metered,
+    Point,
+    Record,
+    Recorder,
+    Session,
+    UserZone,
+    loud_arrow,
+    with_attrs,
+)
+
+try:
+    import pyarrow as pa
+except ImportError:  # the Arrow storage is tried only where pyarrow is installed
+    pa = None
+
 WATCHED_MODULES = ("subprocess", "pty", "ctypes", "socket", "shutil", "webbrowser", "pdb", "code", "urllib.request")
+STORAGES = ("python", "pyarrow") if pa is not None else ("python",)
 
 
-class Recorder:
-    """A notebook function: any call shows up in `calls`."""
-
-    def __init__(self) -> None:
-        self.calls: list[Any] = []
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        self.calls.append(args)
-        return args
+def text_dtype(storage: str | None) -> Any:
+    """The dtype of the user's text columns: object (Python strings) or pandas' Arrow-backed `str`."""
+    if storage is None:
+        return None  # pandas' own choice
+    return object if storage == "python" else pd.StringDtype("pyarrow", na_value=np.nan)
 
 
-class Lazy:
-    """An object whose every hook records that it ran (user code evaluate must never run)."""
-
-    log: ClassVar[list[str]] = []
-
-    def _hit(self, name: str) -> Any:
-        Lazy.log.append(name)
-        return 1
-
-    def __repr__(self) -> str:
-        self._hit("repr")
-        return "Lazy()"
-
-    def __str__(self) -> str:
-        self._hit("str")
-        return "Lazy"
-
-    def __format__(self, spec: str) -> str:
-        self._hit("format")
-        return "Lazy"
-
-    def __eq__(self, other: object) -> bool:
-        return bool(self._hit("eq"))
-
-    def __hash__(self) -> int:
-        return int(self._hit("hash"))
-
-    def __len__(self) -> int:
-        return int(self._hit("len"))
-
-    def __bool__(self) -> bool:
-        return bool(self._hit("bool"))
-
-    def __add__(self, other: Any) -> Any:
-        return self._hit("add")
-
-    def __lt__(self, other: Any) -> bool:
-        return bool(self._hit("lt"))
-
-    def __iter__(self) -> Any:
-        self._hit("iter")
-        return iter([])
-
-    def __array__(self, *args: Any, **kwargs: Any) -> Any:
-        self._hit("array")
-        return np.zeros(1)
+def long_text_dtype(storage: str | None) -> Any:
+    """The other string dtype of each storage: `string[python]`, or `ArrowDtype(large_string)` (dtype.kind "U")."""
+    if storage is None:
+        return None
+    return pd.StringDtype("python", na_value=np.nan) if storage == "python" else pd.ArrowDtype(pa.large_string())
 
 
-class Record:
-    """A plain user object: a property and a stored function that must never run."""
-
-    def __init__(self, loader: Recorder) -> None:
-        self.name = "rec"
-        self.loader = loader
-        self.property_calls = 0
-
-    @property
-    def total(self) -> int:
-        self.property_calls += 1
-        return 1
+@contextlib.contextmanager
+def string_storage(storage: str | None) -> Iterator[None]:
+    """Strings that pandas infers while this runs (an expression's pd.Series([...]), a map's result) are stored as
+    `storage` says."""
+    if storage is None:
+        yield
+        return
+    with pd.option_context("mode.string_storage", storage):
+        yield
 
 
-class Config:
-    def __init__(self, key: str, recorder: Recorder) -> None:
-        self.api_key = key
-        self.region = "north"
-        self._recorder = recorder
-
-    def load(self) -> Any:
-        return self._recorder("load")
-
-
-class CallableRecord:
-    def __init__(self, recorder: Recorder) -> None:
-        self.recorder = recorder
-
-    def __call__(self, *args: Any) -> Any:
-        return self.recorder(*args)
-
-
-class LazyConfig:
-    """A Box/EasyDict-style config: attribute reads run the user's __getattr__ (it records them)."""
-
-    def __init__(self, **values: Any) -> None:
-        self.__dict__["_values"] = dict(values)
-
-    def __getattr__(self, name: str) -> Any:
-        Lazy.log.append(f"getattr:{name}")
-        try:
-            return self.__dict__["_values"][name]
-        except KeyError:
-            raise AttributeError(name) from None
+@functools.cache
+def arrow_data() -> dict[str, Any]:
+    """Arrow-backed values in every namespace, whatever its storage (built once; the snapshot proves they stay
+    as they are): 10 MB of text in 100 cells, one 1 MB cell above 100 missing ones, lists of 100,000 short
+    strings, labels of 100,000 characters, and a column of an extension type written in Python."""
+    if pa is None:
+        return {}
+    arrow = pd.StringDtype("pyarrow", na_value=np.nan)
+    big = pd.Series(["y" * 100_000] * 100, dtype=arrow)
+    return {
+        "arrow_big": big,
+        "arrow_sparse": pd.Series(["z" * 10**6] + [None] * 99, dtype=arrow),
+        "arrow_lists": pd.Series(["yy " * 100_000] * 4, dtype=pd.ArrowDtype(pa.large_string())).str.split(" "),
+        "by_text": pd.Series(range(100), index=pd.Index(big.str.slice(0, 99_990) + big.index.astype(str))),
+        "arrow_frame": big.to_frame("t"),
+        "loud_arrow": loud_arrow(),
+    }
 
 
-class UserZone(datetime.tzinfo):
-    """A time zone written by the user: its methods run whenever a time is printed or converted."""
-
-    def utcoffset(self, dt: Any) -> datetime.timedelta:
-        Lazy.log.append("tz.utcoffset")
-        return datetime.timedelta(hours=1)
-
-    def dst(self, dt: Any) -> datetime.timedelta:
-        return datetime.timedelta(0)
-
-    def tzname(self, dt: Any) -> str:
-        Lazy.log.append("tz.tzname")
-        return "UZ"
-
-
-class Point(NamedTuple):
-    """A typed tuple with its own __repr__: user code, not namedtuple's."""
-
-    x: int
-    y: int
-
-    def __repr__(self) -> str:
-        Lazy.log.append("Point.__repr__")
-        return "P"
-
-
-class ClassProperty:
-    """Mock-style objects answer `__class__` from a property."""
-
-    @property  # type: ignore[misc]
-    def __class__(self) -> type:
-        Lazy.log.append("__class__")
-        return str
-
-
-class LookalikeClient:
-    """Methods named like str's: pandas' .str calls each cell's method of the same name."""
-
-    def upper(self) -> str:
-        Lazy.log.append("Client.upper")
-        return "X"
-
-    def get(self, key: Any) -> str:
-        Lazy.log.append("Client.get")
-        return "X"
-
-
-class LoudMeta(type):
-    """A metaclass whose == records: `type(x) in (int, str)` would run it."""
-
-    def __eq__(cls, other: object) -> bool:
-        Lazy.log.append("metaclass.__eq__")
-        return False
-
-    __hash__ = type.__hash__
-
-
-class Metered(metaclass=LoudMeta):
-    pass
-
-
-DBRow = collections.namedtuple("DBRow", "host user password")
-
-
-def _with_attrs(frame: Any) -> Any:
-    frame.attrs["meta"] = LazyConfig(source="crm")  # pandas deep-copies attrs into every result
-    return frame
-
-
-class Session:
-    """Looks like an HTTP client: `get` is an allowed method name, but on the wrong kind of object."""
-
-    def __init__(self) -> None:
-        self.calls: list[str] = []
-
-    def get(self, url: str) -> str:
-        self.calls.append(url)
-        return url
+def all_texts() -> pd.DataFrame:
+    """One column of each storage, the same text in each (a long cell among short ones)."""
+    cells = ["north", "x" * 5_000, "é" * 10, None]
+    columns = {"object": pd.Series(cells, dtype=object), "python": pd.Series(cells, dtype="string[python]")}
+    if pa is not None:
+        columns["arrow"] = pd.Series(cells, dtype=pd.StringDtype("pyarrow", na_value=np.nan))
+        columns["large"] = pd.Series(cells, dtype=pd.ArrowDtype(pa.large_string()))
+    return pd.DataFrame(columns)
 
 
 def _generator(flag: list[int]) -> Any:
@@ -228,13 +129,13 @@ def _nested(depth: int) -> list[Any]:
     return value
 
 
-def make_sales(rows: int = 300) -> pd.DataFrame:
+def make_sales(rows: int = 300, storage: str | None = None) -> pd.DataFrame:
     rng = np.random.default_rng(7)
     return pd.DataFrame(
         {
-            "region": rng.choice(["north", "south", "east", "west"], rows),
+            "region": pd.Series(rng.choice(["north", "south", "east", "west"], rows), dtype=text_dtype(storage)),
             "month": pd.date_range("2024-01-01", periods=rows, freq="D"),
-            "product": rng.choice(["apple", "pear", "plum"], rows),
+            "product": pd.Series(rng.choice(["apple", "pear", "plum"], rows), dtype=text_dtype(storage)),
             "units": rng.integers(1, 10, rows),
             "price": rng.uniform(1, 100, rows).round(2),
         }
@@ -255,8 +156,9 @@ def frame_digest(frame: pd.DataFrame) -> str:
 class Canaries:
     """Builds the namespace; `intact()` lists everything that changed since (empty: nothing did)."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, storage: str | None = None) -> None:
         self.workdir = workdir
+        self.storage = storage
         self.file_text = f"CANARY-FILE-{secrets.token_hex(8)}"
         self.env_name = "KIMI_LAB_TEST_CANARY_SECRET"
         self.env_value = f"canary-env-{secrets.token_hex(8)}"
@@ -273,8 +175,10 @@ class Canaries:
         self.before = self._snapshot()
 
     def _namespace(self) -> dict[str, Any]:
+        storage = self.storage
         self.embeddings = pd.DataFrame(
-            {"doc": ["a", "b"], "embedding": [np.array([3.0, 1.0, 2.0]), np.array([9.0, 7.0, 8.0])]}
+            {"doc": pd.Series(["a", "b"], dtype=text_dtype(storage)),
+             "embedding": [np.array([3.0, 1.0, 2.0]), np.array([9.0, 7.0, 8.0])]}
         )
         r = self.recorder
         memmapped = np.memmap(self.memmap_path, dtype="float64", mode="w+", shape=(4,))
@@ -285,7 +189,7 @@ class Canaries:
         settings.password = self.secret  # type: ignore[attr-defined]
         fake_np = types.ModuleType("numpy")
         fake_np.mean = r  # type: ignore[attr-defined]
-        sales = make_sales()
+        sales = make_sales(storage=storage)
         return {
             "CANARY": str(self.canary),
             "canary_env": self.env_name,
@@ -297,7 +201,10 @@ class Canaries:
             "arr": np.arange(10.0),
             "big": np.arange(5_000.0),
             "text": "a" * 10**6,
-            "long_text": pd.Series(["ab"] * 5_000),
+            "long_text": pd.Series(["ab"] * 5_000, dtype=long_text_dtype(storage)),
+            "texts": all_texts(),
+            "python_big": pd.Series(["y" * 100_000] * 100, dtype="string[python]"),  # one str, pointed to 100 times
+            **arrow_data(),
             "dup": pd.DataFrame({"k": [1] * 3_000, "v": range(3_000)}),
             "wide": pd.DataFrame(np.ones((200, 2_000))),
             "deep": _nested(10_000),
@@ -352,8 +259,8 @@ class Canaries:
             "embeddings": self.embeddings,
             "by_object": pd.Series([1, 2], index=pd.Index([Lazy(), "b"], dtype=object)),
             "named": pd.Series([1.0, 2.0], name=Lazy()),
-            "attrs_frame": _with_attrs(pd.DataFrame({"a": [1, 2]})),
-            "attrs_series": _with_attrs(pd.Series([1, 2])),
+            "attrs_frame": with_attrs(pd.DataFrame({"a": [1, 2]})),
+            "attrs_series": with_attrs(pd.Series([1, 2])),
             "when": datetime.datetime(2024, 1, 1, tzinfo=UserZone()),
             "zoned": pd.Series(pd.to_datetime(["2024-01-01"]).tz_localize("UTC")).dt.tz_convert(UserZone()),
             "point": Point(1, 2),
@@ -378,6 +285,9 @@ class Canaries:
             "sales": frame_digest(ns["sales"]),
             "dup": frame_digest(ns["dup"]),
             "long_text": frame_digest(ns["long_text"].to_frame()),
+            "texts": frame_digest(ns["texts"]),
+            "arrow": [frame_digest(ns[name].to_frame()) for name in ("arrow_big", "arrow_sparse", "by_text")
+                      if name in ns],
             "arr": (ns["arr"].tobytes(), ns["arr"].flags.writeable),
             "big": ns["big"].tobytes(),
             "memmap": self.memmap_path.read_bytes(),

@@ -6,6 +6,7 @@ import ast
 import math
 import subprocess
 import sys
+import tracemalloc
 from typing import Any
 
 import numpy as np
@@ -17,14 +18,21 @@ from hypothesis import strategies as st
 import kimi_lab.tools.safe_eval as se
 from kimi_lab.tools.safe_eval import ALLOWED_BUILTINS, ALLOWED_METHODS, METHODS, UnsafeExpression, check, safe_eval
 
-from .hostile_namespace import Canaries, make_sales
+from .hostile_namespace import STORAGES, Canaries, make_sales, pa, string_storage
 
 # ------------------------------------------------------------------------------------------------------ fixtures
 
 
+@pytest.fixture(scope="module", params=STORAGES)
+def storage(request: pytest.FixtureRequest) -> Any:
+    """The user's text in Python objects or in Arrow buffers, and the strings expressions make stored alike."""
+    with string_storage(request.param):
+        yield request.param
+
+
 @pytest.fixture(scope="module")
-def sales() -> pd.DataFrame:
-    return make_sales()
+def sales(storage: str) -> pd.DataFrame:
+    return make_sales(storage=storage)
 
 
 @pytest.fixture
@@ -235,11 +243,110 @@ def test_importing_does_not_load_pandas_or_numpy() -> None:
     assert result.stdout.strip() == "False"
 
 
-def test_summing_numbers_of_a_big_frame_with_text_is_not_priced_as_text() -> None:
+def test_summing_numbers_of_a_big_frame_with_text_is_not_priced_as_text(storage: str) -> None:
     """The text-sum price covers the text being summed: a groupby's numeric column over a million rows
     with text beside it runs, while summing the text itself is refused."""
-    big = make_sales(1_000_000)
+    big = make_sales(1_000_000, storage)
     assert safe_eval('big.groupby("region")["units"].sum().sum()', {"big": big}) == big.units.sum()
     assert safe_eval("big.groupby('region')[['units']].sum().units.sum()", {"big": big}) == big.units.sum()
     with pytest.raises(UnsafeExpression, match="sum"):
         safe_eval("big.groupby('region').sum()", {"big": big})
+
+
+# ------------------------------------------------------------------------------------------- text in any storage
+
+CELLS = ["north", "é" * 7, "ā" * 5, "日本語", "😀 and text", "", None, "x" * 3_000]
+
+
+def _text_dtypes() -> list[Any]:
+    dtypes: list[Any] = [object, "string[python]", pd.StringDtype("python", na_value=np.nan)]
+    if pa is not None:
+        dtypes += [pd.StringDtype("pyarrow", na_value=np.nan), "string[pyarrow]", pd.ArrowDtype(pa.string()),
+                   pd.ArrowDtype(pa.large_string())]
+    return dtypes
+
+
+@pytest.mark.parametrize("dtype", _text_dtypes(), ids=str)
+def test_text_costs_what_its_strings_cost_whatever_the_storage(dtype: Any) -> None:
+    """A text column is priced by what its cells are as Python strings (49 bytes plus one to four a character),
+    though an Arrow buffer's deep and shallow memory are the same; its longest cell is read without making a
+    str of any cell; and a row copied into many rows costs, for an Arrow buffer, its longest cell each time."""
+    column = pd.Series(CELLS, dtype=dtype)
+    made = "".join  # a str made anew has no cached UTF-8 copy (one it was encoded from may: up to 4 bytes a char)
+    expected = sum(sys.getsizeof(made(list(c))) for c in CELLS if c is not None)
+    cached = sum(len(c.encode()) + 1 for c in CELLS if c is not None and not c.isascii())
+    sizes = se._sizes.Sizes()
+    assert expected - 1 <= sizes.text(column) <= expected + cached + 56 * CELLS.count(None)  # None, NaN, NA
+    assert sizes.chars(column) == 3_000
+    copied = sys.getsizeof("x" * 3_000) if se._arrow.chunks(column) is not None else sizes.text(column) // len(CELLS)
+    assert sizes.widest(column) == copied  # what a repeated row copies: its longest cell, or pointers (the average)
+    repeated = pd.Series(CELLS * 3, dtype=dtype).astype("category")  # each category counted for every cell
+    assert sizes.text(repeated) == 3 * sizes.text(pd.Series(CELLS, dtype=dtype).astype("category").cat.categories)
+
+
+@pytest.mark.parametrize("dtype", _text_dtypes(), ids=str)
+def test_long_cells_and_labels_print_cut_whatever_the_storage(dtype: Any) -> None:
+    """Cells and labels are cut where they are stored: sixty cells of a megabyte and labels of 100,000
+    characters print in a few kilobytes without a str of any of them being made whole."""
+    column = pd.Series(["y" * 10**6] * 59 + [None], index=pd.Index(["i" * 10**5] * 60, dtype=dtype), dtype=dtype)
+    tracemalloc.start()
+    try:
+        shown = se.evaluate_text("column", {"column": column})
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert "yyyyy..." in shown and "characters cut" in shown and len(shown) < 20_000
+    assert peak < (8_000_000 if dtype is object or "python" in str(dtype) else 3_000_000)
+    frame = pd.DataFrame({"a": pd.Series(CELLS, dtype=dtype), "b": range(len(CELLS))})
+    assert "xxxxx..." in se.evaluate_text("frame", {"frame": frame})  # missing cells among them
+
+
+@pytest.mark.skipif(pa is None, reason="needs pyarrow")
+def test_arrow_lists_and_their_big_cells_are_shown_described() -> None:
+    words = pd.Series(["a b", "c " * 100_000], dtype=pd.ArrowDtype(pa.large_string())).str.split(" ")
+    shown = se.evaluate_text("words", {"words": words})
+    assert "['a', 'b']" in shown and "bytes of list<item: large_string>" in shown
+
+
+@pytest.mark.skipif(pa is None, reason="needs pyarrow")
+def test_pyarrow_splits_that_would_never_end_are_refused_and_others_run() -> None:
+    words = {"words": pd.Series(["a b", "cd"], dtype=pd.ArrowDtype(pa.large_string()))}
+    for pattern in ("''", "'x*'", "'(?:)'", "' ?'", "'\\\\b'"):
+        with pytest.raises(UnsafeExpression, match="never ends"):
+            safe_eval(f"words.str.split({pattern})", words)
+    assert safe_eval("words.str.split(' ')", words).tolist() == [["a", "b"], ["cd"]]
+    assert safe_eval("words.str.split('^')", words).tolist() == [["a b"], ["cd"]]  # one character: not a regex
+
+
+@pytest.mark.skipif(pa is None, reason="needs pyarrow")
+def test_arrow_types_pandas_cannot_handle_are_refused() -> None:
+    with pytest.raises(UnsafeExpression, match="string_view"):
+        safe_eval("s.astype('string_view[pyarrow]')", {"s": pd.Series(["a"])})
+    viewed = pd.Series(pa.array(["a"], type=pa.string_view()), dtype=pd.ArrowDtype(pa.string_view()))
+    with pytest.raises(UnsafeExpression, match="does not read"):
+        safe_eval("s.size", {"s": viewed})
+
+
+def test_one_value_copied_into_every_row_is_priced_before_it_is_copied(
+    storage: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An object column points to one string from every row; an Arrow buffer copies it into each. Fills,
+    broadcasts and the values a function returns to pandas are priced as copies, whatever the storage."""
+    monkeypatch.setattr(se, "MAX_BYTES", 64_000_000)
+    ns = {"s": pd.Series(["a", None] * 150, dtype=object if storage == "python" else "str"), "text": "t" * 10**6,
+          "pd": pd}
+    for expression in ("s.fillna(text)", "s + text", "s.map(lambda v: text)", "pd.Series(text, index=s.index)",
+                       "s.where(s.isna(), text)", "s.to_frame().assign(t=text)"):
+        with pytest.raises(UnsafeExpression, match="memory"):
+            safe_eval(expression, ns)
+    assert safe_eval("s.fillna('b').tolist()", ns) == ["a", "b"] * 150
+
+
+def test_a_mask_selects_rows_and_is_not_priced_as_repeating_them(
+    storage: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`df[mask]` selects rows, each at most once: it is not priced by the columns the mask would name."""
+    monkeypatch.setattr(se, "MAX_BYTES", 16_000_000)
+    big = make_sales(100_000, storage)
+    assert safe_eval("len(big[big.region == 'north'])", {"big": big}) == int((big.region == "north").sum())
+    assert safe_eval("len(big.head(10_000)[[True, False] * 5_000])", {"big": big}) == 5_000

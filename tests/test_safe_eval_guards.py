@@ -1,24 +1,24 @@
 """Every guard of evaluate is load-bearing: with the guard in place its check passes; with the guard
-neutered (patched to let everything through) the same check fails.
+neutered (patched to let everything through) the same check fails, for text in Python objects and in
+Arrow buffers alike (`STORAGES`).
 
 A guard without a check that fails when it is removed does not count. Layers back each other up, so a
-check targets its own guard: it asserts the guard's own refusal (an UnsafeExpression before the library
-runs, seen through a spy on the library function), not merely "something went wrong".
+check targets its own guard (`safe_eval_guard_checks`): it asserts the guard's own refusal (an
+UnsafeExpression before the library runs, seen through a spy on the library function or an allocation
+peak), not merely "something went wrong".
 """
 
 from __future__ import annotations
 
 import functools
-import tracemalloc
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 import kimi_lab.tools.safe_eval as se
 from kimi_lab.tools.safe_eval import (
+    _arrow,
     _builtins,
     _calls,
     _estimate_arrays,
@@ -27,157 +27,48 @@ from kimi_lab.tools.safe_eval import (
     _estimators,
     _gate,
     _guards,
+    _interpret_calls,
     _interpret_nodes,
     _interpreter,
     _kinds,
     _operators,
+    _render,
+    _sizes,
 )
 from kimi_lab.tools.safe_eval import _calls as calls_module
 from kimi_lab.tools.safe_eval._budget import Budget
-from kimi_lab.tools.safe_eval._messages import UnsafeExpression
 
-from .hostile_namespace import Canaries
-
-
-@dataclass(frozen=True)
-class Guard:
-    name: str
-    neuter: Callable[[pytest.MonkeyPatch], None]
-    check: Callable[[Canaries, pytest.MonkeyPatch], None]
-
-
-def refused(
-    expression: str, budget: int | None = None, **limits: float
-) -> Callable[[Canaries, pytest.MonkeyPatch], None]:
-    """The guard refuses `expression` itself, and nothing changed."""
-
-    def check(canaries: Canaries, mp: pytest.MonkeyPatch) -> None:
-        if budget is not None:
-            mp.setattr(se, "MAX_BYTES", budget)
-        for name, value in limits.items():
-            mp.setattr(se, name, value)
-        try:
-            shown = se.evaluate_text(expression, canaries.ns)
-        except UnsafeExpression:
-            shown = ""
-        else:
-            raise AssertionError(f"not refused: {shown[:100]}")
-        assert canaries.intact() == [] and canaries.leaked(shown) == []
-
-    return check
-
-
-def refused_cheaply(
-    expression: str, peak: int = 6_000_000, budget: int | None = None
-) -> Callable[[Canaries, pytest.MonkeyPatch], None]:
-    """Refused before anything big was built: the traced allocation peak stays small (tracemalloc sees
-    Python's and numpy's allocations), so the guard priced the result instead of finding out afterwards."""
-
-    def check(canaries: Canaries, mp: pytest.MonkeyPatch) -> None:
-        if budget is not None:
-            mp.setattr(se, "MAX_BYTES", budget)
-        tracemalloc.start()
-        try:
-            with pytest.raises(UnsafeExpression):
-                se.safe_eval(expression, canaries.ns)
-            top = tracemalloc.get_traced_memory()[1]
-        finally:
-            tracemalloc.stop()
-        assert top < peak, f"{top:,} bytes were allocated before the refusal"
-
-    return check
-
-
-def refused_while(stage: str, expression: str, budget: int) -> Callable[[Canaries, pytest.MonkeyPatch], None]:
-    """Refused at `stage`, on the way, and not only once the whole result exists."""
-
-    def check(canaries: Canaries, mp: pytest.MonkeyPatch) -> None:
-        mp.setattr(se, "MAX_BYTES", budget)
-        with pytest.raises(UnsafeExpression, match=stage):
-            se.safe_eval(expression, canaries.ns)
-
-    return check
-
-
-def no_effect(expression: str) -> Callable[[Canaries, pytest.MonkeyPatch], None]:
-    """Whatever happens to `expression`, nothing changes and nothing leaks."""
-
-    def check(canaries: Canaries, mp: pytest.MonkeyPatch) -> None:
-        try:
-            shown = se.evaluate_text(expression, canaries.ns)
-        except Exception as exc:
-            shown = str(exc)
-        assert canaries.intact() == [] and canaries.leaked(shown) == []
-
-    return check
-
-
-RULES_COVERED: set[str] = set()
-ESTIMATORS_COVERED: set[str] = set()
-
-
-def identity_rule(rule: str) -> Callable[[pytest.MonkeyPatch], None]:
-    RULES_COVERED.add(rule)
-    return lambda mp: mp.setitem(_guards.RULES, rule, lambda name, value: value)
-
-
-def no_estimate(name: str) -> Callable[[pytest.MonkeyPatch], None]:
-    ESTIMATORS_COVERED.add(name)
-    return lambda mp: mp.setitem(_estimators.ESTIMATORS, name, lambda call, sizes: 0)
-
-
-def _admit_everything(self: Any, value: Any, label: str = "value") -> Any:
-    return value
-
-
-def _read_only_check(canaries: Canaries, mp: pytest.MonkeyPatch) -> None:
-    assert not se.safe_eval("arr", canaries.ns).flags.writeable
-
-
-def _admission_check(canaries: Canaries, mp: pytest.MonkeyPatch) -> None:
-    gate = _gate.Gate(Budget())
-    for value in (open, canaries.recorder, print, canaries.ns["gen"], canaries.ns["gb"], int):
-        with pytest.raises(UnsafeExpression):
-            gate.admit(value)
-
-
-def _kinds_check(canaries: Canaries, mp: pytest.MonkeyPatch) -> None:
-    for value in (open, canaries.recorder, functools.partial(print), lambda: 1):
-        assert _kinds.kind_of(value) == "callable"
-
-
-def _forgets_refusals_check(canaries: Canaries, mp: pytest.MonkeyPatch) -> None:
-    gate = _gate.Gate(Budget())
-    holding = [canaries.ns["lazy"]]
-    for _ in range(2):  # the second look must refuse too: nothing was remembered as checked
-        with pytest.raises(UnsafeExpression):
-            gate.cross(holding)
-
-
-def _stops_after_a_refusal_check(canaries: Canaries, mp: pytest.MonkeyPatch) -> None:
-    ip = _interpreter.Interpreter(canaries.ns)
-    ip.budget.violation = UnsafeExpression("refused earlier")
-    ran: list[int] = []
-    with pytest.raises(UnsafeExpression):
-        ip.external(lambda: ran.append(1))
-    with pytest.raises(UnsafeExpression):
-        ip.entering()
-    assert ran == []
-
-
-def _render_check(canaries: Canaries, mp: pytest.MonkeyPatch) -> None:
-    assert len(se.evaluate_text("[text for _ in range(100)]", canaries.ns)) < 20_000
-
+from .hostile_namespace import STORAGES, Canaries, pa, string_storage
+from .safe_eval_guard_checks import (
+    ESTIMATORS_COVERED,
+    RULES_COVERED,
+    Guard,
+    admission_check,
+    admit_everything,
+    forgets_refusals_check,
+    identity_rule,
+    kinds_check,
+    no_effect,
+    no_estimate,
+    read_only_check,
+    refused,
+    refused_cheaply,
+    refused_while,
+    render_check,
+    small_peak,
+    split_spy_check,
+    stops_after_a_refusal_check,
+)
 
 GUARDS = [
     # what a value may be
     Guard("kinds: callables are never data", lambda mp: (mp.setattr(_kinds, "_cache", {}), mp.setattr(
         _kinds, "_classify", lambda cls, original=_kinds._classify: "record" if original(cls) == "callable"
-        else original(cls))), _kinds_check),
+        else original(cls))), kinds_check),
     Guard("admission refuses functions, stored iterators and handles",
-          lambda mp: mp.setattr(_gate.Gate, "admit", _admit_everything), _admission_check),
+          lambda mp: mp.setattr(_gate.Gate, "admit", admit_everything), admission_check),
     Guard("admission hands out arrays read-only", lambda mp: mp.setattr(_gate.Gate, "_read_only", lambda self, a: a),
-          _read_only_check),
+          read_only_check),
     Guard("admission drops secret-looking dict keys", lambda mp: mp.setattr(_gate.Gate, "_plain_dict",
                                                                            lambda self, d: d),
           no_effect("list(cfg.values())")),
@@ -206,7 +97,7 @@ GUARDS = [
     Guard("the result leaves as data", lambda mp: mp.setattr(
         _interpreter.Interpreter, "cross", lambda self, value, library=True: value), no_effect("[lazy]")),
     Guard("rendering is bounded", lambda mp: mp.setattr(se, "render", lambda value, limit=0: repr(value)),
-          _render_check),
+          render_check),
     Guard("receivers of attributes are checked", lambda mp: mp.setattr(calls_module, "receiver",
                                                                        lambda ip, owner: owner),
           no_effect("by_object.zz")),
@@ -216,11 +107,11 @@ GUARDS = [
                                                               lambda ip, owner: None),
           no_effect("embeddings.embedding.str.partition(1)")),
     Guard("refused values are not remembered as checked", lambda mp: mp.setattr(
-        _gate.Gate, "_forget", lambda self, value: None), _forgets_refusals_check),
+        _gate.Gate, "_forget", lambda self, value: None), forgets_refusals_check),
     Guard("nothing runs after a refusal", lambda mp: (
         mp.setattr(_interpreter.Interpreter, "entering", lambda self: None),
         mp.setattr(_interpreter.Interpreter, "external", lambda self, fn, args=(), kwargs=None: fn(
-            *args, **(kwargs or {})))), _stops_after_a_refusal_check),
+            *args, **(kwargs or {})))), stops_after_a_refusal_check),
     Guard("time zones are the libraries'", lambda mp: mp.setattr(
         _gate.Gate, "_check_zone", lambda self, value, kind, depth: None), no_effect("str(when)")),
     Guard("attrs are data", lambda mp: mp.setattr(_gate.Gate, "_check_attrs", lambda self, value, depth: None),
@@ -287,7 +178,7 @@ GUARDS = [
     Guard("concatenating a column", no_estimate("str_cat"),
           refused("long_text.str.cat(sep='x' * 199)", budget=2_000_000)),
     Guard("formatting dates", no_estimate("format"), refused(
-        "sales.month.dt.strftime('%01000Y')", budget=200_000)),
+        "sales.month.dt.strftime('%Y' + 'x' * 150)", budget=200_000)),
     Guard("correlation matrices", no_estimate("corr"), refused_cheaply("wide.iloc[:10].corr()")),
     Guard("matrix products", no_estimate("dot"), refused_cheaply(
         "wide.iloc[:10].T.dot(wide.iloc[:10])")),
@@ -297,14 +188,14 @@ GUARDS = [
     Guard("np.diff rounds", no_estimate("diff"), refused("np.diff(arr, 10**5)")),
     Guard("quantile counts", no_estimate("quantiles"), refused_cheaply("statistics.quantiles(xs, n=600_000)")),
     Guard("text made cell by cell", no_estimate("text_map"), refused_cheaply(
-        "pd.Series(range(20)).map(lambda i: text).str.upper()")),
+        "python_big.str.upper()", budget=8_000_000)),
     Guard("splitting text", no_estimate("split_text"), refused_cheaply("text.split('a')")),
     Guard("index arrays of nonzero", no_estimate("nonzero"), refused_cheaply(
         "np.nonzero((wide.to_numpy() > 0).reshape(200, 2, 10, 10, 10))")),
     Guard("taking slabs of an array", no_estimate("take"), refused_cheaply(
         "(wide.to_numpy() > 0).take([0] * 10_000, axis=0)")),
     Guard("sorting columns of text", no_estimate("sort"), refused(
-        "pd.Series(range(10)).map(lambda i: text).sort_values()", MAX_SORT_WORK=10**6)),
+        "pd.Series(range(10)).map(lambda i: text).sort_values()", budget=64_000_000, MAX_SORT_WORK=10**6)),
     Guard("stacking", no_estimate("stack"), refused_cheaply("wide.stack()", budget=4_000_000)),
     Guard("pairwise window statistics", no_estimate("pairwise"), refused(
         "wide.iloc[:5, :20].rolling(2).cov()", MAX_PAIRS=100)),
@@ -366,22 +257,68 @@ GUARDS = [
     Guard("column titles are printed whole", lambda mp: mp.setattr(
         _estimate_frames, "title_widths", lambda header, frame: []),
         refused_cheaply("pd.DataFrame({'a': range(1000)}).to_string(header=['x' * 20000])")),
+    # text stored as Python objects or in Arrow buffers (an Arrow buffer copies what an object column points to)
+    Guard("text appended to every cell", lambda mp: mp.setattr(_operators, "_appended", lambda array, text: 0),
+          refused_cheaply("sales.region.head(20) + text")),
+    Guard("repetition by a column of counts", lambda mp: mp.setattr(_operators, "_repeat", lambda ip, a, b: 0),
+          refused_cheaply("sales.region.head(20) * pd.Series([10**5] * 20)")),
+    Guard("strings numpy broadcasts", no_estimate("broadcast"), refused_cheaply("np.where(arr > 5, text, '')")),
+    Guard("transposing a frame", no_estimate("transpose"), refused_cheaply(
+        "pd.DataFrame({'a': range(30_000), 'b': 1.5}).transpose()", peak=2_500_000, budget=2_500_000)),
+    Guard("what a function returns to pandas", lambda mp: mp.setattr(
+        _interpret_calls.CallsAndComprehensions, "_returned", lambda self, result, rows: None),
+        refused_cheaply("pd.Series(range(30)).map(lambda i: text)")),
+    Guard("rows a merge repeats copy their longest cells", lambda mp: mp.setattr(
+        _sizes.Sizes, "row", lambda self, value: 0), refused_cheaply(
+        "arrow_sparse.to_frame('t').reset_index().merge(pd.DataFrame({'index': [0] * 30}), on='index')")),
 ]
+if pa is not None:  # guards of Arrow-backed values, checked on the namespace's Arrow data whatever the storage
+    GUARDS += [
+        Guard("Arrow text costs what its strings cost", lambda mp: mp.setattr(
+            _arrow, "python_bytes", lambda data, nested=False: 0), refused_cheaply("texts.arrow * 10**4")),
+        Guard("cells Arrow copies into other rows", lambda mp: mp.setattr(_calls, "estimate_copies", lambda c, s: 0),
+              refused_cheaply("arrow_sparse.head(20).ffill()")),
+        Guard("selections that repeat Arrow rows", lambda mp: mp.setattr(_interpret_nodes, "_unique", lambda k: True),
+              refused_cheaply("arrow_big.iloc[[0] * 100]")),
+        Guard("reading Arrow cells one by one", lambda mp: mp.setattr(
+            _interpreter.Interpreter, "_charge_read", lambda self, cells: None),
+            refused("[x for x in arrow_big]", budget=8_000_000)),
+        Guard("Python lists of Arrow cells", no_estimate("tolist"), refused_cheaply(
+            "arrow_big.tolist()", budget=8_000_000)),
+        Guard("a frame's values made of Arrow cells", lambda mp: mp.setattr(
+            _calls, "attribute_estimate", lambda *a: 0), refused_cheaply("arrow_frame.values", budget=8_000_000)),
+        Guard("label lookups in Arrow-backed labels", lambda mp: mp.setattr(
+            _calls, "lookup_peak", lambda ip, axes: None), refused("by_text['zz']", budget=8_000_000)),
+        Guard("Arrow cells are cut before they are shown", lambda mp: mp.setattr(
+            _render, "_items", lambda values, limit, cell=False: (list(values), False)),
+            small_peak("arrow_big", peak=3_000_000)),
+        Guard("crossing does not read Arrow cells", lambda mp: mp.setattr(
+            _gate, "_cells_are_data", lambda dtype: type(dtype).__name__ == "StringDtype"),
+            small_peak("arrow_lists.size", peak=3_000_000)),
+        Guard(".str does not read Arrow cells", lambda mp: mp.setattr(
+            _calls, "python_cells", lambda dtype: getattr(dtype, "kind", "") == "O"),
+            small_peak("arrow_big.str.len().sum()", peak=3_000_000)),
+        Guard("regular expressions pyarrow splits by forever", lambda mp: mp.setattr(
+            _estimate_text, "_splits_forever", lambda call: False), split_spy_check("texts.large.str.split('')")),
+        Guard("Arrow extension types written in Python", lambda mp: mp.setattr(_arrow, "unsupported", lambda d: None),
+              no_effect("loud_arrow.tolist()")),
+    ]
 
 
-@pytest.fixture
-def run_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[Guard, bool], bool]:
+@pytest.fixture(params=STORAGES)
+def run_in(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[Guard, bool], bool]:
     counter = iter(range(100))
+    storage = request.param
 
     def run(guard: Guard, neutered: bool) -> bool:
         """True when the check passed."""
         base = tmp_path / f"run{next(counter)}"
         (base / "work").mkdir(parents=True)
-        with pytest.MonkeyPatch.context() as mp:
+        with pytest.MonkeyPatch.context() as mp, string_storage(storage):
             mp.chdir(base / "work")
             mp.setattr(se, "MAX_BYTES", 16_000_000)
             mp.setattr(se, "MAX_STEPS", 20_000)
-            canaries = Canaries(base)
+            canaries = Canaries(base, storage)
             mp.setenv(canaries.env_name, canaries.env_value)
             canaries.before = canaries._snapshot()
             try:

@@ -112,7 +112,7 @@ METHODS: dict[str, dict[str, str | None]] = {
         f"{_FRAME_COMMON} corr cov pivot melt stack select_dtypes assign join merge iterrows itertuples "
         "nunique dot",
         **_FRAME_SIZED, merge="merge", join="merge", pivot="pivot", pivot_table="pivot", melt="melt",
-        stack="stack", value_counts="categories",
+        stack="stack", value_counts="categories", transpose="transpose",
     ),
     "Series": _names(
         f"{_FRAME_COMMON} corr cov tolist to_list to_dict to_numpy unstack",

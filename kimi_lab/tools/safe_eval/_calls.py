@@ -13,13 +13,15 @@ import types
 from typing import TYPE_CHECKING, Any
 
 from kimi_lab.common.secrets import looks_secret
+from kimi_lab.tools.safe_eval import _arrow
 from kimi_lab.tools.safe_eval._allowlists import ATTRIBUTES, METHODS, MODULE_CONSTANTS, MODULE_FUNCTIONS
 from kimi_lab.tools.safe_eval._binding import Arguments
+from kimi_lab.tools.safe_eval._estimate_copies import estimate_copies, returned_copies
 from kimi_lab.tools.safe_eval._estimators import ESTIMATORS, CallSite
 from kimi_lab.tools.safe_eval._guards import check_parameters
 from kimi_lab.tools.safe_eval._kinds import ARRAYS, CONTAINERS, Guarded, instance_dict_descriptor, kind_of
 from kimi_lab.tools.safe_eval._messages import method_message, module_message, secret_message
-from kimi_lab.tools.safe_eval._sizes import held, held_result
+from kimi_lab.tools.safe_eval._sizes import Sizes, held, held_result
 
 if TYPE_CHECKING:
     from kimi_lab.tools.safe_eval._interpreter import Interpreter
@@ -94,7 +96,14 @@ def call_library(
     estimate = ESTIMATORS[estimator](site, ip.sizes) if estimator else 0
     if estimate:
         ip.budget.charge(estimate, f"{name}()")
-    result = ip.external(function, args, kwargs)
+    copies = estimate_copies(site, ip.sizes)  # Arrow buffers copy what object columns point to
+    if copies:
+        ip.budget.peak(copies, f"{name}() (the cells it copies, or makes Python strings of)")
+    ip.library_copies.append([returned_copies(site), 0])  # what lambdas return to this call: copied by pandas
+    try:
+        result = ip.external(function, args, kwargs)
+    finally:
+        ip.library_copies.pop()
     data = owner if kind_of(owner) in ARRAYS else parent
     result = ip.gate.admit_result(result, f"{name}()", parent=data)
     if result is not owner:  # what the estimate missed is charged now, so repeating it cannot go on for free
@@ -109,10 +118,10 @@ def read_attribute(ip: Interpreter, owner: Any, name: str) -> Any:
     if kind == "record":
         return _record_attribute(ip, owner, name)
     owner = receiver(ip, owner)
-    if name == "str" and kind in ("Series", "Index") and getattr(owner.dtype, "kind", "") == "O":
+    if name == "str" and kind in ("Series", "Index") and python_cells(owner.dtype):
         _text_cells_only(ip, owner)
     if name in ATTRIBUTES.get(kind, ()):
-        ip.budget.charge(attribute_estimate(owner, kind, name), f"'.{name}'")
+        ip.budget.charge(attribute_estimate(owner, kind, name, ip.sizes), f"'.{name}'")
         value = ip.external(getattr, (owner, name))
     elif name not in METHODS.get(kind, {}) and _is_label(ip, owner, kind, name):
         if looks_secret(name):
@@ -141,14 +150,18 @@ def read_attribute(ip: Interpreter, owner: Any, name: str) -> Any:
 _BOXED = 48  # a cell turned into a Python object: its pointer and a boxed number
 
 
-def attribute_estimate(owner: Any, kind: str, name: str) -> int:
+def attribute_estimate(owner: Any, kind: str, name: str, sizes: Sizes) -> int:
     """Bytes an attribute builds before it can be charged: a groupby's `groups` and `indices` hold an
     Index or array for every group (a million groups of one row are hundreds of megabytes); `.T` and
-    `.values` of a frame whose columns differ in type box every cell as a Python object."""
+    `.values` of a frame whose columns differ in type box every cell as a Python object, and make a
+    Python string of every cell of its Arrow-backed columns."""
     if kind == "GroupBy" and name in ("groups", "indices"):
         return int(owner.ngroups) * 600 + len(owner.obj) * 8
-    if kind == "DataFrame" and name in ("T", "values") and owner.dtypes.nunique() > 1:
-        return int(owner.size) * _BOXED
+    if kind == "DataFrame" and name in ("T", "values"):
+        fresh = sizes.fresh(owner) - sizes.fresh(owner.index)
+        if owner.dtypes.nunique() > 1:
+            return int(owner.size) * _BOXED + fresh
+        return int(owner.size) * 8 + fresh if fresh else 0
     return 0
 
 
@@ -180,10 +193,25 @@ def _record_attribute(ip: Interpreter, owner: Any, name: str) -> Any:
     return ip.gate.admit(attributes[name], name)
 
 
+def python_cells(dtype: Any) -> bool:
+    """Cells that are Python objects of any class (object columns, categoricals of them). String dtypes hold only
+    text, Arrow buffers only Arrow data, and reading an Arrow cell copies it into a new str."""
+    return getattr(dtype, "kind", "") == "O" and not (_arrow.is_text(dtype) or _arrow.is_arrow(dtype))
+
+
+def lookup_peak(ip: Interpreter, labels: list[Any]) -> None:
+    """A label lookup builds pandas' hash table of the labels, kept with the index: for Arrow-backed labels a
+    table of Python strings, one made for every label."""
+    ip.budget.peak(sum(ip.sizes.fresh(axis) for axis in labels if kind_of(axis) == "Index"),
+                   "looking up labels (pandas makes a str of every Arrow-backed label)")
+
+
 def _text_cells_only(ip: Interpreter, owner: Any) -> None:
     """pandas' `.str` calls each cell's own method of the same name (`x.partition(...)`, `x.get(...)`): on an
     array that sorts it in place, on a dict it reads any key. Only text cells (and missing ones) qualify."""
-    cells = set(map(type, owner.to_numpy(dtype=object, copy=False) if kind_of(owner) == "Series" else owner))
+    categories = getattr(owner.dtype, "categories", None)  # a categorical's cells are its categories
+    values = owner if categories is None else categories
+    cells = set(map(type, values.to_numpy(dtype=object, copy=False) if kind_of(values) == "Series" else values))
     if not cells <= {str, bytes, type(None), float}:
         others = sorted(cls.__name__ for cls in cells - {str, bytes, type(None), float})
         ip.budget.fail(
@@ -202,6 +230,7 @@ def _is_label(ip: Interpreter, owner: Any, kind: str, name: str) -> bool:
         labels = getattr(ip.gate.parents.get(id(owner)), "columns", ())
     else:
         return False
+    lookup_peak(ip, [labels])
     try:
         return name in labels
     except Exception:

@@ -50,5 +50,7 @@ def rows_of(value: Any) -> int:
 
 
 def row_bytes(frame: Any, sizes: Sizes) -> int:
+    """What one row of a result made from `frame`'s rows can cost: its share of the buffers, and its text (for
+    Arrow-backed text the biggest cell of each column, since a repeated row copies its cells)."""
     rows = max(rows_of(frame), 1)
-    return (held(frame) + sizes.text(frame)) // rows + POINTER
+    return held(frame) // rows + max(sizes.text(frame) // rows, sizes.row(frame)) + POINTER

@@ -109,7 +109,8 @@ def estimate_tolist(call: CallSite, sizes: Sizes) -> int:
     """Python objects for every element: a boxed number each, lists or dicts around them."""
     owner = call.owner
     cells = _elements(owner) + (len(owner.columns) if kind_of(owner) == "DataFrame" else 0)
-    return cells * (SCALAR_BYTES + POINTER + (100 if call.name == "to_dict" else 0))
+    fresh = sizes.fresh(owner) if kind_of(owner) != "ndarray" else 0  # Arrow cells become new strings
+    return cells * (SCALAR_BYTES + POINTER + (100 if call.name == "to_dict" else 0)) + fresh
 
 
 def estimate_dot(call: CallSite, sizes: Sizes) -> int:
@@ -121,12 +122,19 @@ def estimate_dot(call: CallSite, sizes: Sizes) -> int:
 
 
 def estimate_broadcast(call: CallSite, sizes: Sizes) -> int:
-    """np.maximum / np.where / np.clip / a.clip: the result has the broadcast shape of all array arguments."""
+    """np.maximum / np.where / np.clip / a.clip: the result has the broadcast shape of all array arguments, and a
+    string among them gives every element its width (`np.where(mask, text, '')` is `text` in every row)."""
     from kimi_lab.tools.safe_eval._operators import broadcast_size
 
     operands = (call.owner, *call.args, *call.kwargs.values())
     shapes = [tuple(a.shape) for a in operands if kind_of(a) in ("ndarray", "Series")]
-    return broadcast_size(shapes) * CELL if len(shapes) > 1 else 0
+    elements = broadcast_size(shapes) if shapes else 1
+    widths = [len(a) for a in operands if kind_of(a) in ("str", "bytes")]
+    widths += [a.dtype.itemsize // (4 if a.dtype.kind == "U" else 1) for a in operands
+               if kind_of(a) == "ndarray" and a.dtype.kind in "US"]
+    text = elements * max(widths) * 4 if widths else 0
+    fresh = sum(sizes.fresh(a) for a in operands if kind_of(a) == "Series")  # Arrow cells made Python strings
+    return (elements * CELL if len(shapes) > 1 else 0) + text + fresh
 
 
 def estimate_nonzero(call: CallSite, sizes: Sizes) -> int:

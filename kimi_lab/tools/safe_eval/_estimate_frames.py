@@ -230,6 +230,14 @@ def estimate_resample(call: CallSite, sizes: Sizes) -> int:
     return (span // step + 1) * (columns + 1) * CELL
 
 
+def estimate_transpose(call: CallSite, sizes: Sizes) -> int:
+    """`df.transpose()` builds what `df.T` does: every cell boxed when the columns differ in type, and a Python
+    string of every Arrow-backed cell."""
+    from kimi_lab.tools.safe_eval._calls import attribute_estimate
+
+    return attribute_estimate(call.owner, kind_of(call.owner), "T", sizes)
+
+
 FRAME_ESTIMATORS: dict[str, Estimator] = {
     "to_string": estimate_to_string,
     "merge": estimate_merge,
@@ -240,4 +248,5 @@ FRAME_ESTIMATORS: dict[str, Estimator] = {
     "shift": estimate_shift,
     "aligned": estimate_aligned,
     "resample": estimate_resample,
+    "transpose": estimate_transpose,
 }

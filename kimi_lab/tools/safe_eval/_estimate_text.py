@@ -14,7 +14,7 @@ import re
 import sys
 from typing import Any
 
-from kimi_lab.tools.safe_eval import _limits
+from kimi_lab.tools.safe_eval import _arrow, _limits
 from kimi_lab.tools.safe_eval._callsite import CallSite, Estimator, rows_of
 from kimi_lab.tools.safe_eval._guard_languages import _sre_parse, check_format
 from kimi_lab.tools.safe_eval._kinds import kind_of
@@ -83,10 +83,16 @@ def _regex_growth(owner: Any, to_replace: Any, value: Any, regex: Any) -> int:
         if not isinstance(pattern, str) or not isinstance(replacement, str):
             continue
         for column in columns:
-            if getattr(column.dtype, "kind", "") in "biufcmM":
+            if getattr(column.dtype, "kind", "") in "biufcmM" or (
+                _arrow.is_arrow(column.dtype) and not _arrow.is_string(column.dtype)  # bytes, lists: no str matches
+            ):
                 continue
-            matches = column.astype(object).map(lambda cell: cell if isinstance(cell, str) else "")
-            growth += int(matches.str.count(pattern).sum()) * len(replacement) * 4
+            if _arrow.is_string(column.dtype):  # counted where the text is stored: no cell becomes a str
+                counts = sys.modules["pandas"].Series(column.array, copy=False).str.count(pattern).fillna(0)
+            else:
+                counts = column.astype(object).map(lambda cell: cell if isinstance(cell, str) else "").str.count(
+                    pattern)
+            growth += int(counts.sum()) * len(replacement) * 4
     return growth
 
 
@@ -135,6 +141,11 @@ def estimate_split_text(call: CallSite, sizes: Sizes) -> int:
 def estimate_split(call: CallSite, sizes: Sizes) -> int:
     """`.str.split`: each piece becomes a string object plus a pointer in its row's list."""
     data = call.data
+    if _splits_forever(call):
+        raise UnsafeExpression(
+            "splitting Arrow-backed text by a pattern that can match no characters never ends in pyarrow (it splits "
+            "at the same place again and again); use a pattern that always matches a character, or astype(str) first"
+        )
     pattern = call.arg(0, "pat")
     if pattern is None:
         pieces = int(call.owner.count(r"\s+").sum())
@@ -144,6 +155,22 @@ def estimate_split(call: CallSite, sizes: Sizes) -> int:
     else:
         pieces = sizes.text(data)
     return (pieces + rows_of(data)) * (STRING_OBJECT + POINTER) + sizes.text(data) + rows_of(data) * 72
+
+
+def _splits_forever(call: CallSite) -> bool:
+    """pyarrow's `split_pattern_regex`, which `.str.split` uses on `ArrowDtype` text for a regular expression
+    (any pattern but one character, unless regex=False), finds an empty match at the same place forever when
+    the pattern can match nothing ('', 'x*', '^'), allocating as it goes, inside one C call."""
+    data = call.data
+    if call.name != "split" or kind_of(data) not in ("Series", "Index") or type(data.dtype).__name__ != "ArrowDtype":
+        return False
+    pattern, regex = call.arg(0, "pat"), call.arg(3, "regex")
+    if not isinstance(pattern, str) or regex is False or (regex is None and len(pattern) == 1):
+        return False
+    try:
+        return bool(_sre_parse.parse(pattern).getwidth()[0] == 0)
+    except Exception:
+        return True
 
 
 def estimate_findall(call: CallSite, sizes: Sizes) -> int:
@@ -191,7 +218,10 @@ def estimate_wrap(call: CallSite, sizes: Sizes) -> int:
     data = call.data
     indents = sum(len(call.arg(i, name, "") or "") for i, name in ((5, "initial_indent"), (6, "subsequent_indent")))
     tabsize = call.arg(2, "tabsize", 8)
-    tabs = int(data.astype(object).map(lambda cell: cell.count("\t") if isinstance(cell, str) else 0).sum())
+    if _arrow.is_string(data.dtype):  # counted where the text is stored: no cell becomes a str
+        tabs = int(sys.modules["pandas"].Series(data.array, copy=False).str.count("\t").fillna(0).sum())
+    else:
+        tabs = int(data.astype(object).map(lambda cell: cell.count("\t") if isinstance(cell, str) else 0).sum())
     chars = sizes.text(data) // 2 + rows_of(data)
     return sizes.text(data) + rows_of(data) * STRING_OBJECT + chars * (indents + 1) * 4 + tabs * max(tabsize, 1) * 4
 

@@ -17,7 +17,7 @@ import sys
 from typing import Any, Callable
 
 from kimi_lab.common.secrets import looks_secret
-from kimi_lab.tools.safe_eval import _limits
+from kimi_lab.tools.safe_eval import _arrow, _limits
 from kimi_lab.tools.safe_eval._budget import Budget
 from kimi_lab.tools.safe_eval._kinds import ARRAYS, CONTAINERS, HANDLES, SCALARS, Guarded, kind_of, kind_of_class, memo
 from kimi_lab.tools.safe_eval._messages import kind_message, module_message
@@ -37,6 +37,13 @@ def _secret_key(key: Any) -> bool:
     if type(key) is bytes:
         key = key.decode("latin-1")
     return type(key) is str and looks_secret(key)
+
+
+def _cells_are_data(dtype: Any) -> bool:
+    """Cells that need no look: a string dtype's hold only text, an Arrow buffer's only Arrow data (numbers, text,
+    lists and structs of them), and a categorical's only its categories, which are checked with its dtype.
+    Reading them as Python objects would copy every cell of an Arrow buffer."""
+    return _arrow.is_text(dtype) or _arrow.is_arrow(dtype) or getattr(dtype, "categories", None) is not None
 
 
 def is_library_zone(zone: Any) -> bool:
@@ -283,7 +290,10 @@ class Gate:
         if kind == "Series":
             self._check_attrs(value, depth)
         self._check_names(value, kind, depth)
-        if getattr(dtype, "kind", "") == "O" and type(dtype).__name__ != "StringDtype":  # str cells hold only text
+        reason = _arrow.unsupported(dtype)
+        if reason is not None:
+            self.budget.fail(f"values of dtype {str(dtype)[:60]} are {reason}; evaluate does not read them")
+        if getattr(dtype, "kind", "") == "O" and not _cells_are_data(dtype):
             self._check_cells(value.to_numpy(dtype=object, copy=False) if kind_of(value) != "ExtensionArray" else
                               value.astype(object), depth)
         if kind == "Series":

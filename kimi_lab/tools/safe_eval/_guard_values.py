@@ -12,7 +12,7 @@ import re
 import sys
 from typing import Any
 
-from kimi_lab.tools.safe_eval import _limits
+from kimi_lab.tools.safe_eval import _arrow, _limits
 from kimi_lab.tools.safe_eval._allowlists import AGG_NAMES, CODEC_ERRORS, CODECS
 from kimi_lab.tools.safe_eval._kinds import Guarded, kind_of
 from kimi_lab.tools.safe_eval._messages import fail, limit_message
@@ -68,6 +68,9 @@ def check_dtype(name: str, value: Any) -> Any:
     elif kind != "dtype":
         fail("dtype must be a name such as 'int64', 'str' or 'category', or a dtype object such as df.dtypes['a']")
     resolved = _resolve_dtype(value)
+    reason = _arrow.unsupported(resolved)
+    if reason is not None:
+        fail(f"dtype {str(resolved)[:40]} is {reason}; use 'str' or 'string[pyarrow]'")
     np = sys.modules.get("numpy")
     if np is not None and isinstance(resolved, np.dtype):
         if resolved.fields is not None or resolved.subdtype is not None or resolved.kind == "V":

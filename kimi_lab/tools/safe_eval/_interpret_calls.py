@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import inspect
 import itertools
+import sys
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -127,9 +128,25 @@ class CallsAndComprehensions:
                 bound = signature.bind(*args, **kwargs)
                 bound.apply_defaults()
                 local = dict(bound.arguments)
-            return self.cross(self.eval(node.body, (*scopes, local)))  # handed to whoever called: data only
+            result = self.cross(self.eval(node.body, (*scopes, local)))  # handed to whoever called: data only
+            if self.library_copies and type(result) not in PLAIN_NUMBERS and result is not None:
+                self._returned(result, self.library_copies[-1])
+            return result
 
         return self.gate.own(Guarded("<lambda>", run, signature=signature))
+
+    def _returned(self, result: Any, call: list[int]) -> None:
+        """A value a lambda returns to pandas, for the library call `call` ([rows a value may fill, bytes returned
+        so far]): pandas copies a string into an Arrow buffer where an object column would point to it again,
+        and frames and arrays into the result it assembles, once each; a transform copies a string into every
+        row of its group. Containers stay one object in one cell. Checked as the call goes, before pandas copies them
+        (what the result holds is charged when it exists)."""
+        kind = kind_of(result)
+        size = sys.getsizeof(result) if kind in ("str", "bytes") else self.sizes.expanded(result) if kind in (
+            "ndarray", "Series", "DataFrame", "Index") else 0
+        call[1] += size
+        spread = size * call[0] if kind in ("str", "bytes") else size  # a scalar is broadcast, a frame placed
+        self.budget.peak(max(call[1], spread), "the values this function returns to pandas")
 
     def _argument(self, value: Any) -> Any:
         """What a caller (pandas, or our own builtins) passes to a lambda: records may come from our map()."""

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from kimi_lab.common.secrets import looks_secret
+from kimi_lab.tools.safe_eval import _calls
 from kimi_lab.tools.safe_eval._allowlists import MODULE_CONSTANTS, MODULE_FUNCTIONS
 from kimi_lab.tools.safe_eval._calls import read_attribute
 from kimi_lab.tools.safe_eval._check import check_attr
@@ -95,6 +96,7 @@ class ExpressionNodes:
         if kind in ARRAYS | {"Indexer", "GroupBy"}:
             self._key_peak(key)
         parent = self.gate.parents.get(id(owner))
+        _calls.lookup_peak(self, self._axes_looked_up(owner, kind, parent))
         estimate = self._fancy(parent if kind == "Indexer" else owner, key, owner if kind == "Indexer" else None)
         if estimate:
             self.budget.charge(estimate, "this selection")
@@ -107,6 +109,14 @@ class ExpressionNodes:
         """A missing label's KeyError prints the whole key (a list of long strings, each in full)."""
         if kind_of(key) in CONTAINERS:
             self.budget.peak(4 * self.sizes.expanded(key), "this selection's key")
+
+    def _axes_looked_up(self, owner: Any, kind: str, parent: Any) -> list[Any]:
+        """The labels a subscript looks keys up in (none for positions)."""
+        if kind == "Indexer" and type(owner).__name__ in ("_LocIndexer", "_AtIndexer"):
+            return [parent.index, *([parent.columns] if kind_of(parent) == "DataFrame" else [])]
+        if kind in ("Series", "DataFrame"):
+            return [owner.index if kind == "Series" else owner.columns]
+        return []
 
     def _indexed(self, owner: Any, kind: str) -> Any:
         """The owner of a subscript, checked first: label lookups hash and compare its labels and cells
@@ -130,16 +140,20 @@ class ExpressionNodes:
         axes = [target.columns] if indexer is None and kind_of(target) == "DataFrame" else list(
             getattr(target, "axes", ()))
         rows = len(target) if len(getattr(target, "shape", (1,))) else 1
-        factor = 1.0
+        factor, repeated = 1.0, False
         for position, part in enumerate(keys):
             if kind_of(part) not in ("list", "ndarray", "Series", "Index") or position >= max(len(axes), 1):
                 continue
+            if _is_mask(part):
+                continue  # a mask selects each row at most once (df[mask] selects rows, not the columns it names)
             labels = axes[position] if axes else None
             selected = _selected(part, labels if by_label else None)
             factor *= selected / max(len(labels) if labels is not None else rows, 1)
-        if factor <= 1:
-            return 0
-        return int(factor * (held(target) + self.sizes.text(target)))
+            repeated = repeated or selected > len(part) or not _unique(part)
+        if factor <= 1 and not (repeated and self.sizes.fresh(target)):
+            return 0  # no more rows than there were (an object column repeats a row by pointing to it again)
+        copied = int(factor * rows) * self.sizes.row(target)  # an Arrow buffer copies a repeated row's cells
+        return int(max(factor, 1) * held(target)) + max(int(factor * self.sizes.text(target)), copied)
 
     def _slice(self, node: ast.Slice, scopes: Scopes) -> slice:
         parts = [None if part is None else self.eval(part, scopes) for part in (node.lower, node.upper, node.step)]
@@ -223,6 +237,21 @@ class ExpressionNodes:
         if node.conversion != -1:
             value = self.external({115: str, 114: repr, 97: ascii}[node.conversion], (value,))
         return self.external(format, (value, spec))
+
+
+def _is_mask(key: Any) -> bool:
+    if kind_of(key) == "list":
+        return bool(key) and all(type(item) is bool for item in key)
+    return getattr(getattr(key, "dtype", None), "kind", "") == "b"
+
+
+def _unique(key: Any) -> bool:
+    if _is_mask(key):
+        return True  # a mask selects each row once
+    try:
+        return bool(sys.modules["pandas"].Index(list(key) if kind_of(key) == "list" else key).is_unique)
+    except Exception:
+        return False
 
 
 def _selected(key: Any, labels: Any) -> int:

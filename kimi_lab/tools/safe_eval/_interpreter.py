@@ -53,6 +53,8 @@ class Interpreter(ExpressionNodes, CallsAndComprehensions):
         self.gate.wrap_iterator = self._library_iterator
         self.module_functions: dict[str, Guarded] = {}
         self._visible: dict[str, Any] = {}  # names already found visible (a lambda reads them once per row)
+        self.library_copies: list[list[int]] = []  # per library call running: [rows a value returned to it may
+        # fill, bytes returned to it so far]
         self.builtins = make_builtins(self)
         self.dispatch: dict[type, Callable[[Any, Scopes], Any]] = {
             ast.Constant: lambda node, scopes: node.value,
@@ -146,6 +148,10 @@ class Interpreter(ExpressionNodes, CallsAndComprehensions):
             self.budget.tick()
             yield self.gate.admit(item)
 
+    def _charge_read(self, cells: Any) -> None:
+        """Reading the cells of an Arrow buffer makes a new str of each (an object column's exist already)."""
+        self.budget.charge(self.sizes.fresh(cells), "reading these Arrow-backed cells (each becomes a new str)")
+
     def _library_iterator(self, source: Iterator[Any]) -> Iterator[Any]:
         """Items a library makes as it goes (itertuples, items, iterrows) are new objects: each is charged,
         so collecting a million of them is refused on the way, not after they exist."""
@@ -159,6 +165,7 @@ class Interpreter(ExpressionNodes, CallsAndComprehensions):
         kind = kind_of(value)
         if kind in ARRAYS:
             value = self.cross(value, library=False)  # iterating runs pandas/numpy code over the cells
+            self._charge_read(value.columns if kind == "DataFrame" else value)  # a frame iterates its labels
         if kind == "iterator":
             if id(value) not in self.gate.made:
                 self.gate.admit(value)  # refuses, with the reason

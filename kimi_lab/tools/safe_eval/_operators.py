@@ -79,8 +79,10 @@ def binary(ip: Interpreter, op: type, left: Any, right: Any) -> Any:
     elif op is ast.Mod and kind_of(left) in ("str", "bytes"):
         estimate = _percent(ip, left, right)
         what = "this %-format"
+    elif op is ast.Add:
+        estimate = _text(ip, left) + _text(ip, right) + _appended(left, right) + _appended(right, left)
     else:
-        estimate = _text(ip, left) + _text(ip, right) if op is ast.Add else 0
+        estimate = 0
     estimate = max(estimate, _shapes(ip, left, right, matmul=op is ast.MatMult))
     if estimate:
         ip.budget.charge(estimate, what)
@@ -174,8 +176,21 @@ def guard_pow(ip: Interpreter, base: Any, exponent: Any, modulus: Any = None) ->
         )
 
 
+def _appended(array: Any, text: Any) -> int:
+    """`s + text` makes a new string of every cell with `text` in it (an Arrow buffer or a str object each)."""
+    if kind_of(text) not in ("str", "bytes") or kind_of(array) not in _FRAMES | {"ndarray"}:
+        return 0
+    if kind_of(array) == "ndarray" and array.dtype.kind in "US":
+        return int(array.size) * (int(array.dtype.itemsize) + 4 * len(text))
+    return int(getattr(array, "size", 0)) * (payload_bytes(text) + 49)
+
+
 def _repeat(ip: Interpreter, sequence: Any, count: Any) -> int:
     """Bytes of `sequence * count`: a list repeats pointers, but printing it repeats every element."""
+    if kind_of(count) in _FRAMES | {"ndarray"} and getattr(count.dtype, "kind", "") in "iub" and len(count):
+        text = ip.sizes.text(sequence) if kind_of(sequence) in _FRAMES | {"ndarray"} else 0
+        top = int(count.max()) if kind_of(count) != "DataFrame" else int(count.max().max())
+        return held(sequence) + text * max(top, 1) if text else 0  # text columns times counts: each row repeated
     if type(count) is not int or count <= 1:
         return 0
     kind = kind_of(sequence)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+from kimi_lab.tools.safe_eval import _arrow
 from kimi_lab.tools.safe_eval._kinds import kind_of
 
 MAX_ITEMS = 40  # per container: the first and last half of these are shown
@@ -44,8 +45,9 @@ def render(value: Any, limit: int = 16_000) -> str:
         if value.ndim > 1 or value.size > 10:
             text = f"array(shape={value.shape}, dtype={value.dtype}):\n{text}"
     elif kind in ("Index", "Categorical", "ExtensionArray"):
-        items = value.tolist() if len(value) <= MAX_ITEMS else [*value[: MAX_ITEMS // 2].tolist(), ...,
-                                                                *value[-(MAX_ITEMS // 2):].tolist()]
+        half = MAX_ITEMS // 2
+        items = _items(value, MAX_TEXT)[0] if len(value) <= MAX_ITEMS else [
+            *_items(value[:half], MAX_TEXT)[0], ..., *_items(value[-half:], MAX_TEXT)[0]]
         text = f"{type(value).__name__}({_short(items)}, dtype={value.dtype}, length={len(value):,})"
     else:
         text = _short(value)
@@ -80,21 +82,78 @@ def _cut_cells(value: Any) -> Any:
     if kind_of(value) == "DataFrame" and value.shape[1] > 20:
         rows = pandas.concat([rows.iloc[:, :10], rows.iloc[:, -10:]], axis=1)
     frame = kind_of(rows) == "DataFrame"
-    labels = [*rows.index, *(rows.columns if frame else [rows.name])]
-    long_labels = any(len(str(label)) > MAX_LABEL for label in labels)
-    columns = list(rows.items()) if frame else [(rows.name, rows)]
-    long_cells = any(
-        getattr(column.dtype, "kind", "") == "O" and any(_needs_cut(cell) for cell in column) for _, column in columns
-    )
+    (index, cut_index), (titles, cut_titles) = _items(rows.index, MAX_LABEL), (
+        _items(rows.columns, MAX_LABEL) if frame else ([rows.name], False))
+    pairs = list(rows.items()) if frame else [(rows.name, rows)]
+    read = [_items(column, 50, cell=True) for _, column in pairs]
+    columns = [items for items, _ in read]
+    long_labels = cut_index or cut_titles or any(
+        label is not None and len(str(label)) > MAX_LABEL for label in (*index, *titles))
+    long_cells = any(cut for _, cut in read) or any(
+        getattr(column.dtype, "kind", "") == "O" and any(map(_needs_cut, items))
+        for (_, column), items in zip(pairs, columns, strict=True))
     if not long_labels and not long_cells:
         return None
-    rows = rows.astype(object).map(_cell)
-    rows.index = [_label(label) for label in rows.index]
-    if frame:
-        rows.columns = [_label(label) for label in rows.columns]
-    else:
-        rows.name = _label(rows.name)
-    return rows
+    labels = pandas.Index([_label(label) for label in index], dtype=object)
+    if not frame:
+        return pandas.Series([_cell(cell) for cell in columns[0]], index=labels, name=_label(titles[0]), dtype=object)
+    shown = pandas.DataFrame({n: [_cell(cell) for cell in column] for n, column in enumerate(columns)}, dtype=object)
+    shown.index, shown.columns = labels, pandas.Index([_label(title) for title in titles], dtype=object)
+    return shown
+
+
+MAX_READ = 20_000  # bytes of an Arrow cell that may be read whole into a Python object to be shown
+
+
+def _items(values: Any, limit: int, cell: bool = False) -> tuple[list[Any], bool]:
+    """The items of a short array-like (at most 60) as Python values, and whether any was cut. Text over
+    `limit` characters is cut where it is stored: reading an Arrow cell copies it whole, so a cell of a
+    gigabyte is cut before it becomes a str (to `limit - 3` characters and "..." for a cell, as pandas
+    does; to its head and tail for a label). Big Arrow lists and structs are described, not read."""
+    pandas = sys.modules["pandas"]
+    dtype = values.dtype
+    if kind_of(values) == "Index" and values.nlevels > 1:  # a MultiIndex: each level's values used, cut once
+        levels = [_coded(level, codes, limit, cell) for level, codes in zip(values.levels, values.codes, strict=True)]
+        return list(zip(*(items for items, _ in levels), strict=True)), any(cut for _, cut in levels)
+    categories = getattr(dtype, "categories", None)
+    if categories is not None:
+        return _coded(categories, values.array.codes if kind_of(values) == "Series" else values.codes, limit, cell)
+    if _arrow.is_string(dtype):
+        # the cells alone: numpy probing a Series for attributes looks them up among its labels, which makes pandas
+        # build a table of Python strings of an Arrow-backed index
+        series = pandas.Series(values.array if kind_of(values) in ("Series", "Index") else values, copy=False)
+        lengths = series.str.len().to_numpy(dtype="float64", na_value=-1.0).tolist()  # -1: a missing cell
+        whole = series.str.slice(0, limit).tolist()
+        long = [n > limit for n in lengths]
+        if not any(long):
+            return whole, False
+        if cell:
+            return [f"{w[: limit - 3]}..." if cut else w for w, cut in zip(whole, long, strict=True)], True
+        keep = max(limit - 40, 10)
+        tails = series.str.slice(-(keep // 3)).tolist()
+        return [
+            f"{w[: keep * 2 // 3]}…[{int(n) - keep:,} characters cut]…{t}" if cut else w
+            for w, t, n, cut in zip(whole, tails, lengths, long, strict=True)
+        ], True
+    data = _arrow.chunks(values)
+    if data is not None:  # binary, lists, structs: read cell by cell, a big one described instead
+        items = []
+        for position in range(len(values)):
+            piece = data.slice(position, 1)
+            size = _arrow.python_bytes(piece, nested=True)
+            items.append(piece.to_pylist()[0] if size <= MAX_READ else f"<{size:,} bytes of {str(dtype)[:60]}>")
+        return items, True  # pandas would read every shown cell whole
+    return list(values), False  # Python objects or numbers already: nothing is copied
+
+
+def _coded(values: Any, codes: Any, limit: int, cell: bool) -> tuple[list[Any], bool]:
+    """Items given by codes into `values` (a categorical's categories, a MultiIndex level): each value used is
+    read once (taking one per row would copy an Arrow value once per row)."""
+    codes = [int(code) for code in codes]
+    used = sorted({code for code in codes if code >= 0})
+    shown, cut = _items(values[used], limit, cell)
+    names = dict(zip(used, shown, strict=True))
+    return [names.get(code, float("nan")) for code in codes], cut
 
 
 def _cell(cell: Any) -> Any:

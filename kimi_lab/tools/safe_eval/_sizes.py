@@ -7,7 +7,9 @@ charged by `held` when they are made; `expanded` is checked wherever text or arr
 them: str(), repr(), f-strings, %, join, and every container handed to library code.
 
 Text inside pandas and numpy objects counts in bytes: a U256 array holds 1,024 bytes per element,
-an object column its strings' sizes. The estimators (`_estimate_text`, `_estimate_arrays`,
+an object column its strings' sizes, and an Arrow-backed column what its cells are as Python strings
+(`_arrow`: the same price whatever the storage, since pandas makes those strings whenever it falls back
+to Python, and copies a cell into every row it repeats it in). The estimators (`_estimate_text`, `_estimate_arrays`,
 `_estimate_frames`, `_estimate_reshapes`) use these measures to price calls before they run.
 """
 
@@ -16,6 +18,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+from kimi_lab.tools.safe_eval import _arrow
 from kimi_lab.tools.safe_eval._kinds import kind_of
 from kimi_lab.tools.safe_eval._messages import UnsafeExpression
 
@@ -73,6 +76,13 @@ def _ends(value: Any) -> list[Any]:
     return [value[:30], value[-30:]]
 
 
+def _text_columns(frame: Any) -> list[Any]:
+    """The columns of a frame that can hold text (numbers and times hold none): found by dtype, so a frame of
+    thousands of numeric columns is not split into thousands of Series."""
+    return [frame.iloc[:, position] for position, dtype in enumerate(frame.dtypes)
+            if getattr(dtype, "kind", "O") not in "biufcmM"]
+
+
 class Sizes:
     """Memoised measures for one evaluation (user data does not change while an expression runs)."""
 
@@ -94,17 +104,25 @@ class Sizes:
     def _measure_text(self, value: Any) -> int:
         kind = kind_of(value)
         if kind == "DataFrame":
-            return sum(self.text(column) for _, column in value.items()) + self.text(value.index)
+            return sum(map(self.text, _text_columns(value))) + self.text(value.index)
         if kind in ("Series", "Index"):
+            if kind == "Index" and value.nlevels > 1:
+                return self._levels_text(value)
+            categories = getattr(value.dtype, "categories", None)
+            if categories is not None:  # every cell is one of the categories: counted for every cell naming it
+                codes = value.array.codes if kind == "Series" else value.codes  # arrays: never numpy on a Series
+                return 0 if categories.dtype.kind in "biufcmM" else self._coded_text(categories, codes)
+            data = _arrow.chunks(value)
+            if data is not None:  # one Arrow buffer: measured as the Python objects its cells become
+                return _arrow.python_bytes(data)
             if getattr(value.dtype, "kind", "") == "O" and not set(map(type, value)) <= _FLAT_CELLS:
                 return sum(self.expanded(cell) for cell in value)  # lists in cells: aliasing counts every time
-            try:
-                total = int(value.memory_usage(deep=True)) if kind == "Index" else int(
-                    value.memory_usage(deep=True, index=False)
-                )
+            try:  # the objects the cells point to: deep memory less the pointers (the index is measured apart)
+                deep, shallow = (value.memory_usage(deep=flag) if kind == "Index" else value.memory_usage(
+                    deep=flag, index=False) for flag in (True, False))
             except Exception:
                 return 0
-            return max(total - held(value) if kind == "Series" else total - int(value.memory_usage(deep=False)), 0)
+            return max(int(deep) - int(shallow), 0)
         if kind == "ndarray":
             if value.dtype.kind != "O":
                 return 0
@@ -112,6 +130,57 @@ class Sizes:
         if kind in ("Categorical", "ExtensionArray"):
             return self.text(sys.modules["pandas"].Series(value, copy=False))
         return 0
+
+    def _levels_text(self, index: Any) -> int:
+        """A MultiIndex's rows as the tuples they print as: each level value counted every time a row names it."""
+        total = len(index) * (40 + POINTER * index.nlevels)
+        return total + sum(self._coded_text(level, codes) for level, codes in zip(
+            index.levels, index.codes, strict=True))
+
+    def _coded_text(self, values: Any, codes: Any) -> int:
+        """Text of the cells given by codes into `values` (a categorical's categories, a MultiIndex level), each
+        value counted every time a cell names it, as converting or printing the cells would make it; measured
+        once per value used (reading the cells would make a tuple or, from Arrow, a new str for each)."""
+        np = sys.modules["numpy"]
+        codes = np.asarray(codes)
+        used, counts = np.unique(codes[codes >= 0], return_counts=True)
+        values = values.take(used)
+        data = _arrow.chunks(values)
+        if data is not None:
+            sizes = _arrow.cell_bytes(data)
+        elif getattr(values.dtype, "kind", "O") in "biufcmM":
+            sizes = np.full(len(values), SCALAR_BYTES)
+        else:
+            sizes = np.array([self.expanded(item) for item in values], dtype="int64")
+        return int((sizes * counts).sum())
+
+    def fresh(self, value: Any) -> int:
+        """Bytes of the Python objects that reading every cell makes anew: an Arrow buffer's cells are new
+        strings each time they are read; an object column's cells already exist (0)."""
+        kind = kind_of(value)
+        if kind == "DataFrame":
+            return sum(map(self.fresh, _text_columns(value))) + self.fresh(value.index)
+        return self.text(value) if _arrow.chunks(value) is not None else 0
+
+    def widest(self, value: Any) -> int:
+        """Bytes of the biggest text cell, per row (summed over a frame's columns): what one row costs when pandas
+        copies it into many rows (Arrow buffers copy every cell; object columns copy pointers and count them
+        in `text`)."""
+        kind = kind_of(value)
+        if kind == "DataFrame":
+            return sum(map(self.widest, _text_columns(value)))
+        data = _arrow.chunks(value)
+        if data is not None:
+            return _arrow.widest(data)
+        if kind in ("Series", "Index", "Categorical", "ExtensionArray") and len(value):
+            return self.text(value) // len(value)
+        return 0
+
+    def row(self, value: Any) -> int:
+        """Text bytes one row can hold at most, its labels included."""
+        if kind_of(value) in ("DataFrame", "Series"):
+            return self.widest(value) + self.widest(value.index)
+        return self.widest(value)
 
     def chars(self, value: Any) -> int:
         """Characters in the longest text cell of an array-like (for fixed-width conversions)."""
@@ -127,6 +196,16 @@ class Sizes:
         if kind in ("Series", "Index", "Categorical", "ExtensionArray"):
             if getattr(value.dtype, "kind", "") in "biufcmM" or not len(value):
                 return 32
+            categories = getattr(value.dtype, "categories", None)
+            if categories is not None:
+                return self.chars(categories)
+            data = _arrow.chunks(value)
+            if data is not None:  # lengths from the buffer: no cell becomes a Python string
+                return max(_arrow.max_chars(data), 3)
+            if _arrow.is_text(value.dtype):  # Python strings already: their lengths, without a copy
+                cells = value.array if kind in ("Series", "Index") else value  # without labels to look up
+                longest = sys.modules["pandas"].Series(cells, copy=False).str.len().max()
+                return int(longest) if longest == longest else 3  # NaN: every cell is missing
             cells = sys.modules["pandas"].Series(value, copy=False).astype(object)
             return max((self._cell_chars(v) for v in cells), default=0)
         return 0
