@@ -142,6 +142,8 @@ MEMORY = [  # 3. memory and time budget
     "pd.Series([text] + ['a'] * 300, dtype='string[pyarrow]').cummax()",
     "sales.units.map(lambda u: text)",
     "sales.groupby('region').units.transform(lambda g: text)",
+    "sales.pivot_table(index='units', columns='price', values='region', aggfunc='first', fill_value=text)",
+    "sales.set_index(['units', 'price']).region.unstack(fill_value=text)",
     "texts.arrow.iloc[[1] * 20000]",
     "arrow_sparse.to_frame('t').reset_index().merge(pd.DataFrame({'index': [0] * 300}), on='index')",
     # Arrow cells read as Python strings, and pyarrow's regex split that never ends

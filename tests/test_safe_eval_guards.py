@@ -263,6 +263,9 @@ GUARDS = [
     Guard("repetition by a column of counts", lambda mp: mp.setattr(_operators, "_repeat", lambda ip, a, b: 0),
           refused_cheaply("sales.region.head(20) * pd.Series([10**5] * 20)")),
     Guard("strings numpy broadcasts", no_estimate("broadcast"), refused_cheaply("np.where(arr > 5, text, '')")),
+    Guard("text filled into every cell of a reshape", no_estimate("pivot"), refused_cheaply(
+        "sales.pivot_table(index='units', columns='price', values='region', aggfunc='first', "
+        "fill_value=text[:10**4])")),
     Guard("transposing a frame", no_estimate("transpose"), refused_cheaply(
         "pd.DataFrame({'a': range(30_000), 'b': 1.5}).transpose()", peak=2_500_000, budget=2_500_000)),
     Guard("what a function returns to pandas", lambda mp: mp.setattr(

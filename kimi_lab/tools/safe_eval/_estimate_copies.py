@@ -58,9 +58,12 @@ def estimate_copies(call: CallSite, sizes: Sizes) -> int:
     if call.name == "assign":
         values = list(call.kwargs.values())
     elif call.name in ("Series", "DataFrame"):  # scalars are broadcast; lists give one item a row (priced)
-        data = values[0] if values else None
-        mapping = data.values() if kind_of(data) in ("dict", "counter") else [data]
-        values = [item for item in mapping if kind_of(item) in ("str", "bytes")]
+        source = values[0] if values else None
+        if kind_of(source) in ("dict", "counter"):
+            values = [item for item in source.values() if kind_of(item) in ("str", "bytes")]
+        else:  # pd.DataFrame(text, index=..., columns=...): every cell of every column
+            columns = max(rows_of(call.arg(2, "columns")), 1) if call.name == "DataFrame" else 1
+            values = [source] * columns if kind_of(source) in ("str", "bytes") else []
     copies += rows * sum(_fill_text(value, sizes, call.name == "map") for value in values)
     if call.name in REPEATS and data is not None:
         copies += rows * sizes.widest(data)

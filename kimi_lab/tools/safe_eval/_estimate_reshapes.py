@@ -13,7 +13,7 @@ from typing import Any
 
 from kimi_lab.tools.safe_eval._callsite import CELL, CallSite, Estimator, rows_of
 from kimi_lab.tools.safe_eval._kinds import kind_of
-from kimi_lab.tools.safe_eval._sizes import Sizes, held
+from kimi_lab.tools.safe_eval._sizes import Sizes, held, payload_bytes
 
 
 def _categories(values: Any) -> int | None:
@@ -60,7 +60,7 @@ def estimate_pivot(call: CallSite, sizes: Sizes) -> int:
     """Cells of a reshape: distinct row keys times distinct column keys (times value columns)."""
     owner = call.owner
     if call.name == "unstack":
-        return _unstack(owner, call.arg(0, "level", -1))
+        return _filled(_unstack(owner, call.arg(0, "level", -1)), call.arg(1, "fill_value"))
     if kind_of(owner) == "module":
         if call.name == "crosstab":
             return _distinct(call.arg(0, "index")) * _distinct(call.arg(1, "columns")) * CELL
@@ -69,7 +69,15 @@ def estimate_pivot(call: CallSite, sizes: Sizes) -> int:
     value_columns = len(values) if isinstance(values, (list, tuple)) else 1
     if values is None and kind_of(owner) == "DataFrame":
         value_columns = len(owner.columns)
-    return _nunique(owner, index) * _nunique(owner, columns) * value_columns * CELL
+    cells = _nunique(owner, index) * _nunique(owner, columns) * value_columns * CELL
+    return _filled(cells, call.arg(4, "fill_value"))
+
+
+def _filled(cells_bytes: int, fill_value: Any) -> int:
+    """A text `fill_value` goes into every empty cell of the reshape: copied into each, in an Arrow buffer."""
+    if kind_of(fill_value) not in ("str", "bytes"):
+        return cells_bytes
+    return cells_bytes + cells_bytes // CELL * (payload_bytes(fill_value) + 8)
 
 
 def _key_columns(owner: Any, keys: Any) -> list[Any]:
