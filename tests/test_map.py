@@ -87,9 +87,10 @@ def test_json_in_the_template_is_text_and_doubled_braces_are_literal(kimi):
 
 @pytest.mark.parametrize("server", [{"latency": 0.5}], indirect=True)
 def test_a_429_pauses_every_worker_for_its_retry_after(kimi):
-    """Four rows go out at once; one comes back 429 with Retry-After 1. The three others finish at 0.5 s,
-    and without a shared cooldown their workers would send the next rows then."""
-    kimi.server.script(Reply(status=429, error=MOONSHOT_429, headers={"Retry-After": "1"}))
+    """Four rows go out at once; one comes back 429 with Retry-After 1 at 0.15 s (after all four were sent,
+    however slowly the workers start). The three others finish at 0.5 s, and without a shared cooldown their
+    workers would send the next rows then."""
+    kimi.server.script(Reply(status=429, error=MOONSHOT_429, headers={"Retry-After": "1"}, hang=0.15))
     out = kimi_lab.map("Classify: {text}", tickets(8), concurrency=4, **FREE)
     assert out["error"].isna().all() and chat_count(kimi) == 9
     arrivals = sorted(r.time for r in kimi.server.chat_requests)

@@ -4,22 +4,25 @@ A row is keyed by a hash of what is sent for it (model, the rendered request) ra
 position: rerunning the same cell after an interrupt, a crash or a failed run finds the rows already
 answered, and a changed template or model is a new row. SQLite in WAL mode beside the transcripts
 file: each save is its own committed transaction, which survives the kernel being killed, and readers
-(the `trace` of a row) never wait for the workers writing.
+(the `trace` of a row) never wait for the workers writing. Its `claims` table says which job is asking which
+row right now, so two kernels sharing the file pay for a row once (store/claims.py).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from kimi_lab.common.errors import KimiError
-from kimi_lab.store.sqlite import _private_file, _private_folder, default_path
+from kimi_lab.store.claims import CLAIMS_SCHEMA, Holder, Owner, take
+from kimi_lab.store.sqlite import _private_file, _private_folder, connect_wal, default_path
 
 __all__ = ["BatchRecord", "Checkpoint", "CheckpointError", "RowRecord", "checkpoint_path", "read_row"]
 
@@ -28,7 +31,7 @@ CREATE TABLE IF NOT EXISTS rows(key TEXT PRIMARY KEY, model TEXT, prompt TEXT, c
     data TEXT, error TEXT, tokens_in INTEGER, tokens_out INTEGER, cost REAL, at REAL);
 CREATE TABLE IF NOT EXISTS batches(job TEXT NOT NULL, part INTEGER NOT NULL, batch_id TEXT NOT NULL,
     model TEXT, rows INTEGER, at REAL, PRIMARY KEY(job, part));
-"""
+""" + CLAIMS_SCHEMA
 _CHUNK = 500  # keys per IN (…) query: under SQLite's variable limit everywhere
 
 
@@ -72,10 +75,7 @@ class Checkpoint:
         _private_file(self.path)  # prompts and answers: the user's alone, like the transcripts
         self._lock = threading.Lock()
         try:
-            self._db = sqlite3.connect(self.path, timeout=10.0, isolation_level=None, check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: a committed row survives a killed process
-            self._db.executescript(_SCHEMA)
+            self._db = connect_wal(self.path, 10.0, lambda db: db.executescript(_SCHEMA))
         except sqlite3.DatabaseError as exc:
             raise CheckpointError(
                 f"the map checkpoint {self.path} cannot be used ({exc}): move it aside (only saved answers are in it, "
@@ -84,12 +84,55 @@ class Checkpoint:
 
     def save(self, record: RowRecord) -> None:
         data = None if record.data is None else json.dumps(record.data, ensure_ascii=False, default=str)
-        with self._lock:
+        with self._lock, self._transaction():
             self._db.execute(
                 "INSERT OR REPLACE INTO rows VALUES(?,?,?,?,?,?,?,?,?,?,?)",
                 (record.key, record.model, record.prompt, record.content, record.reasoning, data, record.error,
                  record.tokens_in, record.tokens_out, record.cost, time.time()),
             )
+            self._db.execute("DELETE FROM claims WHERE key=?", (record.key,))  # answered: nobody is asking it
+
+    # -- claims: one kernel asks a row while another waits for its answer (store/claims.py) ------------
+
+    def claim(self, key: str, owner: Owner, lease: float) -> RowRecord | Holder | None:
+        """None: `owner` now asks `key`. A RowRecord: another job answered it meanwhile (use that answer).
+        A Holder: another live job is asking it right now (wait for its answer)."""
+        return self.claim_many([key], owner, lease)[key]
+
+    def claim_many(self, keys: list[str], owner: Owner, lease: float) -> dict[str, RowRecord | Holder | None]:
+        """`claim` for each key, in one transaction (one write, however many rows a job takes at a time)."""
+        out: dict[str, RowRecord | Holder | None] = {}
+        with self._lock, self._transaction():
+            for key in keys:
+                row = self._db.execute(
+                    "SELECT key, model, '', content, '', data, error, tokens_in, tokens_out, cost FROM rows "
+                    "WHERE key=?", (key,)).fetchone()
+                out[key] = _record(row) if row is not None else take(self._db, key, owner, lease)
+        return out
+
+    def renew(self, owner: Owner, lease: float) -> None:
+        """Every claim of `owner` runs `lease` seconds more (a job renews while it runs)."""
+        with self._lock:
+            self._db.execute("UPDATE claims SET until=? WHERE owner=?", (time.time() + lease, owner.token))
+
+    def release(self, owner: Owner, key: str | None = None) -> None:
+        """Give up `owner`'s claim on `key` (every claim of `owner` when None)."""
+        with self._lock:
+            if key is None:
+                self._db.execute("DELETE FROM claims WHERE owner=?", (owner.token,))
+            else:
+                self._db.execute("DELETE FROM claims WHERE key=? AND owner=?", (key, owner.token))
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """One immediate transaction: a claim's read and write see no other process's write between them."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
 
     def answered(self, keys: Iterable[str]) -> dict[str, RowRecord]:
         """The rows among `keys` that were answered before (without their reasoning: read it with `get`)."""

@@ -18,7 +18,7 @@ import warnings
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from kimi_lab.common.errors import KimiError
 from kimi_lab.common.events import Event, event_from_dict, to_dict
@@ -104,6 +104,28 @@ def _is_corrupt(exc: sqlite3.DatabaseError) -> bool:
     return type(exc) is sqlite3.DatabaseError  # OperationalError (locked, permissions) is not corruption
 
 
+def connect_wal(path: Path, timeout: float, setup: Callable[[sqlite3.Connection], None]) -> sqlite3.Connection:
+    """A connection in WAL mode, `setup` (schema) run on it. Two kernels opening a new file at the same moment
+    can be refused "database is locked" at once, without SQLite's busy wait (switching to WAL needs the file
+    alone): that is retried, briefly, until `timeout`."""
+    deadline = time.monotonic() + timeout
+    attempt = 0
+    while True:
+        # isolation_level=None: every statement is its own committed transaction, with no BEGIN/COMMIT round trip.
+        db = sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: a commit survives a killed process
+            setup(db)
+            return db
+        except BaseException as exc:
+            db.close()
+            if not is_locked(exc) or time.monotonic() >= deadline:
+                raise
+        attempt += 1
+        threading.Event().wait(min(0.005 * 2 ** attempt, 0.25))  # the other opener needs a few milliseconds
+
+
 def is_locked(exc: BaseException) -> bool:
     """Another connection holds the file: worth waiting for, unlike a full disk or a damaged file."""
     if not isinstance(exc, sqlite3.OperationalError):
@@ -174,24 +196,18 @@ class TranscriptStore:
         """Connect; only a new file is written to, so opening one that another program holds
         locked does not wait for it."""
         _private_file(self.path)
-        # isolation_level=None: every INSERT is its own committed transaction, with no BEGIN/COMMIT round trip.
-        db = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False)
-        try:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
-            db.execute("CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT)")
-            row = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-            if row is not None and int(row[0]) > SCHEMA_VERSION:  # checked before touching anything else
-                raise TranscriptStoreError(
-                    f"{self.path} was written by a newer kimi_lab (transcript schema v{row[0]}; this one reads "
-                    f"v{SCHEMA_VERSION}). Upgrade kimi_lab, or set KIMI_LAB_TRANSCRIPTS to another file.")
-            db.executescript(_SCHEMA)  # IF NOT EXISTS: no write when the tables are there
-            if row is None:
-                db.execute("INSERT OR IGNORE INTO meta VALUES('schema_version', ?)", (str(SCHEMA_VERSION),))
-        except BaseException:
-            db.close()
-            raise
-        return db
+        return connect_wal(self.path, self.timeout, self._setup)
+
+    def _setup(self, db: sqlite3.Connection) -> None:
+        db.execute("CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT)")
+        row = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        if row is not None and int(row[0]) > SCHEMA_VERSION:  # checked before touching anything else
+            raise TranscriptStoreError(
+                f"{self.path} was written by a newer kimi_lab (transcript schema v{row[0]}; this one reads "
+                f"v{SCHEMA_VERSION}). Upgrade kimi_lab, or set KIMI_LAB_TRANSCRIPTS to another file.")
+        db.executescript(_SCHEMA)  # IF NOT EXISTS: no write when the tables are there
+        if row is None:
+            db.execute("INSERT OR IGNORE INTO meta VALUES('schema_version', ?)", (str(SCHEMA_VERSION),))
 
     def _move_aside(self) -> Path:
         """Rename the file (and its WAL sidecars) out of the way; never delete what may hold data."""

@@ -124,7 +124,8 @@ def map_rows(
                                           keep_reasoning=reasoning)
         else:
             outcomes, unasked = _run_async(plan, rows, keys, answered, checkpoint, est, on_error=on_error,
-                                           max_cost=max_cost, keep_reasoning=reasoning, progress=progress)
+                                           max_cost=max_cost, keep_reasoning=reasoning, progress=progress,
+                                           claims=resume)
         return build_frame(rows, keys, outcomes, typed, keep_reasoning=reasoning, unasked=unasked,
                            info=_info(plan, checkpoint))
     finally:
@@ -162,8 +163,9 @@ def _keys(plan: MapPlan, rows: Any) -> tuple[list[str], dict[str, int]]:
 
 def _run_async(plan: MapPlan, rows: Any, keys: list[str], answered: dict[str, Any], checkpoint: Any,
                est: Estimate, *, on_error: str, max_cost: float | None, keep_reasoning: bool,
-               progress: str) -> tuple[dict[str, Any], str]:
+               progress: str, claims: bool) -> tuple[dict[str, Any], str]:
     from kimi_lab.render.progress import Progress
+    from kimi_lab.services.mapping.claims import RowClaims
 
     bar = Progress(len(rows), kind=progress, title=f"kimi_lab.map · {plan.target.model}", start=est.answered)
 
@@ -177,7 +179,8 @@ def _run_async(plan: MapPlan, rows: Any, keys: list[str], answered: dict[str, An
         _client(plan.target, plan.cfg)  # after admission and reach the provider bunched together
     typical = est.typical / est.to_ask if est.typical is not None and est.to_ask else 0.0
     job = Job(plan, rows, keys, answered, checkpoint, on_error=on_error, max_cost=max_cost,
-              keep_reasoning=keep_reasoning, row_estimate=typical, progress=draw)
+              keep_reasoning=keep_reasoning, row_estimate=typical, progress=draw,
+              claims=RowClaims(checkpoint) if claims else None)  # resume=False asks every row, whoever asks it too
     print(f"kimi_lab.map: {est.to_ask:,} to ask of {len(rows):,} rows ({est.answered:,} answered before); "
           f"{plan.limits.describe()}", flush=True)
     try:

@@ -10,6 +10,7 @@ their next chunk, wait or admission.
 
 from __future__ import annotations
 
+import contextlib
 import random
 import sqlite3
 import threading
@@ -27,10 +28,12 @@ from kimi_lab.common.errors import (
 )
 from kimi_lab.common.secrets import scrub
 from kimi_lab.core.admission import Admission
+from kimi_lab.services.mapping.claims import RowClaims, RowQueue, waiting_note
 from kimi_lab.services.mapping.inputs import Rows
 from kimi_lab.services.mapping.plan import MapPlan
 from kimi_lab.services.mapping.rows import RowAnswer, RowFailed, ask_row
 from kimi_lab.store.checkpoint import Checkpoint, RowRecord
+from kimi_lab.store.claims import Holder
 
 __all__ = ["Counts", "Job", "Outcome"]
 
@@ -73,7 +76,7 @@ class Job:
     def __init__(self, plan: MapPlan, rows: Rows, keys: list[str], answered: dict[str, RowRecord],
                  checkpoint: Checkpoint | None, *, on_error: str = "record", max_cost: float | None = None,
                  keep_reasoning: bool = False, retries: int | None = None, row_estimate: float = 0.0,
-                 progress: Callable[[Counts, int], None] | None = None) -> None:
+                 progress: Callable[[Counts, int], None] | None = None, claims: RowClaims | None = None) -> None:
         self.plan, self.rows, self.keys, self.checkpoint = plan, rows, keys, checkpoint
         self.on_error, self.max_cost, self.keep_reasoning = on_error, max_cost, keep_reasoning
         self.retries = plan.cfg.max_retries if retries is None else retries
@@ -89,8 +92,11 @@ class Job:
         for key in keys:
             if key in self.outcomes:
                 self._count(self.outcomes[key], from_checkpoint=True)
-        self.pending = list(self.positions.items())
-        self._next = 0
+        self.claims = claims  # None: rows are asked without looking at other jobs (resume=False)
+        self.queue = RowQueue(list(self.positions.items()), claims, plan.limits.concurrency,
+                              answered_elsewhere=lambda key, record: self._finish(key, Outcome.of(record), True),
+                              busy=self._busy)
+        self.notes: list[str] = []  # said by the cell's thread as soon as they come
         self._take = threading.Lock()
         self.changed = threading.Condition()
         self.row_estimate = row_estimate  # a typical row's cost, until rows of this job say better
@@ -125,16 +131,20 @@ class Job:
 
     # -- workers -------------------------------------------------------------------
 
-    def _take_next(self) -> tuple[str, int] | None:
+    def _take_next(self) -> tuple[str, int, float] | None:
+        """The next row to ask: the rows in order, then those another job was asking (and may have answered)."""
         with self._take:
-            if self.stop.is_set() or self._next >= len(self.pending):
+            if self.stop.is_set() or self.queue.empty():
                 return None
             if self.max_cost is not None and self._over_budget():
                 self.stopped_by = f"max_cost ${self.max_cost:,.2f} reached"
                 return None
-            item = self.pending[self._next]
-            self._next += 1
-            return item
+            return self.queue.take()
+
+    def _busy(self, holder: Holder) -> None:
+        """A row another live job is asking: it is waited for (bounded by that job's lease and life), once said."""
+        if not self.notes:
+            self.notes.append(waiting_note(holder, "some of these rows are being asked"))
 
     def _over_budget(self) -> bool:
         """Admitting one more row could pass max_cost: what is spent, plus what the rows in flight and this one
@@ -154,7 +164,14 @@ class Job:
             item = self._take_next()
             if item is None:
                 return
-            key, position = item
+            key, position, look_at = item
+            if look_at:  # a row another job was asking: its answer may be in by now
+                if self.stop.wait(max(0.0, look_at - time.monotonic())):
+                    return
+                with self._take:
+                    mine = self.queue.again(key, position)
+                if not mine:
+                    continue
             try:
                 outcome = self._ask(position)
             except Exception as exc:  # whatever a row does, the worker lives on and the row says what happened
@@ -162,12 +179,23 @@ class Job:
                 if self.on_error == "raise":
                     self._fail(KimiError(f"row {self._label(position)}: {outcome.error}"))
                     return
+            if self.claims is not None and (outcome is None or outcome.error):
+                self._release(key)  # not saved, so free for another job at once (a save ends the claim itself)
             if outcome is None:  # stopped before it was answered
                 return
-            self.outcomes[key] = outcome
-            self._count(outcome, rows=self._rows_of(key))
-            with self.changed:
-                self.changed.notify_all()
+            self._finish(key, outcome)
+
+    def _finish(self, key: str, outcome: Outcome, from_checkpoint: bool = False) -> None:
+        self.outcomes[key] = outcome
+        self._count(outcome, from_checkpoint=from_checkpoint, rows=self._rows_of(key))
+        with self.changed:
+            self.changed.notify_all()
+
+    def _release(self, key: str) -> None:
+        try:
+            self.claims.release(key)  # type: ignore[union-attr]
+        except sqlite3.Error:
+            pass  # the claim lapses with its lease
 
     def _ask(self, position: int) -> Outcome | None:
         prompt = self.plan.prompt(self.rows.row(position))
@@ -257,14 +285,23 @@ class Job:
 
     def run(self, interval: float = 0.25) -> None:
         """Run to the end, drawing progress every `interval` s; raises KimiInterrupted on an interrupt."""
-        n = min(self.plan.limits.concurrency, len(self.pending))
+        n = min(self.plan.limits.concurrency, len(self.positions))
+        if self.claims is not None:
+            with self._take:
+                self.queue.prime()  # the first rows claimed before any worker runs: they go out together
         workers = [threading.Thread(target=self._work, name=f"kimi_lab-map-{i}", daemon=True) for i in range(n)]
         for w in workers:
             w.start()
+        said = 0
         try:
             while any(w.is_alive() for w in workers):
                 with self.changed:
                     self.changed.wait(interval)
+                for note in self.notes[said:]:
+                    print(note, flush=True)
+                said = len(self.notes)
+                if self.claims is not None:
+                    self.claims.renew_if_due()
                 self._draw()
         except KeyboardInterrupt:
             self.stop.set()
@@ -273,6 +310,12 @@ class Job:
             for w in workers:
                 w.join(max(0.0, deadline - time.monotonic()))
             raise KimiInterrupted("interrupted") from None
+        finally:
+            if self.claims is not None:
+                with contextlib.suppress(sqlite3.Error):
+                    self.claims.release()  # rows not answered are free for another kernel at once
+            if self.queue.trouble is not None:
+                self.warnings.append(self.queue.trouble)
         self._draw()
 
     def _draw(self) -> None:

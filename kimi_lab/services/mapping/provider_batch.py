@@ -33,6 +33,7 @@ from kimi_lab.common.errors import KimiAPIError, KimiConfigError, KimiConnection
 from kimi_lab.common.secrets import scrub
 from kimi_lab.core.structured import SchemaMismatch
 from kimi_lab.render.progress import Progress
+from kimi_lab.services.mapping.claims import batch_claim
 from kimi_lab.services.mapping.inputs import Rows
 from kimi_lab.services.mapping.job import Outcome
 from kimi_lab.services.mapping.plan import MapPlan
@@ -86,7 +87,7 @@ def run_batch(plan: MapPlan, rows: Rows, keys: list[str], answered: dict[str, Ro
                    title=f"kimi_lab.map · {plan.target.model} · batch", start=before)
     ids: dict[int, str] = {}
     try:
-        ids = _submit(client, plan, job, parts, checkpoint)
+        _submit(client, plan, job, parts, checkpoint, ids)
         ended = _poll(client, plan, ids, poll, lambda *counts: _draw(bar, before, *counts))
         read = {n: _results(client, plan, batch) for n, batch in ended.items() if batch.status != "failed"}
     except KeyboardInterrupt:
@@ -184,28 +185,38 @@ def _parts(requests: list[_Request], max_bytes: int) -> list[list[_Request]]:
 # -- the provider -----------------------------------------------------------------------------------------------
 
 
-def _submit(client: Any, plan: MapPlan, job: str, parts: list[list[_Request]], checkpoint: Checkpoint
-            ) -> dict[int, str]:
-    """Each part's batch id: the ones a previous run created (and saved), then the missing parts created."""
-    ids = {b.part: b.batch_id for b in checkpoint.batches(job) if b.part < len(parts)}
+def _submit(client: Any, plan: MapPlan, job: str, parts: list[list[_Request]], checkpoint: Checkpoint,
+            ids: dict[int, str]) -> None:
+    """Each part's batch id into `ids` as soon as it is known (an interrupt then says what exists): the ones an
+    earlier run, or another kernel at the same moment, created; then the missing parts, created here."""
+    def saved() -> dict[int, str]:
+        return {b.part: b.batch_id for b in checkpoint.batches(job) if b.part < len(parts)}
+
+    def picked_up(found: dict[int, str]) -> None:
+        if found:
+            print(f"kimi_lab.map: picking up {len(found)} batch(es) created before for these {total:,} rows "
+                  f"({', '.join(found.values())})", flush=True)
+        ids.update(found)
+
     total = sum(len(part) for part in parts)
-    if ids:
-        print(f"kimi_lab.map: picking up {len(ids)} batch(es) created before for these {total:,} rows "
-              f"({', '.join(ids.values())})", flush=True)
-    for n, part in enumerate(parts):
-        if n in ids:
-            continue
-        data = b"".join(r.line for r in part)
-        upload = _call(plan, "uploading the batch file", client.files.create,
-                       file=(f"kimi_lab-map-{job[:12]}-{n}.jsonl", data), purpose="batch")
-        batch = _call(plan, "creating the batch", client.batches.create, input_file_id=upload.id,
-                      endpoint=ENDPOINT, completion_window=WINDOW)
-        checkpoint.save_batch(job, BatchRecord(n, batch.id, plan.target.model, len(part)))  # before anything else
-        ids[n] = batch.id
-    if len(ids) == len(parts):
-        print(f"kimi_lab.map: {total:,} rows in {len(parts)} batch(es) on {plan.target.provider.name}, results "
-              f"within {WINDOW}; if the kernel stops, run the same cell again to pick them up", flush=True)
-    return ids
+    picked_up(saved())
+    if len(ids) < len(parts):  # another kernel may be creating this very job: only one of the two creates it
+        with batch_claim(checkpoint, job, lambda: len(saved()) == len(parts), _pause,
+                         lambda line: print(line, flush=True)) as renew:
+            picked_up({n: i for n, i in saved().items() if n not in ids})
+            for n, part in enumerate(parts):
+                if n in ids:
+                    continue
+                data = b"".join(r.line for r in part)
+                upload = _call(plan, "uploading the batch file", client.files.create,
+                               file=(f"kimi_lab-map-{job[:12]}-{n}.jsonl", data), purpose="batch")
+                batch = _call(plan, "creating the batch", client.batches.create, input_file_id=upload.id,
+                              endpoint=ENDPOINT, completion_window=WINDOW)
+                checkpoint.save_batch(job, BatchRecord(n, batch.id, plan.target.model, len(part)))  # at once
+                ids[n] = batch.id
+                renew()
+    print(f"kimi_lab.map: {total:,} rows in {len(parts)} batch(es) on {plan.target.provider.name}, results "
+          f"within {WINDOW}; if the kernel stops, run the same cell again to pick them up", flush=True)
 
 
 def _poll(client: Any, plan: MapPlan, ids: dict[int, str], poll: float, draw: Callable[..., None]
