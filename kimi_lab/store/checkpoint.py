@@ -31,7 +31,11 @@ CREATE TABLE IF NOT EXISTS rows(key TEXT PRIMARY KEY, model TEXT, prompt TEXT, c
     data TEXT, error TEXT, tokens_in INTEGER, tokens_out INTEGER, cost REAL, at REAL);
 CREATE TABLE IF NOT EXISTS batches(job TEXT NOT NULL, part INTEGER NOT NULL, batch_id TEXT NOT NULL,
     model TEXT, rows INTEGER, at REAL, PRIMARY KEY(job, part));
-""" + CLAIMS_SCHEMA
+""" + CLAIMS_SCHEMA + """
+CREATE TRIGGER IF NOT EXISTS answered_ends_claim AFTER INSERT ON rows BEGIN
+    DELETE FROM claims WHERE key = NEW.key;
+END;
+"""
 _CHUNK = 500  # keys per IN (…) query: under SQLite's variable limit everywhere
 
 
@@ -84,13 +88,12 @@ class Checkpoint:
 
     def save(self, record: RowRecord) -> None:
         data = None if record.data is None else json.dumps(record.data, ensure_ascii=False, default=str)
-        with self._lock, self._transaction():
+        with self._lock:  # one statement (its trigger ends the row's claim): the workers wait on this lock
             self._db.execute(
                 "INSERT OR REPLACE INTO rows VALUES(?,?,?,?,?,?,?,?,?,?,?)",
                 (record.key, record.model, record.prompt, record.content, record.reasoning, data, record.error,
                  record.tokens_in, record.tokens_out, record.cost, time.time()),
             )
-            self._db.execute("DELETE FROM claims WHERE key=?", (record.key,))  # answered: nobody is asking it
 
     # -- claims: one kernel asks a row while another waits for its answer (store/claims.py) ------------
 
@@ -101,13 +104,11 @@ class Checkpoint:
 
     def claim_many(self, keys: list[str], owner: Owner, lease: float) -> dict[str, RowRecord | Holder | None]:
         """`claim` for each key, in one transaction (one write, however many rows a job takes at a time)."""
+        wanted = list(dict.fromkeys(keys))
         out: dict[str, RowRecord | Holder | None] = {}
         with self._lock, self._transaction():
-            for key in keys:
-                row = self._db.execute(
-                    "SELECT key, model, '', content, '', data, error, tokens_in, tokens_out, cost FROM rows "
-                    "WHERE key=?", (key,)).fetchone()
-                out[key] = _record(row) if row is not None else take(self._db, key, owner, lease)
+            out.update(self._answered(wanted))
+            out.update(take(self._db, [k for k in wanted if k not in out], owner, lease))
         return out
 
     def renew(self, owner: Owner, lease: float) -> None:
@@ -136,16 +137,18 @@ class Checkpoint:
 
     def answered(self, keys: Iterable[str]) -> dict[str, RowRecord]:
         """The rows among `keys` that were answered before (without their reasoning: read it with `get`)."""
-        wanted = list(dict.fromkeys(keys))
-        found: dict[str, RowRecord] = {}
         with self._lock:
-            for start in range(0, len(wanted), _CHUNK):
-                chunk = wanted[start:start + _CHUNK]
-                marks = ",".join("?" * len(chunk))
-                for row in self._db.execute(
-                    f"SELECT key, model, '', content, '', data, error, tokens_in, tokens_out, cost FROM rows "
-                    f"WHERE key IN ({marks})", chunk):
-                    found[row[0]] = _record(row)
+            return self._answered(list(dict.fromkeys(keys)))
+
+    def _answered(self, wanted: list[str]) -> dict[str, RowRecord]:
+        found: dict[str, RowRecord] = {}
+        for start in range(0, len(wanted), _CHUNK):
+            chunk = wanted[start:start + _CHUNK]
+            marks = ",".join("?" * len(chunk))
+            for row in self._db.execute(
+                f"SELECT key, model, '', content, '', data, error, tokens_in, tokens_out, cost FROM rows "
+                f"WHERE key IN ({marks})", chunk):
+                found[row[0]] = _record(row)
         return found
 
     def get(self, key: str) -> RowRecord | None:

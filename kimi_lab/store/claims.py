@@ -25,6 +25,7 @@ CREATE TABLE IF NOT EXISTS claims(key TEXT PRIMARY KEY, owner TEXT NOT NULL, hos
     started TEXT, until REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS claims_owner ON claims(owner);
 """
+_KEYS = 150  # keys per statement: 6 values a claim stays far under SQLite's limit on bound variables
 
 
 def _started(pid: int) -> str:
@@ -80,14 +81,30 @@ def alive(host: str, pid: int, started: str, here: Owner) -> bool:
     return True
 
 
-def take(db: sqlite3.Connection, key: str, owner: Owner, lease: float) -> Holder | None:
-    """Claim `key` for `owner` unless another live job holds it (that job is returned). The caller runs this
-    inside an immediate transaction, after checking the row was not answered meanwhile."""
-    held = db.execute("SELECT owner, host, pid, started, until FROM claims WHERE key=?", (key,)).fetchone()
+def take(db: sqlite3.Connection, keys: list[str], owner: Owner, lease: float) -> dict[str, Holder | None]:
+    """Claim each of `keys` for `owner` unless another live job holds it (then that job, for the key). The caller
+    runs this inside an immediate transaction, for keys not answered meanwhile. A few statements for any
+    number of keys: each statement lets other threads run, and the job's workers wait on its lock meanwhile."""
     now = time.time()
-    if held is not None and held[0] != owner.token and held[4] > now and alive(held[1], held[2], held[3] or "",
-                                                                                  owner):
-        return Holder(held[2], held[1], held[1] == owner.host and held[2] == owner.pid)
-    db.execute("INSERT OR REPLACE INTO claims VALUES(?,?,?,?,?,?)",
-               (key, owner.token, owner.host, owner.pid, owner.started, now + lease))
-    return None
+    out: dict[str, Holder | None] = {}
+    living: dict[tuple[str, int, str], bool] = {}
+    for start in range(0, len(keys), _KEYS):
+        chunk = keys[start:start + _KEYS]
+        marks = ",".join("?" * len(chunk))
+        for key, token, host, pid, started, until in db.execute(
+                f"SELECT key, owner, host, pid, started, until FROM claims WHERE key IN ({marks})", chunk):
+            if token == owner.token or not isinstance(until, (int, float)) or until <= now:
+                continue
+            process = (str(host), pid if isinstance(pid, int) else -1, str(started or ""))
+            if process not in living:
+                living[process] = alive(*process, owner)
+            if living[process]:
+                out[key] = Holder(process[1], process[0], process[0] == owner.host and process[1] == owner.pid)
+        mine = [key for key in chunk if key not in out]
+        for key in mine:
+            out[key] = None
+        if mine:
+            db.execute("INSERT OR REPLACE INTO claims VALUES " + ",".join(["(?,?,?,?,?,?)"] * len(mine)),
+                       [v for key in mine for v in (key, owner.token, owner.host, owner.pid, owner.started,
+                                                    now + lease)])
+    return out
