@@ -184,6 +184,30 @@ def test_a_process_is_alive_only_if_it_is_the_one_that_claimed(tmp_path):
         assert store.claim("j", here, 30.0) is None, "a lapsed lease is taken over"
 
 
+def test_a_claim_from_before_a_reboot_of_this_machine_is_taken_over_at_once(tmp_path):
+    """No process outlives a reboot, whatever its pid looks like now (this very process's pid here)."""
+    here = Owner()
+    assert here.boot, "Linux names its boot"
+    with Checkpoint(tmp_path / "m.sqlite3") as store:
+        before_reboot = Owner(boot="an-earlier-boot", pid=here.pid, started=here.started)
+        assert store.claim("k", before_reboot, 30.0) is None
+        assert store.claim("k", here, 30.0) is None, "held by a process of an earlier boot"
+        elsewhere = Owner(host="another-host", boot="its-boot")
+        assert store.claim("j", elsewhere, 30.0) is None
+        assert isinstance(store.claim("j", here, 30.0), Holder), "another machine's claim holds for its lease"
+
+
+def test_a_damaged_saved_answer_is_asked_again_not_a_traceback(kimi, tmp_path, capfd):
+    kimi_lab.map("Classify: {text}", frame(3), **FREE)
+    with Checkpoint(tmp_path / "map.sqlite3") as store:
+        store._db.execute("UPDATE rows SET data='{not json' WHERE prompt LIKE '%number 1'")
+    asked = chats(kimi)
+    out = kimi_lab.map("Classify: {text}", frame(3), **FREE)
+    assert list(out["answer"]) == [f"Echo: Classify: ticket number {i}" for i in range(3)]
+    assert chats(kimi) - asked == 1, "only the damaged row is asked again"
+    assert "Traceback" not in capfd.readouterr().err
+
+
 def claims_started(pid: int) -> str:
     from kimi_lab.store.claims import _started
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from kimi_lab.common.errors import KimiError
-from kimi_lab.store.claims import CLAIMS_SCHEMA, Holder, Owner, take
+from kimi_lab.store.claims import CLAIMS_SCHEMA, Holder, Owner, clocks, take
 from kimi_lab.store.sqlite import _private_file, _private_folder, connect_wal, default_path
 
 __all__ = ["BatchRecord", "Checkpoint", "CheckpointError", "RowRecord", "checkpoint_path", "read_row"]
@@ -114,7 +114,7 @@ class Checkpoint:
     def renew(self, owner: Owner, lease: float) -> None:
         """Every claim of `owner` runs `lease` seconds more (a job renews while it runs)."""
         with self._lock:
-            self._db.execute("UPDATE claims SET until=? WHERE owner=?", (time.time() + lease, owner.token))
+            self._db.execute("UPDATE claims SET until=?, until_mono=? WHERE owner=?", (*clocks(lease), owner.token))
 
     def release(self, owner: Owner, key: str | None = None) -> None:
         """Give up `owner`'s claim on `key` (every claim of `owner` when None)."""
@@ -148,7 +148,10 @@ class Checkpoint:
             for row in self._db.execute(
                 f"SELECT key, model, '', content, '', data, error, tokens_in, tokens_out, cost FROM rows "
                 f"WHERE key IN ({marks})", chunk):
-                found[row[0]] = _record(row)
+                try:
+                    found[row[0]] = _record(row)
+                except (ValueError, TypeError):
+                    continue  # a saved answer that cannot be read back (a damaged file): asked again
         return found
 
     def get(self, key: str) -> RowRecord | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -22,7 +23,7 @@ __all__ = ["LEASE", "POLL", "RowClaims", "RowQueue", "batch_claim", "waiting_not
 LEASE = 60.0  # seconds a claim lasts unless renewed: how long a row waits on a job that stopped renewing
 RENEW = LEASE / 4  # a running job renews its claims this often (a long row keeps its claim)
 POLL = 0.5  # seconds between looks at a row another job is asking
-BATCH_LEASE = 600.0  # creating a batch uploads up to 100 MB a part: renewed after each part
+BATCH_LEASE = 180.0  # a batch's creation (up to 100 MB a part to upload) is renewed every quarter of it meanwhile
 
 
 class RowQueue:
@@ -75,12 +76,13 @@ class RowQueue:
     def _sort(self, rows: list[tuple[str, int]]) -> list[tuple[str, int]]:
         """Claim `rows`: those now this job's are returned; answered ones and busy ones go where they belong."""
         assert self.claims is not None
+        if self.trouble is not None:
+            return rows  # claiming failed once (a file locked for seconds): not tried again, each try would wait
         try:
             got = self.claims.claim_many([key for key, _ in rows])
-        except sqlite3.Error as exc:  # a locked or broken file must not stop the job: ask, as without claims
-            if self.trouble is None:
-                self.trouble = (f"rows could not be claimed in the checkpoint ({type(exc).__name__}: {str(exc)[:120]}):"
-                                f" another kernel mapping the same rows at this moment may ask them too")
+        except Exception as exc:  # a locked or damaged file must not stop the job: ask, as without claims
+            self.trouble = (f"rows could not be claimed in the checkpoint ({type(exc).__name__}: {str(exc)[:120]}):"
+                            f" another kernel mapping the same rows at this moment may ask them too")
             return rows
         mine: list[tuple[str, int]] = []
         for key, position in rows:
@@ -126,25 +128,35 @@ def waiting_note(holder: Holder, what: str) -> str:
 
 @contextlib.contextmanager
 def batch_claim(checkpoint: Checkpoint, job: str, created: Callable[[], bool], pause: Callable[[float], None],
-                say: Callable[[str], None]) -> Iterator[Callable[[], None]]:
+                say: Callable[[str], None]) -> Iterator[None]:
     """Held while this kernel creates a job's batches, so another kernel creating the same job waits and picks
-    them up instead of creating (and paying for) them again. `created()` says whether they now exist; the
-    yielded function renews the claim (call it after each part). Waits as long as the other kernel lives and
-    renews its claim."""
+    them up instead of creating (and paying for) them again. `created()` says whether they now exist. Renewed
+    by a thread of its own while held (one part's upload can take longer than a lease); waited for as long as
+    the other kernel lives and renews it."""
     owner = Owner()
     key = f"batch:{job}"
     said = False
     while True:
         holder = checkpoint.claim(key, owner, BATCH_LEASE)
-        if holder is None:
-            break
-        if created():
+        if holder is None or created():
             break
         if not said and isinstance(holder, Holder):
-            say(waiting_note(holder, "the batch for these rows is being created by"))
+            say(waiting_note(holder, "the batch for these rows is being created"))
             said = True
         pause(POLL)
+    done = threading.Event()
+
+    def keep() -> None:
+        while not done.wait(BATCH_LEASE / 4):
+            with contextlib.suppress(sqlite3.Error):
+                checkpoint.renew(owner, BATCH_LEASE)
+
+    keeper = threading.Thread(target=keep, name="kimi_lab-batch-claim", daemon=True)
+    keeper.start()
     try:
-        yield lambda: checkpoint.renew(owner, BATCH_LEASE)
+        yield
     finally:
-        checkpoint.release(owner, key)
+        done.set()
+        keeper.join(5.0)
+        with contextlib.suppress(sqlite3.Error):
+            checkpoint.release(owner, key)

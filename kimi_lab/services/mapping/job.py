@@ -161,17 +161,15 @@ class Job:
 
     def _work(self) -> None:
         while True:
-            item = self._take_next()
+            try:
+                item = self._next_to_ask()
+            except Exception as exc:  # never a silent dead worker: the job stops and says why
+                self._fail(KimiError(f"map stopped: taking the next row failed ({type(exc).__name__}: "
+                                     f"{str(exc)[:200]}); the rows answered are saved: run the same cell again"))
+                return
             if item is None:
                 return
-            key, position, look_at = item
-            if look_at:  # a row another job was asking: its answer may be in by now
-                if self.stop.wait(max(0.0, look_at - time.monotonic())):
-                    return
-                with self._take:
-                    mine = self.queue.again(key, position)
-                if not mine:
-                    continue
+            key, position = item
             try:
                 outcome = self._ask(position)
             except Exception as exc:  # whatever a row does, the worker lives on and the row says what happened
@@ -185,6 +183,21 @@ class Job:
                 return
             self._finish(key, outcome)
 
+    def _next_to_ask(self) -> tuple[str, int] | None:
+        """The next row this job asks (None: no more); a row another job was asking is looked at again first."""
+        while True:
+            item = self._take_next()
+            if item is None:
+                return None
+            key, position, look_at = item
+            if not look_at:
+                return key, position
+            if self.stop.wait(max(0.0, look_at - time.monotonic())):
+                return None
+            with self._take:
+                if self.queue.again(key, position):  # its answer may be in by now, or its holder gone
+                    return key, position
+
     def _finish(self, key: str, outcome: Outcome, from_checkpoint: bool = False) -> None:
         self.outcomes[key] = outcome
         self._count(outcome, from_checkpoint=from_checkpoint, rows=self._rows_of(key))
@@ -192,10 +205,12 @@ class Job:
             self.changed.notify_all()
 
     def _release(self, key: str) -> None:
+        if self.queue.trouble is not None:
+            return  # the checkpoint is locked or damaged: each try would wait; the claim lapses with its lease
         try:
             self.claims.release(key)  # type: ignore[union-attr]
         except sqlite3.Error:
-            pass  # the claim lapses with its lease
+            pass
 
     def _ask(self, position: int) -> Outcome | None:
         prompt = self.plan.prompt(self.rows.row(position))
@@ -286,14 +301,15 @@ class Job:
     def run(self, interval: float = 0.25) -> None:
         """Run to the end, drawing progress every `interval` s; raises KimiInterrupted on an interrupt."""
         n = min(self.plan.limits.concurrency, len(self.positions))
-        if self.claims is not None:
-            with self._take:
-                self.queue.prime()  # the first rows claimed before any worker runs: they go out together
-        workers = [threading.Thread(target=self._work, name=f"kimi_lab-map-{i}", daemon=True) for i in range(n)]
-        for w in workers:
-            w.start()
+        workers: list[threading.Thread] = []
         said = 0
-        try:
+        try:  # from the first claim on: an interrupt anywhere stops the workers and frees the rows
+            if self.claims is not None:
+                with self._take:
+                    self.queue.prime()  # the first rows claimed before any worker runs: they go out together
+            for i in range(n):
+                workers.append(threading.Thread(target=self._work, name=f"kimi_lab-map-{i}", daemon=True))
+                workers[-1].start()
             while any(w.is_alive() for w in workers):
                 with self.changed:
                     self.changed.wait(interval)
@@ -306,17 +322,21 @@ class Job:
         except KeyboardInterrupt:
             self.stop.set()
             self.admission.wake()
+            self._release_all()  # before waiting for the workers: another kernel waiting on these rows goes on now
             deadline = time.monotonic() + _JOIN
             for w in workers:
                 w.join(max(0.0, deadline - time.monotonic()))
             raise KimiInterrupted("interrupted") from None
         finally:
-            if self.claims is not None:
-                with contextlib.suppress(sqlite3.Error):
-                    self.claims.release()  # rows not answered are free for another kernel at once
+            self._release_all()  # rows not answered are free for another kernel at once
             if self.queue.trouble is not None:
                 self.warnings.append(self.queue.trouble)
         self._draw()
+
+    def _release_all(self) -> None:
+        if self.claims is not None and self.queue.trouble is None:
+            with contextlib.suppress(sqlite3.Error):
+                self.claims.release()
 
     def _draw(self) -> None:
         if self._progress is not None:

@@ -63,9 +63,13 @@ def _pause(seconds: float) -> None:
     threading.Event().wait(seconds)
 
 
+class _AnsweredElsewhere(Exception):
+    """Another kernel answered some of these rows while this one waited to create their batch."""
+
+
 def run_batch(plan: MapPlan, rows: Rows, keys: list[str], answered: dict[str, RowRecord], checkpoint: Checkpoint, *,
-              progress: str = "auto", keep_reasoning: bool = False, poll: float = 5.0, max_bytes: int = 100_000_000
-              ) -> tuple[dict[str, Outcome], str]:
+              progress: str = "auto", keep_reasoning: bool = False, poll: float = 5.0, max_bytes: int = 100_000_000,
+              _looks: int = 3) -> tuple[dict[str, Outcome], str]:
     """Ask every distinct row not in `answered` through the Batch API; (outcomes by key, the error of a row
     the provider returned nothing for)."""
     name = plan.target.provider.name
@@ -87,9 +91,13 @@ def run_batch(plan: MapPlan, rows: Rows, keys: list[str], answered: dict[str, Ro
                    title=f"kimi_lab.map · {plan.target.model} · batch", start=before)
     ids: dict[int, str] = {}
     try:
-        _submit(client, plan, job, parts, checkpoint, ids)
+        _submit(client, plan, job, parts, checkpoint, ids, look=_looks > 0)
         ended = _poll(client, plan, ids, poll, lambda *counts: _draw(bar, before, *counts))
         read = {n: _results(client, plan, batch) for n, batch in ended.items() if batch.status != "failed"}
+    except _AnsweredElsewhere:  # the rest, without them: a batch of the rows still missing
+        bar.close("some rows were answered by another kernel meanwhile: asking the rest")
+        return run_batch(plan, rows, keys, checkpoint.answered(keys), checkpoint, progress=progress,
+                         keep_reasoning=keep_reasoning, poll=poll, max_bytes=max_bytes, _looks=_looks - 1)
     except KeyboardInterrupt:
         bar.close("stopped: interrupted")
         if not ids:
@@ -186,7 +194,7 @@ def _parts(requests: list[_Request], max_bytes: int) -> list[list[_Request]]:
 
 
 def _submit(client: Any, plan: MapPlan, job: str, parts: list[list[_Request]], checkpoint: Checkpoint,
-            ids: dict[int, str]) -> None:
+            ids: dict[int, str], look: bool = True) -> None:
     """Each part's batch id into `ids` as soon as it is known (an interrupt then says what exists): the ones an
     earlier run, or another kernel at the same moment, created; then the missing parts, created here."""
     def saved() -> dict[int, str]:
@@ -202,8 +210,11 @@ def _submit(client: Any, plan: MapPlan, job: str, parts: list[list[_Request]], c
     picked_up(saved())
     if len(ids) < len(parts):  # another kernel may be creating this very job: only one of the two creates it
         with batch_claim(checkpoint, job, lambda: len(saved()) == len(parts), _pause,
-                         lambda line: print(line, flush=True)) as renew:
+                         lambda line: print(line, flush=True)):
             picked_up({n: i for n, i in saved().items() if n not in ids})
+            missing = [r.key for n, part in enumerate(parts) if n not in ids for r in part]
+            if look and missing and checkpoint.answered(missing):  # a kernel finished them while this one waited
+                raise _AnsweredElsewhere
             for n, part in enumerate(parts):
                 if n in ids:
                     continue
@@ -214,7 +225,6 @@ def _submit(client: Any, plan: MapPlan, job: str, parts: list[list[_Request]], c
                               endpoint=ENDPOINT, completion_window=WINDOW)
                 checkpoint.save_batch(job, BatchRecord(n, batch.id, plan.target.model, len(part)))  # at once
                 ids[n] = batch.id
-                renew()
     print(f"kimi_lab.map: {total:,} rows in {len(parts)} batch(es) on {plan.target.provider.name}, results "
           f"within {WINDOW}; if the kernel stops, run the same cell again to pick them up", flush=True)
 
