@@ -211,8 +211,9 @@ class Bare:
 
 
 class Floor:
-    """What the server alone allows: the same requests over raw sockets, the bytes read to the end and not parsed
-    (a client of almost no CPU). Above the ideal, no client reaches the ideal against this server here."""
+    """What the server alone allows: the same requests over raw keep-alive sockets (one a slot, as a client's
+    pool keeps them), each answer read to its last chunk and not parsed: a client of almost no CPU. Above
+    the ideal, no client reaches the ideal against this server here."""
 
     def __init__(self, url: str, concurrency: int) -> None:
         from urllib.parse import urlparse
@@ -226,27 +227,35 @@ class Floor:
                            "stream_options": {"include_usage": True}}).encode()
         return (f"POST {self.where.path.rstrip('/')}/chat/completions HTTP/1.1\r\nHost: {self.where.hostname}\r\n"
                 f"Content-Type: application/json\r\nAuthorization: Bearer sk-bench\r\nContent-Length: {len(body)}"
-                f"\r\nConnection: close\r\n\r\n").encode() + body
+                f"\r\n\r\n").encode() + body
 
-    async def _one(self, gate: asyncio.Semaphore, request: bytes) -> bool:
-        async with gate:
-            reader, writer = await asyncio.open_connection(self.where.hostname, self.where.port)
-            writer.write(request)
-            await writer.drain()
-            data = await reader.read()  # to the end: the server closes after [DONE]
+    async def _slot(self, todo: list[bytes], done: list[bool]) -> None:
+        reader, writer = await asyncio.open_connection(self.where.hostname, self.where.port)
+        try:
+            while todo:
+                writer.write(todo.pop())
+                await writer.drain()
+                data = b""
+                while not data.endswith(b"\r\n0\r\n\r\n"):  # a chunked body's last chunk
+                    more = await reader.read(65536)
+                    if not more:
+                        break
+                    data += more
+                done.append(b"data: [DONE]" in data)
+        finally:
             writer.close()
-            return b"data: [DONE]" in data
 
-    async def _all(self, requests: list[bytes]) -> list[Any]:
-        gate = asyncio.Semaphore(self.concurrency)
-        return await asyncio.gather(*(self._one(gate, r) for r in requests), return_exceptions=True)
+    async def _all(self, requests: list[bytes]) -> list[bool]:
+        todo, done = list(reversed(requests)), []
+        await asyncio.gather(*(self._slot(todo, done) for _ in range(self.concurrency)))
+        return done
 
     def run(self, prompts: list[str]) -> Run:
         requests = [self._request(p) for p in prompts]
         cpu0, t0 = time.process_time(), time.perf_counter()
         done = asyncio.run(self._all(requests))
         seconds, cpu = time.perf_counter() - t0, time.process_time() - cpu0
-        return Run(seconds, cpu, len(prompts), sum(1 for d in done if d is not True))
+        return Run(seconds, cpu, len(prompts), len(prompts) - sum(1 for d in done if d))
 
 
 def throughput(server: Server, rows: int, latency: float, concurrency: int) -> bool:

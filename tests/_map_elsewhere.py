@@ -23,6 +23,30 @@ def map_frame(base_url: str, n: int) -> None:
     print(json.dumps(list(out["answer"])), flush=True)
 
 
+def map_in_processes(base_url: str, kernels: int, rows: int) -> list[list[str]]:
+    """`kernels` processes map the same frame of `rows` rows at once (each loaded first, then all started):
+    each one's answers."""
+    import json
+    import subprocess
+    from pathlib import Path
+
+    procs = [subprocess.Popen([sys.executable, "-m", "tests._map_elsewhere", "map", base_url, str(rows)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                              cwd=Path(__file__).parent.parent) for _ in range(kernels)]
+    try:
+        for p in procs:
+            assert p.stdout is not None and p.stdout.readline().strip() == "ready"
+        for p in procs:
+            assert p.stdin is not None
+            p.stdin.write("go\n")
+            p.stdin.flush()
+        return [json.loads(p.communicate(timeout=90)[0].splitlines()[-1]) for p in procs]
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait(10)
+
+
 def claim_and_wait() -> None:
     """Claim the keys given on stdin's first line (for 30 s), say so, then wait to be killed."""
     from kimi_lab.store.checkpoint import Checkpoint

@@ -4,7 +4,6 @@ reused pid) or of a job that stopped renewing is taken over. Each test fails wit
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import threading
@@ -23,6 +22,7 @@ from kimi_lab.store.checkpoint import Checkpoint, RowRecord
 from kimi_lab.store.claims import Holder, Owner, alive
 from kimi_lab.store.sqlite import TranscriptStore
 
+from ._map_elsewhere import map_in_processes
 from .conftest import CANARY_KEY
 
 FREE = {"provider": "custom", "progress": "none", "namespace": {}}
@@ -78,19 +78,7 @@ def elsewhere(*args: str) -> subprocess.Popen[str]:
 
 @pytest.mark.parametrize("server", [{"latency": 0.3}], indirect=True)
 def test_two_processes_mapping_the_same_frame_at_once_ask_each_row_once(kimi):
-    procs = [elsewhere("map", kimi.server.base_url, "8") for _ in range(2)]
-    try:
-        for p in procs:  # both loaded, then both started at once
-            assert p.stdout is not None and p.stdout.readline().strip() == "ready"
-        for p in procs:
-            assert p.stdin is not None
-            p.stdin.write("go\n")
-            p.stdin.flush()
-        got = [json.loads(p.communicate(timeout=90)[0].splitlines()[-1]) for p in procs]
-    finally:
-        for p in procs:
-            p.kill()
-            p.wait(10)
+    got = map_in_processes(kimi.server.base_url, 2, 8)
     expected = [f"Echo: Classify: ticket number {i}" for i in range(8)]
     assert got == [expected, expected], "both kernels have every row"
     assert chats(kimi) == 8, f"{chats(kimi)} requests for 8 rows asked by two kernels at once"

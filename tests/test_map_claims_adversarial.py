@@ -38,6 +38,7 @@ from kimi_lab.store.checkpoint import Checkpoint, RowRecord
 from kimi_lab.store.claims import Owner
 from kimi_lab.testing import Reply
 
+from ._map_elsewhere import map_in_processes
 from .conftest import CANARY_KEY
 
 FREE = {"provider": "custom", "progress": "none", "namespace": {}}
@@ -197,21 +198,7 @@ def test_a_frame_its_reverse_and_its_head_mapped_at_once_ask_each_row_once_in_or
 
 @pytest.mark.parametrize("server", [{"latency": 0.3}], indirect=True)
 def test_three_processes_mapping_the_same_frame_at_once_ask_each_row_once(kimi):
-    procs = [subprocess.Popen([sys.executable, "-m", "tests._map_elsewhere", "map", kimi.server.base_url, "8"],
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                              cwd=ROOT) for _ in range(3)]
-    try:
-        for p in procs:
-            assert p.stdout is not None and p.stdout.readline().strip() == "ready"
-        for p in procs:
-            assert p.stdin is not None
-            p.stdin.write("go\n")
-            p.stdin.flush()
-        got = [json.loads(p.communicate(timeout=90)[0].splitlines()[-1]) for p in procs]
-    finally:
-        for p in procs:
-            p.kill()
-            p.wait(10)
+    got = map_in_processes(kimi.server.base_url, 3, 8)
     expected = [f"Echo: Classify: ticket number {i}" for i in range(8)]
     assert got == [expected] * 3
     assert chats(kimi) == 8, f"{chats(kimi)} requests for 8 rows asked by three kernels at once"

@@ -10,19 +10,18 @@ row right now, so two kernels sharing the file pay for a row once (store/claims.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from kimi_lab.common.errors import KimiError
 from kimi_lab.store.claims import CLAIMS_SCHEMA, Holder, Owner, clocks, take
-from kimi_lab.store.sqlite import _private_file, _private_folder, connect_wal, default_path
+from kimi_lab.store.sqlite import _private_file, _private_folder, connect_wal, default_path, immediate
 
 __all__ = ["BatchRecord", "Checkpoint", "CheckpointError", "RowRecord", "checkpoint_path", "read_row"]
 
@@ -106,7 +105,7 @@ class Checkpoint:
         """`claim` for each key, in one transaction (one write, however many rows a job takes at a time)."""
         wanted = list(dict.fromkeys(keys))
         out: dict[str, RowRecord | Holder | None] = {}
-        with self._lock, self._transaction():
+        with self._lock, immediate(self._db):  # a claim's read and write: no other process writes between
             out.update(self._answered(wanted))
             out.update(take(self._db, [k for k in wanted if k not in out], owner, lease))
         return out
@@ -123,17 +122,6 @@ class Checkpoint:
                 self._db.execute("DELETE FROM claims WHERE owner=?", (owner.token,))
             else:
                 self._db.execute("DELETE FROM claims WHERE key=? AND owner=?", (key, owner.token))
-
-    @contextlib.contextmanager
-    def _transaction(self) -> Iterator[None]:
-        """One immediate transaction: a claim's read and write see no other process's write between them."""
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
 
     def answered(self, keys: Iterable[str]) -> dict[str, RowRecord]:
         """The rows among `keys` that were answered before (without their reasoning: read it with `get`)."""

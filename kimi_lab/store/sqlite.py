@@ -126,6 +126,19 @@ def connect_wal(path: Path, timeout: float, setup: Callable[[sqlite3.Connection]
         threading.Event().wait(min(0.005 * 2 ** attempt, 0.25))  # the other opener needs a few milliseconds
 
 
+@contextmanager
+def immediate(db: sqlite3.Connection) -> Iterator[None]:
+    """One transaction that takes the write lock at its start: what it reads, no other process writes before it
+    commits (a connection in autocommit mode, isolation_level=None)."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
 def is_locked(exc: BaseException) -> bool:
     """Another connection holds the file: worth waiting for, unlike a full disk or a damaged file."""
     if not isinstance(exc, sqlite3.OperationalError):
@@ -254,14 +267,8 @@ class TranscriptStore:
     def batch(self) -> Iterator[None]:
         """Several appends in one transaction: one commit instead of one per row. IMMEDIATE takes
         the write lock first, so a locked file fails here, before any row, and never half-way."""
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+        with self._lock, immediate(self._db):
+            yield
 
     def _last_seq(self, turn_id: int) -> int:
         row = self._db.execute("SELECT MAX(seq) FROM events WHERE turn_id=?", (turn_id,)).fetchone()
