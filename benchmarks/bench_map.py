@@ -26,7 +26,9 @@ socketserver's 5, which reset some of 64 connections opened at once. Reported:
    target: the larger run's per-row overhead <= 1.2x the smaller's. Also what is still held after
    gc.collect(), and how much each row leaves in reference cycles: the peak depends on when the
    cyclic collector happens to run, so it varies from run to run;
-4. progress redraws per second with progress="text" on a terminal (target <= 10).
+4. progress redraws per second with progress="text" on a terminal (target <= 10);
+5. what the row claims (two kernels, one bill) cost: map with resume=True against resume=False,
+   alternating, median of 3 (target: at most 5% slower).
 The checkpoint goes to a temporary folder (KIMI_LAB_TRANSCRIPTS) and every run asks every row.
 
     env -u PYTHONDONTWRITEBYTECODE .venv/bin/python benchmarks/bench_map.py [--rows 10000 --latency 0.05
@@ -308,6 +310,24 @@ def throughput(server: Server, rows: int, latency: float, concurrency: int) -> b
     return ratio_ideal <= 1.15 and ratio_bare <= 1.0 and m.failed == 0 and b.failed == 0 and f.failed == 0
 
 
+def claims_cost(server: Server, rows: int, latency: float, concurrency: int, rounds: int = 3) -> bool:
+    """map with its row claims (resume=True) against without (resume=False), alternating: the median time
+    of each; target: claims cost at most 5%."""
+    import statistics
+
+    server.ask(f"latency {latency}")
+    times: dict[bool, list[float]] = {True: [], False: []}
+    for _ in range(rounds):
+        for resume in (True, False):
+            times[resume].append(run_map(server.base_url, frame(rows, "claims "), concurrency, resume=resume).seconds)
+    server.ask("clear")
+    on, off = statistics.median(times[True]), statistics.median(times[False])
+    print(f"row claims: {rows:,} rows x {latency * 1000:g} ms, concurrency {concurrency}, median of {rounds} "
+          f"alternating runs: claimed {on:.2f} s, unclaimed (resume=False) {off:.2f} s")
+    print(f"  claims on / off: {on / off:.3f}   (target <= 1.05)")
+    return on / off <= 1.05
+
+
 def rpm_admission(rpm: int, window: float, threads: int) -> bool:
     from kimi_lab.core.admission import Admission
 
@@ -469,6 +489,7 @@ def main() -> int:
     parser.add_argument("--e2e-rows", type=int, default=80)
     parser.add_argument("--memory-rows", type=int, nargs=2, default=[800, 2_400], metavar=("SMALL", "LARGE"))
     parser.add_argument("--progress-rows", type=int, default=1_000)
+    parser.add_argument("--claims-rows", type=int, default=2_000, help="rows of the claims on/off runs (0: skip)")
     opts = parser.parse_args()
 
     scratch = tempfile.TemporaryDirectory(prefix="bench_map-")
@@ -483,6 +504,8 @@ def main() -> int:
         if opts.slow_rows:
             ok[f"throughput at {opts.slow_rows:,} rows x {opts.slow_latency * 1000:g} ms"] = throughput(
                 server, opts.slow_rows, opts.slow_latency, opts.concurrency)
+        if opts.claims_rows:
+            ok["row claims"] = claims_cost(server, opts.claims_rows, opts.latency, opts.concurrency)
         ok["RPM accuracy"] = rpm_admission(opts.rpm, opts.rpm_window, opts.concurrency)
         if opts.e2e_rpm:
             ok["RPM end to end"] = rpm_end_to_end(opts.e2e_rpm, opts.e2e_rows, opts.rpm_window, opts.concurrency)
