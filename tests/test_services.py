@@ -72,6 +72,19 @@ def test_the_models_table_and_the_model_box_agree_on_the_model_an_ask_uses(kimi)
     assert kimi.run("%kimi --tools none hi").result.model == "kimi-k2-thinking"
 
 
+@pytest.mark.parametrize("server", [{"dialect": "moonshot", "models": ["kimi-k2.6", "kimi-k2-thinking"]}],
+                         indirect=True)
+def test_the_sidebar_status_line_names_the_model_an_ask_uses(kimi):
+    """The sidebar's "kimi_lab 0.1.0 · moonshot/…" line comes from `hello`: it said the preset's kimi-k2.6
+    while every answer came from kimi-k2-thinking, which this Moonshot still lists."""
+    from kimi_lab.faces.comm.protocol import PROTOCOL
+
+    reply = sidebar_reply("hello", protocol=PROTOCOL)
+    kimi.server.script(Reply(content="hi"))
+    asked = kimi.run("%kimi --tools none hi").result.model
+    assert (reply["provider"], reply["model"]) == ("moonshot", asked) == ("moonshot", "kimi-k2-thinking")
+
+
 def test_history_in_a_fresh_kernel_shows_the_recorded_chat_in_every_face(kimi):
     """After a restart `%kimi history NAME` and the sidebar both bring the recorded turns back."""
     kimi.server.script(Reply(content="Paris."), Reply(content="About 2.1 million."))

@@ -97,12 +97,13 @@ class Bridge:
         self.send(jsonable({"type": kind, "request_id": request_id, **fields}))
 
     def _hello(self, request_id: str, data: dict[str, Any]) -> None:
+        from kimi_lab.services.models import model_an_ask_uses
         from kimi_lab.settings.target import resolve_target
 
         _check_protocol(data.get("protocol", PROTOCOL))
         try:
             target = resolve_target(config=settings())
-            provider, model = target.provider.name, target.model
+            provider, model = target.provider.name, model_an_ask_uses(target)
         except Exception:  # not configured yet: the sidebar says so when it asks
             provider = model = None
         self._reply(request_id, "hello", protocol=PROTOCOL, version=__version__, kernel_id=_kernel_id(),
