@@ -26,8 +26,8 @@ from kimi_lab.common.events import Event, event_from_dict, to_dict
 if TYPE_CHECKING:
     from kimi_lab.common.result import Result
 
-__all__ = ["ChatSummary", "TranscriptStore", "TranscriptStoreError", "TurnRecord", "default_path",
-           "is_locked"]
+__all__ = ["ChatSummary", "TranscriptStore", "TranscriptStoreError", "TurnRecord", "connect_wal", "default_path",
+           "immediate", "is_locked"]
 
 SCHEMA_VERSION = 1
 _CORRUPT_CODES = {11, 26}  # SQLITE_CORRUPT, SQLITE_NOTADB
