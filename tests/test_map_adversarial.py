@@ -23,9 +23,9 @@ from pydantic import BaseModel, field_validator
 
 import kimi_lab
 from kimi_lab.common.errors import KimiConfigError, KimiError
-from kimi_lab.services.mapping import provider_batch
 from kimi_lab.testing import Reply, ToolCall, Usage
 
+from ._map_races import all_started, fast_batch_polls
 from .conftest import CANARY_KEY
 
 FREE = {"provider": "custom", "progress": "none"}  # a server of one's own: no price, no confirmation
@@ -517,25 +517,6 @@ def test_a_checkpoint_that_cannot_be_written_loses_no_answer(kimi, monkeypatch):
     assert out["answer"].notna().all(), out["error"].tolist()
 
 
-def both_started(monkeypatch: pytest.MonkeyPatch, method: str) -> None:
-    """Two kernels started together: each has read the checkpoint (`method`) before either goes on (a later
-    read, such as a look at whether the other has finished, goes straight through)."""
-    from kimi_lab.store.checkpoint import Checkpoint
-
-    real = getattr(Checkpoint, method)
-    barrier = threading.Barrier(2, timeout=15.0)
-    first = threading.local()
-
-    def read_then_wait(self: Any, *args: Any) -> Any:
-        found = real(self, *args)
-        if not getattr(first, "done", False):
-            first.done = True
-            barrier.wait()
-        return found
-
-    monkeypatch.setattr(Checkpoint, method, read_then_wait)
-
-
 def twice_at_once(call: Any) -> dict[str, Any]:
     """`call` run by two threads at once (two kernels on one checkpoint): each one's result or exception."""
     done: dict[str, Any] = {}
@@ -556,7 +537,7 @@ def twice_at_once(call: Any) -> dict[str, Any]:
 
 @pytest.mark.parametrize("server", [{"latency": 0.3}], indirect=True)
 def test_two_kernels_mapping_the_same_frame_at_once_pay_for_each_row_once(kimi, monkeypatch):
-    both_started(monkeypatch, "answered")
+    all_started(monkeypatch, 2, "answered")
     df = frame(6)
     done = twice_at_once(lambda: kimi_lab.map("Classify: {text}", df, concurrency=2, namespace={}, **FREE))
     assert all(isinstance(done.get(n), pd.DataFrame) for n in ("a", "b")), done
@@ -570,17 +551,8 @@ FAST = {"batch_step": 0.02, "batch_rows_per_step": 4}
 
 @pytest.fixture
 def batch(kimi: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
-    """A 5 ms poll, and at most MAX_POLLS polls: a batch that never ends fails the test, it does not hang it."""
-    monkeypatch.setitem(provider_batch.run_batch.__kwdefaults__, "poll", 0.005)
-    calls: list[float] = []
-
-    def pause(seconds: float) -> None:
-        calls.append(seconds)
-        if len(calls) > 400:
-            raise AssertionError("still polling after 400 polls")
-        threading.Event().wait(seconds)
-
-    monkeypatch.setattr(provider_batch, "_pause", pause)
+    """A 5 ms poll, and at most 400 polls."""
+    fast_batch_polls(monkeypatch, 0.005, 400)
     return kimi
 
 
@@ -659,7 +631,7 @@ def test_max_cost_holds_on_the_batch_backend(batch):
 
 @pytest.mark.parametrize("server", [{**FAST, "batch_step": 0.3}], indirect=True)
 def test_two_kernels_submitting_the_same_batch_at_once_create_it_once(batch, monkeypatch):
-    both_started(monkeypatch, "batches")
+    all_started(monkeypatch, 2, "batches")
     df = frame(4)
     twice_at_once(lambda: run_batch(df, namespace={}))
     created = [r for r in batch.server.requests if r.method == "POST" and r.path.rstrip("/") == "/v1/batches"]

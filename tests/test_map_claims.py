@@ -23,6 +23,7 @@ from kimi_lab.store.claims import Holder, Owner, alive
 from kimi_lab.store.sqlite import TranscriptStore
 
 from ._map_elsewhere import map_in_processes
+from ._map_races import on_first_read
 from .conftest import CANARY_KEY
 
 FREE = {"provider": "custom", "progress": "none", "namespace": {}}
@@ -55,19 +56,6 @@ def in_background(call: Any) -> tuple[threading.Thread, dict[str, Any]]:
     thread = threading.Thread(target=go, daemon=True)
     thread.start()
     return thread, done
-
-
-def on_first_read(monkeypatch: pytest.MonkeyPatch, then: Any) -> None:
-    """`then(checkpoint, keys)` runs when the job has read which rows are answered, before it claims any."""
-    real = Checkpoint.answered
-
-    def answered(self: Checkpoint, keys: Any) -> Any:
-        keys = list(keys)
-        found = real(self, keys)
-        then(self, list(dict.fromkeys(keys)))
-        return found
-
-    monkeypatch.setattr(Checkpoint, "answered", answered)
 
 
 def elsewhere(*args: str) -> subprocess.Popen[str]:

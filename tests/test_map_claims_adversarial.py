@@ -39,6 +39,7 @@ from kimi_lab.store.claims import Owner
 from kimi_lab.testing import Reply
 
 from ._map_elsewhere import map_in_processes
+from ._map_races import all_started, fast_batch_polls, on_first_read
 from .conftest import CANARY_KEY
 
 FREE = {"provider": "custom", "progress": "none", "namespace": {}}
@@ -96,35 +97,6 @@ def at_once(*calls: Callable[[], Any], timeout: float = 30.0) -> list[Any]:
     for t in threads:
         t.join(max(0.0, deadline - time.monotonic()))
     return [done.get(n, TimeoutError("still running")) for n in range(len(calls))]
-
-
-def all_started(monkeypatch: pytest.MonkeyPatch, n: int, method: str = "answered") -> None:
-    """n kernels started together: each has read the checkpoint (`method`) before any goes on."""
-    real = getattr(Checkpoint, method)
-    barrier = threading.Barrier(n, timeout=15.0)
-    first = threading.local()
-
-    def read_then_wait(self: Checkpoint, *args: Any) -> Any:
-        found = real(self, *args)
-        if not getattr(first, "done", False):
-            first.done = True
-            barrier.wait()
-        return found
-
-    monkeypatch.setattr(Checkpoint, method, read_then_wait)
-
-
-def on_first_read(monkeypatch: pytest.MonkeyPatch, then: Callable[[Checkpoint, list[str]], None]) -> None:
-    """`then(checkpoint, keys)` runs when a job has read which rows are answered, before it claims any."""
-    real = Checkpoint.answered
-
-    def answered(self: Checkpoint, keys: Any) -> Any:
-        keys = list(keys)
-        found = real(self, keys)
-        then(self, list(dict.fromkeys(keys)))
-        return found
-
-    monkeypatch.setattr(Checkpoint, "answered", answered)
 
 
 def claims_left(tmp_path: Path) -> list[tuple[Any, ...]]:
@@ -578,16 +550,7 @@ FAST_BATCH = {"batch_step": 0.05, "batch_rows_per_step": 4}
 
 @pytest.fixture
 def batch(kimi: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
-    monkeypatch.setitem(provider_batch.run_batch.__kwdefaults__, "poll", 0.01)
-    polls: list[float] = []
-
-    def pause(seconds: float) -> None:
-        polls.append(seconds)
-        if len(polls) > 2000:
-            raise AssertionError("still polling after 2000 polls")
-        threading.Event().wait(seconds)
-
-    monkeypatch.setattr(provider_batch, "_pause", pause)
+    fast_batch_polls(monkeypatch, 0.01, 2000)
     return kimi
 
 
