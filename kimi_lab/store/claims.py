@@ -7,11 +7,12 @@ is gone: a kernel killed mid-run (SIGKILL leaves no time to release anything) do
 whole lease, and a zombie or a reused pid does not count as alive (Linux's /proc names the process's state
 and start time).
 
-Which clock: SQLite's WAL mode works only between processes of one machine (its -shm file is shared
-memory), so a claim is almost always judged on the machine that wrote it, on CLOCK_MONOTONIC, which all
-processes of one boot share and which no NTP step or clock change moves. The wall clock is the fallback for
-a claim of another boot; a lease longer than any job writes is garbage (a fast clock elsewhere, a damaged
-file) and counts as lapsed.
+Which clock: SQLite's WAL mode works only between processes of one machine ("all processes using a database
+must be on the same host computer; WAL does not work over a network filesystem", https://www.sqlite.org/wal.html:
+its -shm file is shared memory), so a claim is almost always judged on the machine that wrote it, on
+CLOCK_MONOTONIC, which all processes of one boot share and which no NTP step or clock change moves. The
+wall clock is the fallback for a claim of another boot; a lease longer than any job writes is garbage (a
+fast clock elsewhere, a damaged file) and counts as lapsed.
 """
 
 from __future__ import annotations
